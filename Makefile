@@ -1,0 +1,28 @@
+# Two commands do all the set-up: `make test` and `make brief`.
+# Each creates .venv when it is missing or older than pyproject.toml.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: test brief bench lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+brief: $(STAMP)
+	$(VENV)/bin/brainsim simulate model/brain_circulation.mdl --out figures/baseline.csv
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_engine.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,42 @@
+"""brainsim: a system-dynamics simulator of Japan's international brain circulation.
+
+The public API is the pipeline ``.mdl`` → spec → compiled model → Dataset:
+
+>>> import sim
+>>> model = sim.load_model("model/brain_circulation.mdl")   # doctest: +SKIP
+>>> ds = sim.simulate(model, {"tau": [2.0, 4.0]})           # doctest: +SKIP
+"""
+
+from pathlib import Path
+
+from sim.compile import CompiledModel, compile_model
+from sim.errors import (
+    BrainsimError,
+    ModelError,
+    ParameterError,
+    SimulationError,
+    UnsupportedFunctionError,
+)
+from sim.simulate import METHODS, simulate
+from sim.spec import ModelSpec, read_mdl
+
+
+def load_model(path: str | Path) -> CompiledModel:
+    """Read and compile a Vensim ``.mdl`` file (``read_mdl`` then ``compile_model``)."""
+    return compile_model(read_mdl(path))
+
+
+__all__ = [
+    "METHODS",
+    "BrainsimError",
+    "CompiledModel",
+    "ModelError",
+    "ModelSpec",
+    "ParameterError",
+    "SimulationError",
+    "UnsupportedFunctionError",
+    "compile_model",
+    "load_model",
+    "read_mdl",
+    "simulate",
+]

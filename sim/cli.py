@@ -1,0 +1,87 @@
+"""The ``brainsim`` command line. Each subcommand parses, calls one library function, writes."""
+
+import argparse
+import sys
+
+from sim.errors import BrainsimError, ParameterError
+
+EXAMPLES = {
+    "simulate": "example: brainsim simulate model/brain_circulation.mdl "
+    "--set 'scholarship coverage=0.2' --out base.csv",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line and exit status 2."""
+
+    def error(self, message):
+        sys.stderr.write(f"{self.prog}: error: {message}; see {self.prog} --help\n")
+        sys.exit(2)
+
+
+def _parse_set(items: list) -> dict:
+    values = {}
+    for item in items or []:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise ParameterError(f"--set '{item}' is not NAME=VALUE; write e.g. --set 'tau=4'")
+        try:
+            values[name.strip()] = float(text)
+        except ValueError:
+            raise ParameterError(
+                f"--set '{item}': value '{text}' is not a number; give a number"
+            ) from None
+    return values
+
+
+def _simulate(args) -> None:
+    from sim import load_model, simulate
+    from sim.output import write_run_csv
+
+    model = load_model(args.model)
+    ds = simulate(model, _parse_set(args.set), method=args.method)
+    write_run_csv(ds, args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser for every subcommand."""
+    from sim.simulate import METHODS
+
+    parser = _Parser(
+        prog="brainsim",
+        description="System-dynamics simulator of Japan's international brain circulation.",
+    )
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    p = sub.add_parser(
+        "simulate",
+        help="run any supported Vensim .mdl and write one CSV",
+        description="Run a Vensim .mdl once and write a CSV with a time column and one "
+        "column per variable, named as in the .mdl, one row per SAVEPER.",
+        epilog=EXAMPLES["simulate"],
+    )
+    p.add_argument("model", help="the Vensim .mdl file")
+    p.add_argument("--method", default="euler", choices=METHODS,
+                   help="integration method (default: euler, as Vensim and PySD)")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE",
+                   help="set a constant for this run (repeatable)")
+    p.add_argument("--out", required=True, help="the CSV file to write")
+    p.set_defaults(func=_simulate)
+    return parser
+
+
+def main(argv: list | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        args.func(args)
+    except BrainsimError as err:
+        sys.stderr.write(f"brainsim: error: {err}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("brainsim: interrupted; no output was written\n")
+        return 130
+    return 0

@@ -1,0 +1,51 @@
+"""Write results to files: atomically, so a failed run leaves nothing behind."""
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it to ``path`` on success.
+
+    On any error (or an interrupt) the temporary file is removed and
+    ``path`` is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_run_csv(ds: xr.Dataset, path: str | Path, run: int = 0) -> None:
+    """Write one run as CSV: ``time``, then one column per variable, by its Vensim name.
+
+    Values are written with 17 significant digits, so that reading the file
+    back gives the same floating-point numbers.
+    """
+    names = list(ds.data_vars)
+    header = ["time"] + [ds[n].attrs["vensim_name"] for n in names]
+    columns = [ds["time"].values] + [ds[n].isel(run=run).values for n in names]
+    table = np.column_stack(columns)
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+        fh.write(",".join(_csv_field(h) for h in header) + "\n")
+        for row in table:
+            fh.write(",".join(f"{v:.17g}" for v in row) + "\n")
+
+
+def _csv_field(text: str) -> str:
+    if any(ch in text for ch in ',"\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text

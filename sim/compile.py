@@ -235,7 +235,7 @@ class _Compiler:
         if fn == "log":
             return f"(np.log({args[0]}) / np.log({args[1]}))"
         if fn == "step":
-            return f"({args[0]} * ((t + ctl_time_step / 2) > {args[1]}))"
+            return f"({args[0]} * ((t + _step_offset) > {args[1]}))"
         if fn == "ramp":
             return f"_ramp(t, {', '.join(args)})"
         if fn == "pulse":
@@ -375,7 +375,10 @@ class _Compiler:
 
     # -- generated functions ---------------------------------------------
 
-    _HEADER = "    ctl_initial_time, ctl_final_time, ctl_time_step, ctl_saveper = ctl"
+    # _step_offset is TIME STEP / 2 on fixed grids (Vensim's STEP) and 0 for solve_ivp
+    _HEADER = (
+        "    ctl_initial_time, ctl_final_time, ctl_time_step, ctl_saveper, _step_offset = ctl"
+    )
 
     def _read_consts(self, const_row: dict, keys) -> list:
         return [f"    {self.local(k)} = c[{const_row[k]}]" for k in keys]
@@ -533,7 +536,7 @@ class _Compiler:
                 continue  # the jump moves during the run; the adaptive step copes
             a = [self.code(x) for x in node.args]
             if node.fn == "step":
-                found.append(f"{a[1]} - ctl_time_step / 2")
+                found.append(f"{a[1]} - _step_offset")
             elif node.fn == "ramp":
                 found += [f"{a[1]} - 1e-06"] + ([a[2]] if len(a) == 3 else [])
             elif node.fn == "pulse":

@@ -122,8 +122,9 @@ class ModelSpec:
     statefuls: tuple
     lookups: tuple
 
-    def element(self, key: str) -> Element:
-        """Return the element with Vensim key ``key``."""
+    def element(self, name: str) -> Element:
+        """Return the element named ``name`` (any Vensim spelling, or its key)."""
+        key = vensim_key(name)
         for el in self.elements:
             if el.key == key:
                 return el
@@ -213,11 +214,12 @@ def read_mdl(path: str | Path) -> ModelSpec:
 
 def _abstract_model(path: Path, text: str):
     """Run PySD's Vensim translator up to its abstract model."""
-    from pysd.translators.vensim.vensim_file import VensimFile
-
     with warnings.catch_warnings():
-        # PySD warns when the file lacks an encoding line; UTF-8 is assumed.
+        # PySD warns when the file lacks an encoding line (UTF-8 is assumed)
+        # and its dependencies warn of their own deprecations on import.
         warnings.simplefilter("ignore")
+        from pysd.translators.vensim.vensim_file import VensimFile
+
         try:
             vf = VensimFile(path)
             vf.parse()
@@ -430,14 +432,24 @@ class _Lowering:
         return Ref(key)
 
 
+# Functions that read the clock without naming Time.
+TIME_FUNCTIONS = frozenset({"step", "ramp", "pulse", "pulse_train"})
+
+
 def references(expr) -> set:
-    """Return the keys referenced anywhere in ``expr`` (lookup tables excluded)."""
+    """Return the keys ``expr`` depends on (lookup tables excluded).
+
+    STEP, RAMP and PULSE count as references to ``time``.
+    """
     found: set = set()
     stack = [expr]
     while stack:
         node = stack.pop()
         if isinstance(node, Ref):
             found.add(node.key)
+        elif isinstance(node, Call) and node.fn in TIME_FUNCTIONS:
+            found.add("time")
+            stack.extend(node.args)
         elif isinstance(node, Op | Call):
             stack.extend(node.args)
         elif isinstance(node, LookupCall):

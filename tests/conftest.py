@@ -1,0 +1,48 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+MODELS = DATA / "models"
+BAD = DATA / "bad"
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.fixture
+def run_cli(tmp_path):
+    """Run ``python -m sim`` in a subprocess; return (status, stdout, stderr)."""
+
+    def run(*args, cwd=None):
+        proc = subprocess.run(
+            [sys.executable, "-m", "sim", *map(str, args)],
+            capture_output=True,
+            text=True,
+            cwd=cwd or tmp_path,
+            timeout=300,
+        )
+        return proc.returncode, proc.stdout, proc.stderr
+
+    return run
+
+
+def write_mdl(path: Path, equations: str, *, final=10, step=0.25, saveper=1) -> Path:
+    """Write a small Vensim model with the given equations and a control section."""
+    path.write_text(
+        "{UTF-8}\n"
+        + equations.strip()
+        + f"""
+********************************************************
+\t.Control
+********************************************************~
+\t\tSimulation Control Parameters
+\t|
+FINAL TIME = {final} ~ Year ~ |
+INITIAL TIME = 0 ~ Year ~ |
+SAVEPER = {saveper} ~ Year [0,?] ~ |
+TIME STEP = {step} ~ Year [0,?] ~ |
+""",
+        encoding="utf-8",
+    )
+    return path

@@ -1,0 +1,159 @@
+"""``brainsim simulate`` end to end, and one test per kind of bad input.
+
+Every bad input gives exactly one line on stderr, exit status 2, no
+traceback, and no output file.
+"""
+
+import csv
+
+import numpy as np
+import pytest
+
+import sim
+
+from conftest import BAD, MODELS
+
+
+def test_simulate_writes_csv_named_as_in_the_mdl(run_cli, tmp_path):
+    mdl = MODELS / "migration_chain.mdl"
+    out = tmp_path / "out.csv"
+    status, _, err = run_cli("simulate", mdl, "--out", out)
+    assert (status, err) == (0, "")
+    with open(out, encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    model = sim.load_model(mdl)
+    names = [el.name for el in model.spec.elements if el.kind not in ("lookup", "control")]
+    assert rows[0] == ["time", *names]
+    ctl = model.controls
+    expected_rows = int(round((ctl["final_time"] - ctl["initial_time"]) / ctl["saveper"])) + 1
+    assert len(rows) - 1 == expected_rows
+    ds = sim.simulate(model)
+    first_stock = model.spec.of_kind("stock")[0]
+    column = [float(r[rows[0].index(first_stock.name)]) for r in rows[1:]]
+    assert np.array_equal(column, ds[first_stock.py_name].isel(run=0).values)
+
+
+def test_simulate_set_and_method(run_cli, tmp_path):
+    mdl = MODELS / "exponential_decay.mdl"
+    out = tmp_path / "out.csv"
+    status, _, err = run_cli(
+        "simulate", mdl, "--set", "decay time=10", "--method", "rk4", "--out", out
+    )
+    assert (status, err) == (0, "")
+    with open(out, encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    last = rows[-1]
+    t = float(last["time"])
+    assert float(last["Stock"]) == pytest.approx(100 * np.exp(-t / 10), rel=1e-6)
+
+
+def test_no_arguments_prints_help(run_cli):
+    status, out, _ = run_cli()
+    assert status == 0
+    assert "simulate" in out
+
+
+def test_help_has_an_example(run_cli):
+    status, out, _ = run_cli("simulate", "--help")
+    assert status == 0
+    assert "example: brainsim simulate" in out
+
+
+def _bad(run_cli, tmp_path, *args):
+    out = tmp_path / "out" / "result.csv"
+    status, stdout, stderr = run_cli(*args, "--out", out)
+    assert status == 2
+    assert "Traceback" not in stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert not out.exists()
+    assert not out.parent.exists() or not any(out.parent.iterdir())
+    return lines[0]
+
+
+def test_missing_file(run_cli, tmp_path):
+    line = _bad(run_cli, tmp_path, "simulate", tmp_path / "nowhere.mdl")
+    assert "nowhere.mdl: no such model file" in line
+
+
+def test_syntax_error_names_file_line_and_equation(run_cli, tmp_path):
+    line = _bad(run_cli, tmp_path, "simulate", BAD / "syntax_error.mdl")
+    assert "syntax_error.mdl:" in line
+    assert "Vensim syntax error in the equation of" in line
+
+
+def test_not_a_model(run_cli, tmp_path):
+    line = _bad(run_cli, tmp_path, "simulate", BAD / "not_a_model.mdl")
+    assert "not_a_model.mdl" in line
+
+
+def test_unsupported_function_names_function_and_variable(run_cli, tmp_path):
+    line = _bad(run_cli, tmp_path, "simulate", BAD / "unsupported_function.mdl")
+    assert "'noise' uses the function RANDOM UNIFORM" in line
+
+
+def test_algebraic_cycle(run_cli, tmp_path):
+    line = _bad(run_cli, tmp_path, "simulate", BAD / "algebraic_cycle.mdl")
+    assert "algebraic loop" in line
+
+
+def test_subscripts_are_refused(run_cli, tmp_path):
+    line = _bad(run_cli, tmp_path, "simulate", BAD / "subscripted.mdl")
+    assert "subscript" in line
+
+
+def test_unknown_set_name_suggests_closest(run_cli, tmp_path):
+    line = _bad(
+        run_cli, tmp_path, "simulate", MODELS / "exponential_decay.mdl", "--set", "decay tme=3"
+    )
+    assert "unknown variable 'decay tme'" in line
+    assert "did you mean 'decay time'" in line
+
+
+def test_non_numeric_set_value(run_cli, tmp_path):
+    line = _bad(
+        run_cli, tmp_path, "simulate", MODELS / "exponential_decay.mdl", "--set", "decay time=abc"
+    )
+    assert "'abc' is not a number" in line
+
+
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_nan_set_value(run_cli, tmp_path, value):
+    line = _bad(
+        run_cli, tmp_path, "simulate", MODELS / "exponential_decay.mdl", "--set",
+        f"decay time={value}",
+    )
+    assert "NaN or infinite" in line
+
+
+def test_set_value_out_of_range(run_cli, tmp_path):
+    line = _bad(
+        run_cli, tmp_path, "simulate", MODELS / "exponential_decay.mdl", "--set", "decay time=0.1"
+    )
+    assert "outside its range [0.5, 50]" in line
+
+
+def test_set_of_a_non_constant(run_cli, tmp_path):
+    line = _bad(
+        run_cli, tmp_path, "simulate", MODELS / "exponential_decay.mdl", "--set", "outflow=3"
+    )
+    assert "'outflow' is a flow, not a constant" in line
+
+
+def test_nan_during_run_names_variable_and_time(run_cli, tmp_path):
+    line = _bad(run_cli, tmp_path, "simulate", BAD / "nan_during_run.mdl")
+    assert "'root term' became NaN or infinite at time 5.25" in line
+
+
+def test_bad_method(run_cli, tmp_path):
+    line = _bad(run_cli, tmp_path, "simulate", MODELS / "exponential_decay.mdl", "--method", "x")
+    assert "invalid choice" in line
+
+
+def test_existing_output_is_left_alone_on_error(run_cli, tmp_path):
+    out = tmp_path / "result.csv"
+    out.write_text("keep me")
+    status, _, _ = run_cli("simulate", BAD / "nan_during_run.mdl", "--out", out)
+    assert status == 2
+    assert out.read_text() == "keep me"
+    assert [p.name for p in tmp_path.iterdir()] == ["result.csv"]

@@ -1,0 +1,143 @@
+"""simulate(): the Dataset it returns, ensembles, parameters, and solver errors."""
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import sim
+from sim.errors import ParameterError, SimulationError
+
+from conftest import MODELS, write_mdl
+
+
+def _sample(model, n, names, seed):
+    rng = np.random.default_rng(seed)
+    params = {}
+    for name in names:
+        lo, hi = model.spec.element(name).limits
+        params[name] = rng.uniform(lo, hi, n)
+    return params
+
+
+@pytest.mark.parametrize(
+    ("file", "names", "time_step"),
+    [
+        # a tenth of the steps keeps 1,000 single runs quick; exactness does not need more
+        ("bench_ten_stocks.mdl", ["fertility rate", "land yield", "capital lifetime",
+                                  "food perception time", "policy year"], 0.5),
+        ("math_functions.mdl", None, None),
+    ],
+)
+def test_ensemble_equals_single_runs_exactly(file, names, time_step):
+    model = sim.load_model(MODELS / file)
+    names = names or [model.spec.element(k).name for k in model.param_keys]
+    params = _sample(model, 1000, names, seed=7)
+    together = sim.simulate(model, params, time_step=time_step)
+    assert together.sizes["run"] == 1000
+    for i in range(1000):
+        alone = sim.simulate(model, {k: v[i] for k, v in params.items()}, time_step=time_step)
+        for var in together.data_vars:
+            a = together[var].isel(run=i).values
+            b = alone[var].isel(run=0).values
+            assert np.array_equal(a, b), (i, var)
+
+
+def test_threads_give_the_same_result():
+    model = sim.load_model(MODELS / "bench_ten_stocks.mdl")
+    params = _sample(model, 2500, ["fertility rate", "land yield"], seed=3)
+    one = sim.simulate(model, params, time_step=0.25, workers=1)
+    two = sim.simulate(model, params, time_step=0.25, workers=2)
+    xr.testing.assert_identical(one.drop_attrs(), two.drop_attrs())
+
+
+def test_dataset_layout_and_attributes():
+    model = sim.load_model(MODELS / "migration_chain.mdl")
+    ds = sim.simulate(model, scenario="test", seed=5)
+    assert ds["time"].dims == ("time",)
+    stock = model.spec.of_kind("stock")[0]
+    var = ds[stock.py_name]
+    assert var.dims == ("time", "run")
+    assert var.attrs["vensim_name"] == stock.name
+    assert var.attrs["kind"] == "stock"
+    assert var.attrs["units"] == stock.units
+    for key in ("model_sha256", "params_sha256", "method", "time_step", "saveper",
+                "brainsim_version", "created"):
+        assert ds.attrs[key] != ""
+    assert ds.attrs["scenario"] == "test"
+    assert ds.attrs["seed"] == 5
+    assert ds.attrs["time_step"] == model.controls["time_step"]
+
+
+def test_outputs_keeps_only_what_is_asked():
+    model = sim.load_model(MODELS / "migration_chain.mdl")
+    stock = model.spec.of_kind("stock")[0]
+    ds = sim.simulate(model, outputs=[stock.name])
+    assert list(ds.data_vars) == [stock.py_name]
+    full = sim.simulate(model)
+    assert np.array_equal(ds[stock.py_name], full[stock.py_name])
+
+
+def test_python_and_vensim_names_are_both_accepted():
+    model = sim.load_model(MODELS / "exponential_decay.mdl")
+    a = sim.simulate(model, {"decay time": 8.0})
+    b = sim.simulate(model, {"decay_time": 8.0})
+    c = sim.simulate(model, {"Decay Time": 8.0})
+    assert np.array_equal(a["stock"], b["stock"])
+    assert np.array_equal(a["stock"], c["stock"])
+
+
+def test_parameter_errors():
+    model = sim.load_model(MODELS / "exponential_decay.mdl")
+    with pytest.raises(ParameterError, match="different lengths"):
+        sim.simulate(model, {"decay time": [1.0, 2.0], "initial stock": [1.0, 2.0, 3.0]})
+    with pytest.raises(ParameterError, match="outside its range"):
+        sim.simulate(model, {"decay time": [5.0, 500.0]})
+    with pytest.raises(ParameterError, match="NaN or infinite"):
+        sim.simulate(model, {"decay time": [5.0, np.nan]})
+    with pytest.raises(ParameterError, match="unknown method"):
+        sim.simulate(model, method="heun")
+
+
+def test_lookup_table_override(tmp_path):
+    mdl = write_mdl(
+        tmp_path / "lk.mdl",
+        """
+curve([(0,0)-(10,10)],(0,1),(10,1)) ~ dmnl ~ |
+level = curve(Time) ~ dmnl ~ |
+""",
+    )
+    model = sim.load_model(mdl)
+    base = sim.simulate(model)
+    moved = sim.simulate(model, tables={"curve": ([0, 10], [0, 10])})
+    assert np.all(base["level"] == 1)
+    assert np.allclose(moved["level"].isel(run=0), moved.time)
+
+
+def test_nan_names_first_variable_and_time(tmp_path):
+    mdl = write_mdl(
+        tmp_path / "nan.mdl",
+        """
+pool = INTEG(inflow, 1) ~ person ~ |
+inflow = LN(3 - Time) ~ person/Year ~ |
+""",
+        step=0.5,
+    )
+    with pytest.raises(SimulationError, match=r"'inflow' became NaN or infinite at time 3\b"):
+        sim.simulate(sim.load_model(mdl))
+
+
+def test_solver_failure_is_our_error_with_status_and_time(tmp_path):
+    mdl = write_mdl(
+        tmp_path / "blowup.mdl",
+        "x = INTEG(x * x, 1) ~ dmnl ~ |",  # dx/dt = x^2 reaches infinity at t = 1
+        final=2,
+    )
+    with pytest.raises(SimulationError,
+                       match=r"solve_ivp \(RK45\) failed with status -1 at time (0\.99\d*|1):"):
+        sim.simulate(sim.load_model(mdl), method="RK45")
+
+
+def test_delay_shorter_than_its_stages_is_refused(tmp_path):
+    mdl = write_mdl(tmp_path / "d.mdl", "late = DELAY3(Time, 0.5) ~ Year ~ |", step=0.25)
+    with pytest.raises(SimulationError, match="shorter than order 3 x TIME STEP"):
+        sim.simulate(sim.load_model(mdl))

@@ -1,0 +1,92 @@
+"""The .mdl → spec step: names, kinds, hoisted states and structural errors."""
+
+import pytest
+
+import sim
+from sim.errors import ModelError, UnsupportedFunctionError
+from sim.names import python_name, vensim_key
+from sim.spec import Ref
+
+from conftest import write_mdl
+
+
+def test_names_are_case_and_space_insensitive():
+    assert vensim_key("Stock  A") == vensim_key("stock_a") == "stock_a"
+    assert python_name("Japan's share (of world)") == "japan_s_share_of_world"
+    assert python_name("2033 target") == "v_2033_target"
+
+
+def test_kinds_flows_and_hoisted_states(tmp_path):
+    mdl = write_mdl(
+        tmp_path / "m.mdl",
+        """
+pool = INTEG(entry - exit, 10) ~ person ~ |
+entry = SMOOTH(base entry, 2) ~ person/Year ~ |
+exit = pool / residence ~ person/Year ~ |
+base entry = 3 ~ person/Year [0, 10] ~ source: test |
+residence = 4 ~ Year [1, 10] ~ assumption: test |
+share = exit / entry ~ dmnl ~ |
+""",
+    )
+    spec = sim.read_mdl(mdl)
+    kinds = {el.name: el.kind for el in spec.elements}
+    assert kinds["pool"] == "stock"
+    assert kinds["entry"] == kinds["exit"] == "flow"
+    assert kinds["share"] == "auxiliary"
+    assert kinds["base entry"] == "constant"
+    assert kinds["TIME STEP"] == "control"
+    assert len(spec.statefuls) == 1
+    assert spec.statefuls[0].kind == "smooth"
+    assert spec.element("entry").expr == Ref(spec.statefuls[0].key)
+    assert spec.element("base entry").limits == (0.0, 10.0)
+    assert spec.element("residence").doc == "assumption: test"
+
+
+def test_algebraic_loop_names_its_variables(tmp_path):
+    mdl = write_mdl(
+        tmp_path / "loop.mdl",
+        """
+alpha = beta + 1 ~ dmnl ~ |
+beta = alpha * 2 ~ dmnl ~ |
+""",
+    )
+    with pytest.raises(ModelError, match=r"algebraic loop .*(alpha.*beta|beta.*alpha)"):
+        sim.load_model(mdl)
+
+
+def test_unknown_reference_suggests_names(tmp_path):
+    mdl = write_mdl(tmp_path / "typo.mdl", "rate = 2 ~ 1/Year ~ |\ngrowth = rat * 2 ~ 1/Year ~ |")
+    with pytest.raises(ModelError, match=r"'growth' refers to 'rat'.*did you mean 'rate'"):
+        sim.read_mdl(mdl)
+
+
+@pytest.mark.parametrize(
+    ("equation", "function"),
+    [
+        ("noise = RANDOM UNIFORM(0, 1, 0) ~ dmnl ~ |", "RANDOM UNIFORM"),
+        ("held = SAMPLE IF TRUE(Time > 1, Time, 0) ~ Year ~ |", "SAMPLE IF TRUE"),
+        ("late = DELAY FIXED(Time, 1, 0) ~ Year ~ |", "DELAY FIXED"),
+        ("quant = QUANTUM(Time, 2) ~ Year ~ |", "QUANTUM"),
+    ],
+)
+def test_unsupported_function_names_function_and_variable(tmp_path, equation, function):
+    mdl = write_mdl(tmp_path / "u.mdl", equation)
+    with pytest.raises(UnsupportedFunctionError, match=rf"'\w+' uses .*{function}"):
+        sim.read_mdl(mdl)
+
+
+def test_stateful_order_must_be_whole(tmp_path):
+    mdl = write_mdl(tmp_path / "o.mdl", "x = SMOOTH N(Time, 2, 0, 2.5) ~ Year ~ |")
+    with pytest.raises(ModelError, match="order of SMOOTH N in 'x' must be a whole number"):
+        sim.load_model(mdl)
+
+
+def test_generated_source_is_kept_and_readable(tmp_path):
+    mdl = write_mdl(
+        tmp_path / "m.mdl",
+        "pool = INTEG(-drain, 10) ~ person ~ |\ndrain = pool / 4 ~ person/Year ~ |",
+    )
+    model = sim.load_model(mdl)
+    assert "def evaluate(" in model.source
+    assert "# d/dt pool" in model.source
+    assert "v_drain = (v_pool / _k" in model.source

@@ -44,7 +44,7 @@ def _simulate(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The parser for every subcommand."""
+    """Build the parser for every subcommand."""
     from sim.simulate import METHODS
 
     parser = _Parser(
@@ -60,10 +60,18 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES["simulate"],
     )
     p.add_argument("model", help="the Vensim .mdl file")
-    p.add_argument("--method", default="euler", choices=METHODS,
-                   help="integration method (default: euler, as Vensim and PySD)")
-    p.add_argument("--set", action="append", metavar="NAME=VALUE",
-                   help="set a constant for this run (repeatable)")
+    p.add_argument(
+        "--method",
+        default="euler",
+        choices=METHODS,
+        help="integration method (default: euler, as Vensim and PySD)",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="NAME=VALUE",
+        help="set a constant for this run (repeatable)",
+    )
     p.add_argument("--out", required=True, help="the CSV file to write")
     p.set_defaults(func=_simulate)
     return parser

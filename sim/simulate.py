@@ -17,7 +17,6 @@ out. Three integrators, picked by name:
 import hashlib
 import json
 import math
-import os
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -95,9 +94,7 @@ def simulate(
         first variable and the time).
     """
     if method not in METHODS:
-        raise ParameterError(
-            f"unknown method '{method}'; choose one of {', '.join(METHODS)}"
-        )
+        raise ParameterError(f"unknown method '{method}'; choose one of {', '.join(METHODS)}")
     c, n_runs = _constants(model, params or {})
     table_values = _tables(model, tables or {})
     ctl = dict(model.controls)
@@ -123,8 +120,21 @@ def simulate(
         m = np.empty((model.n_memory, part.shape[1]))
         with np.errstate(all="ignore"):  # NaN and inf are checked and named instead
             model.initialize(part, table_values, ctl_tuple, s, m)
-            return run(model, part, table_values, ctl_tuple, s, m, grid, saved, keep,
-                       method, rtol, atol, scenario)
+            return run(
+                model,
+                part,
+                table_values,
+                ctl_tuple,
+                s,
+                m,
+                grid,
+                saved,
+                keep,
+                method,
+                rtol,
+                atol,
+                scenario,
+            )
 
     # Runs are independent columns: split them across cores. numpy releases
     # the GIL inside each operation, and every result is the same as in one pass.
@@ -378,8 +388,10 @@ def _check_finite(model, values, k, s, dyn, keep, t, c, L, ctl, m):
 def _raise_nan(model, t, s, m, c, L, ctl, scenario):
     """Name the first variable, in evaluation order, that is not finite at ``t``."""
     dyn = model.evaluate(t, s, m, c, L, ctl, np.empty_like(s), np.empty_like(m), True)
-    dyn_keys = [k for k, where, _ in sorted(
-        (o for o in model.outputs if o[1] == "dyn"), key=lambda o: o[2])]
+    dyn_keys = [
+        k
+        for k, where, _ in sorted((o for o in model.outputs if o[1] == "dyn"), key=lambda o: o[2])
+    ]
     culprit, run = None, 0
     for key, v in zip(dyn_keys, dyn, strict=True):
         bad = ~np.isfinite(np.broadcast_to(v, (s.shape[1],)))
@@ -410,7 +422,7 @@ def _check_finite_constants(model, c, keep, t0):
 
 
 def package_version() -> str:
-    """The installed brainsim version."""
+    """Return the installed brainsim version."""
     try:
         return version("brainsim")
     except PackageNotFoundError:
@@ -430,10 +442,8 @@ def _dataset(model, values, c, keep, times, n_runs, method, ctl, params, scenari
     data = {}
     for j, (key, where, i) in enumerate(keep):
         el = model.spec.element(key)
-        if where == "c":
-            arr = np.broadcast_to(c[i], (len(times), n_runs))
-        else:
-            arr = values[:, j, :]
+        # constants are stored once and broadcast along time
+        arr = np.broadcast_to(c[i], (len(times), n_runs)) if where == "c" else values[:, j, :]
         data[el.py_name] = xr.Variable(
             ("time", "run"),
             arr,

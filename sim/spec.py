@@ -139,18 +139,50 @@ CONTROL_KEYS = ("initial_time", "final_time", "time_step", "saveper")
 
 # Supported functions and their number of arguments.
 FUNCTIONS = {
-    "if_then_else": (3,), "min": (2,), "max": (2,), "abs": (1,), "exp": (1,),
-    "ln": (1,), "log": (2,), "sqrt": (1,), "power": (2,), "integer": (1,),
-    "modulo": (2,), "sin": (1,), "cos": (1,), "tan": (1,), "arcsin": (1,),
-    "arccos": (1,), "arctan": (1,), "sinh": (1,), "cosh": (1,), "tanh": (1,),
-    "xidz": (3,), "zidz": (2,), "step": (2,), "ramp": (2, 3), "pulse": (2,),
+    "if_then_else": (3,),
+    "min": (2,),
+    "max": (2,),
+    "abs": (1,),
+    "exp": (1,),
+    "ln": (1,),
+    "log": (2,),
+    "sqrt": (1,),
+    "power": (2,),
+    "integer": (1,),
+    "modulo": (2,),
+    "sin": (1,),
+    "cos": (1,),
+    "tan": (1,),
+    "arcsin": (1,),
+    "arccos": (1,),
+    "arctan": (1,),
+    "sinh": (1,),
+    "cosh": (1,),
+    "tanh": (1,),
+    "xidz": (3,),
+    "zidz": (2,),
+    "step": (2,),
+    "ramp": (2, 3),
+    "pulse": (2,),
     "pulse_train": (4,),
 }
 
 _OPS = {
-    "+": "+", "-": "-", "*": "*", "/": "/", "^": "^", "negative": "neg",
-    "=": "=", "<>": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">=",
-    ":and:": "and", ":or:": "or", ":not:": "not",
+    "+": "+",
+    "-": "-",
+    "*": "*",
+    "/": "/",
+    "^": "^",
+    "negative": "neg",
+    "=": "=",
+    "<>": "<>",
+    "<": "<",
+    "<=": "<=",
+    ">": ">",
+    ">=": ">=",
+    ":and:": "and",
+    ":or:": "or",
+    ":not:": "not",
 }
 
 # PySD structure names that have no implementation here, as Vensim spells them.
@@ -328,7 +360,9 @@ class _Lowering:
 
     def _table(self, key: str, ast) -> Lookup:
         if type(ast).__name__ != "LookupsStructure":
-            self._unsupported(_UNSUPPORTED_STRUCTURES.get(type(ast).__name__, "an external lookup"))
+            self._unsupported(
+                _UNSUPPORTED_STRUCTURES.get(type(ast).__name__, "an external lookup")
+            )
         if ast.type != "interpolate":
             self._unsupported(f"a '{ast.type}' lookup")
         xs = tuple(float(v) for v in ast.x)
@@ -362,10 +396,14 @@ class _Lowering:
         if kind == "LookupsStructure":
             self._unsupported("a lookup definition inside an equation")
         if kind == "IntegStructure":
-            self._unsupported("INTEG inside a larger expression (INTEG must be the whole equation)")
+            self._unsupported(
+                "INTEG inside a larger expression (INTEG must be the whole equation)"
+            )
         if kind in ("SmoothStructure", "SmoothNStructure"):
             function = "SMOOTH N" if kind == "SmoothNStructure" else "SMOOTH"
-            return self._hoist("smooth", function, ast.input, ast.smooth_time, ast.initial, ast.order)
+            return self._hoist(
+                "smooth", function, ast.input, ast.smooth_time, ast.initial, ast.order
+            )
         if kind == "DelayStructure":
             return self._hoist("delay", "DELAY", ast.input, ast.delay_time, ast.initial, ast.order)
         if kind == "DelayNStructure":
@@ -471,9 +509,7 @@ def _mark_flows(elements: list) -> list:
             elif isinstance(node, Op) and node.op in ("+", "-", "neg"):
                 stack.extend(node.args)
     return [
-        dataclasses.replace(el, kind="flow")
-        if el.kind == "auxiliary" and el.key in flows
-        else el
+        dataclasses.replace(el, kind="flow") if el.kind == "auxiliary" and el.key in flows else el
         for el in elements
     ]
 
@@ -493,9 +529,7 @@ def _check_names(elements: list, builder: _Lowering, path: str) -> None:
             )
         seen_py[el.py_name] = el.name
     exprs = [(el.name, e) for el in elements for e in (el.expr, el.init) if e is not None]
-    exprs += [
-        (s.owner, e) for s in builder.statefuls for e in (s.input, s.time, s.init, s.order)
-    ]
+    exprs += [(s.owner, e) for s in builder.statefuls for e in (s.input, s.time, s.init, s.order)]
     for owner, expr in exprs:
         for key in sorted(references(expr)):
             if key in tables and key not in known:
@@ -513,7 +547,5 @@ def _check_names(elements: list, builder: _Lowering, path: str) -> None:
     controls = {el.key for el in elements if el.kind == "control"}
     missing = [k for k in CONTROL_KEYS if k not in controls]
     if missing:
-        raise ModelError(
-            f"{path}: the control section lacks {', '.join(m.upper().replace('_', ' ') for m in missing)}; "
-            "add it to the .Control section"
-        )
+        lacking = ", ".join(m.upper().replace("_", " ") for m in missing)
+        raise ModelError(f"{path}: the control section lacks {lacking}; add it to the .mdl")

@@ -120,7 +120,11 @@ def test_non_numeric_set_value(run_cli, tmp_path):
 @pytest.mark.parametrize("value", ["nan", "inf"])
 def test_nan_set_value(run_cli, tmp_path, value):
     line = _bad(
-        run_cli, tmp_path, "simulate", MODELS / "exponential_decay.mdl", "--set",
+        run_cli,
+        tmp_path,
+        "simulate",
+        MODELS / "exponential_decay.mdl",
+        "--set",
         f"decay time={value}",
     )
     assert "NaN or infinite" in line

@@ -52,9 +52,29 @@ def test_test_models_exercise_every_supported_function():
     for mdl in TEST_MODELS:
         used |= _used(sim.read_mdl(mdl))
     wanted = set(FUNCTIONS) | {
-        "+", "-", "*", "/", "^", "neg", "=", "<>", "<", "<=", ">", ">=", "and", "or", "not",
-        "inline lookup", "named lookup", "stateful:smooth", "stateful:delay",
-        "stateful:delay_n", "stateful:trend", "stateful:initial", "stateful:SMOOTH N",
+        "+",
+        "-",
+        "*",
+        "/",
+        "^",
+        "neg",
+        "=",
+        "<>",
+        "<",
+        "<=",
+        ">",
+        ">=",
+        "and",
+        "or",
+        "not",
+        "inline lookup",
+        "named lookup",
+        "stateful:smooth",
+        "stateful:delay",
+        "stateful:delay_n",
+        "stateful:trend",
+        "stateful:initial",
+        "stateful:SMOOTH N",
     }
     assert wanted - used == set()
 

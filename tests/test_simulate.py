@@ -23,8 +23,17 @@ def _sample(model, n, names, seed):
     ("file", "names", "time_step"),
     [
         # a tenth of the steps keeps 1,000 single runs quick; exactness does not need more
-        ("bench_ten_stocks.mdl", ["fertility rate", "land yield", "capital lifetime",
-                                  "food perception time", "policy year"], 0.5),
+        (
+            "bench_ten_stocks.mdl",
+            [
+                "fertility rate",
+                "land yield",
+                "capital lifetime",
+                "food perception time",
+                "policy year",
+            ],
+            0.5,
+        ),
         ("math_functions.mdl", None, None),
     ],
 )
@@ -60,8 +69,15 @@ def test_dataset_layout_and_attributes():
     assert var.attrs["vensim_name"] == stock.name
     assert var.attrs["kind"] == "stock"
     assert var.attrs["units"] == stock.units
-    for key in ("model_sha256", "params_sha256", "method", "time_step", "saveper",
-                "brainsim_version", "created"):
+    for key in (
+        "model_sha256",
+        "params_sha256",
+        "method",
+        "time_step",
+        "saveper",
+        "brainsim_version",
+        "created",
+    ):
         assert ds.attrs[key] != ""
     assert ds.attrs["scenario"] == "test"
     assert ds.attrs["seed"] == 5
@@ -132,8 +148,9 @@ def test_solver_failure_is_our_error_with_status_and_time(tmp_path):
         "x = INTEG(x * x, 1) ~ dmnl ~ |",  # dx/dt = x^2 reaches infinity at t = 1
         final=2,
     )
-    with pytest.raises(SimulationError,
-                       match=r"solve_ivp \(RK45\) failed with status -1 at time (0\.99\d*|1):"):
+    with pytest.raises(
+        SimulationError, match=r"solve_ivp \(RK45\) failed with status -1 at time (0\.99\d*|1):"
+    ):
         sim.simulate(sim.load_model(mdl), method="RK45")
 
 

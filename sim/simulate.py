@@ -14,10 +14,12 @@ out. Three integrators, picked by name:
     PULSE edges and the corners of lookups over Time).
 """
 
+import dataclasses
 import hashlib
 import json
 import math
-from concurrent.futures import ThreadPoolExecutor
+import os
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 
@@ -27,13 +29,14 @@ import xarray as xr
 from sim.compile import CompiledModel
 from sim.errors import ParameterError, SimulationError
 from sim.names import python_name, suggestion, vensim_key
+from sim.parallel import parallel_map
 
 # PySD's relative precision for the end of the run and the saving times.
 _RPREC = 1e-5
 IVP_METHODS = ("RK45", "RK23", "DOP853", "Radau", "BDF", "LSODA")
 METHODS = ("euler", "rk4", *IVP_METHODS)
-# Fewer runs than this per thread and the threads cost more than they save.
-_MIN_CHUNK = 1000
+# Fewer runs than this per process and forking costs more than it saves.
+_MIN_CHUNK = 2000
 
 
 def simulate(
@@ -74,8 +77,8 @@ def simulate(
     scenario, seed
         Recorded in the Dataset's attributes.
     workers
-        Threads to split the runs over (at least 1,000 runs each); the
-        default is one. Results do not depend on it.
+        Processes to split the runs over (at least 2,000 runs each); the
+        number of cores when ``None``. Results do not depend on it.
 
     Returns
     -------
@@ -112,6 +115,7 @@ def simulate(
         np.float64(ctl[k]) for k in ("initial_time", "final_time", "time_step", "saveper")
     ) + (np.float64(offset),)
 
+    job = _Job(model, table_values, ctl_tuple, grid, saved, keep, method, rtol, atol, scenario)
     run = _euler if method == "euler" else _rk4 if method == "rk4" else _ivp
 
     def chunk(cols: slice) -> np.ndarray:
@@ -120,32 +124,14 @@ def simulate(
         m = np.empty((model.n_memory, part.shape[1]))
         with np.errstate(all="ignore"):  # NaN and inf are checked and named instead
             model.initialize(part, table_values, ctl_tuple, s, m)
-            return run(
-                model,
-                part,
-                table_values,
-                ctl_tuple,
-                s,
-                m,
-                grid,
-                saved,
-                keep,
-                method,
-                rtol,
-                atol,
-                scenario,
-            )
+            return run(dataclasses.replace(job, first_run=cols.start), part, s, m)
 
-    # Runs are independent columns: split them across cores. numpy releases
-    # the GIL inside each operation, and every result is the same as in one pass.
-    n_chunks = max(1, min(workers or 1, n_runs // _MIN_CHUNK))
+    # Runs are independent columns: split them across cores. Each part is the
+    # same arithmetic as in one pass, so results do not depend on the split.
+    n_chunks = max(1, min(workers or os.cpu_count() or 1, n_runs // _MIN_CHUNK))
     edges = np.linspace(0, n_runs, n_chunks + 1).astype(int)
     parts = [slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]
-    if n_chunks == 1:
-        values = chunk(parts[0])
-    else:
-        with ThreadPoolExecutor(n_chunks) as pool:
-            values = np.concatenate(list(pool.map(chunk, parts)), axis=2)
+    values = np.concatenate(parallel_map(chunk, parts), axis=2)
     _check_finite_constants(model, c, keep, ctl_tuple[0])
     times = _round_times(grid[saved], ctl["time_step"])
     return _dataset(model, values, c, keep, times, n_runs, method, ctl, params, scenario, seed)
@@ -266,7 +252,24 @@ def _round_times(times, dt):
 # -- integrators --------------------------------------------------------------
 
 
-def _gather(model, values_out, k, s, c, dyn, keep):
+@dataclass(frozen=True)
+class _Job:
+    """What every part of a run shares: the model, tables, controls and time grid."""
+
+    model: CompiledModel
+    tables: tuple
+    ctl: tuple
+    grid: np.ndarray
+    saved: np.ndarray
+    keep: list
+    method: str
+    rtol: float
+    atol: float
+    scenario: str
+    first_run: int = 0  # index of this part's first run in the whole ensemble
+
+
+def _gather(values_out, k, s, dyn, keep):
     for j, (_, where, i) in enumerate(keep):
         if where == "state":
             values_out[k, j] = s[i]
@@ -274,32 +277,34 @@ def _gather(model, values_out, k, s, c, dyn, keep):
             values_out[k, j] = dyn[i]
 
 
-def _euler(model, c, L, ctl, s, m, grid, saved, keep, method, rtol, atol, scenario):
-    values = np.empty((int(saved.sum()), len(keep), s.shape[1]))
+def _euler(job: _Job, c, s, m):
+    model, L, ctl = job.model, job.tables, job.ctl
+    values = np.empty((int(job.saved.sum()), len(job.keep), s.shape[1]))
     D = np.empty_like(s)
     M = np.empty_like(m)
     dt = ctl[2]
     k = 0
-    last = len(grid) - 1
-    for step, t in enumerate(grid):
-        if saved[step]:
+    last = len(job.grid) - 1
+    for step, t in enumerate(job.grid):
+        if job.saved[step]:
             dyn = model.evaluate(t, s, m, c, L, ctl, D, M, True)
-            _check_finite(model, values, k, s, dyn, keep, t, c, L, ctl, m)
-            _gather(model, values, k, s, c, dyn, keep)
+            _check_finite(job, t, s, m, c, dyn)
+            _gather(values, k, s, dyn, job.keep)
             k += 1
         elif step != last:
             model.rates(t, s, m, c, L, ctl, D, M, True)
         if step == last:
             break
         if not np.isfinite(D.sum()):
-            _raise_nan(model, t, s, m, c, L, ctl, scenario)
+            _raise_nan(job, t, s, m, c)
         s = s + D * dt
         m, M = M, m
     return values
 
 
-def _rk4(model, c, L, ctl, s, m, grid, saved, keep, method, rtol, atol, scenario):
-    values = np.zeros((int(saved.sum()), len(keep), s.shape[1]))
+def _rk4(job: _Job, c, s, m):
+    model, L, ctl = job.model, job.tables, job.ctl
+    values = np.empty((int(job.saved.sum()), len(job.keep), s.shape[1]))
     dt = ctl[2]
 
     def f(t, y):
@@ -308,13 +313,13 @@ def _rk4(model, c, L, ctl, s, m, grid, saved, keep, method, rtol, atol, scenario
         return D
 
     k = 0
-    for step, t in enumerate(grid):
-        if saved[step]:
+    for step, t in enumerate(job.grid):
+        if job.saved[step]:
             dyn = model.evaluate(t, s, m, c, L, ctl, np.empty_like(s), None, False)
-            _check_finite(model, values, k, s, dyn, keep, t, c, L, ctl, m)
-            _gather(model, values, k, s, c, dyn, keep)
+            _check_finite(job, t, s, m, c, dyn)
+            _gather(values, k, s, dyn, job.keep)
             k += 1
-        if step == len(grid) - 1:
+        if step == len(job.grid) - 1:
             break
         k1 = f(t, s)
         k2 = f(t + dt / 2, s + dt / 2 * k1)
@@ -322,19 +327,18 @@ def _rk4(model, c, L, ctl, s, m, grid, saved, keep, method, rtol, atol, scenario
         k4 = f(t + dt, s + dt * k3)
         s = s + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
         if not np.isfinite(s.sum()):
-            _raise_nan(model, t, s, m, c, L, ctl, scenario)
+            _raise_nan(job, t, s, m, c)
     return values
 
 
-def _ivp(model, c, L, ctl, s, m, grid, saved, keep, method, rtol, atol, scenario):
+def _ivp(job: _Job, c, s, m):
     from scipy.integrate import solve_ivp
 
+    model, L, ctl = job.model, job.tables, job.ctl
     shape = s.shape
-    save_times = grid[saved]
-    t0, tf = grid[0], grid[-1]
-    edges = _breaks(model, c, L, ctl, t0, tf)
-    bounds = [t0, *edges, tf]
-
+    save_times = job.grid[job.saved]
+    t0, tf = job.grid[0], job.grid[-1]
+    bounds = [t0, *_breaks(model, c, L, ctl, t0, tf), tf]
     reached = [t0]  # the last time the solver asked for, for the error message
 
     def fun(t, y):
@@ -348,23 +352,26 @@ def _ivp(model, c, L, ctl, s, m, grid, saved, keep, method, rtol, atol, scenario
     for a, b in zip(bounds[:-1], bounds[1:], strict=True):
         # t_eval always ends at b: the segment's last column is the next start
         inside = sorted({x for x in save_times if a <= x < b} | {b})
-        sol = solve_ivp(fun, (a, b), y, method=method, t_eval=inside, rtol=rtol, atol=atol)
+        sol = solve_ivp(
+            fun, (a, b), y, method=job.method, t_eval=inside, rtol=job.rtol, atol=job.atol
+        )
         if sol.status < 0:
+            scen = f" in scenario '{job.scenario}'" if job.scenario else ""
             raise SimulationError(
-                f"solve_ivp ({method}) failed with status {sol.status} at time {reached[0]:g}"
-                f"{' in scenario ' + scenario if scenario else ''}: {sol.message}"
+                f"solve_ivp ({job.method}) failed with status {sol.status} at time "
+                f"{reached[0]:g}{scen}: {sol.message}"
             )
         for j, x in enumerate(sol.t):
             states.setdefault(float(x), sol.y[:, j].reshape(shape))
         y = sol.y[:, -1]
         if not np.all(np.isfinite(y)):
-            _raise_nan(model, b, y.reshape(shape), m, c, L, ctl, scenario)
-    values = np.zeros((len(save_times), len(keep), shape[1]))
+            _raise_nan(job, b, y.reshape(shape), m, c)
+    values = np.empty((len(save_times), len(job.keep), shape[1]))
     for k, t in enumerate(save_times):
         st = states[float(t)]
         dyn = model.evaluate(t, st, m, c, L, ctl, np.empty(shape), None, False)
-        _check_finite(model, values, k, st, dyn, keep, t, c, L, ctl, m)
-        _gather(model, values, k, st, c, dyn, keep)
+        _check_finite(job, t, st, m, c, dyn)
+        _gather(values, k, st, dyn, job.keep)
     return values
 
 
@@ -379,18 +386,20 @@ def _breaks(model, c, L, ctl, t0, tf, limit=200):
 # -- NaN ------------------------------------------------------------------------
 
 
-def _check_finite(model, values, k, s, dyn, keep, t, c, L, ctl, m):
+def _check_finite(job: _Job, t, s, m, c, dyn):
     if np.isfinite(s.sum()) and all(np.isfinite(np.sum(v)) for v in dyn):
         return
-    _raise_nan(model, t, s, m, c, L, ctl, "")
+    _raise_nan(job, t, s, m, c)
 
 
-def _raise_nan(model, t, s, m, c, L, ctl, scenario):
+def _raise_nan(job: _Job, t, s, m, c):
     """Name the first variable, in evaluation order, that is not finite at ``t``."""
-    dyn = model.evaluate(t, s, m, c, L, ctl, np.empty_like(s), np.empty_like(m), True)
+    model = job.model
+    dyn = model.evaluate(
+        t, s, m, c, job.tables, job.ctl, np.empty_like(s), np.empty_like(m), job.method == "euler"
+    )
     dyn_keys = [
-        k
-        for k, where, _ in sorted((o for o in model.outputs if o[1] == "dyn"), key=lambda o: o[2])
+        o[0] for o in sorted((o for o in model.outputs if o[1] == "dyn"), key=lambda o: o[2])
     ]
     culprit, run = None, 0
     for key, v in zip(dyn_keys, dyn, strict=True):
@@ -401,8 +410,8 @@ def _raise_nan(model, t, s, m, c, L, ctl, scenario):
     if culprit is None:
         rows = np.where(~np.isfinite(s).all(axis=1))[0]
         culprit = model.state_names[rows[0]] if rows.size else "a stock's rate"
-    where = f" (run {run})" if s.shape[1] > 1 else ""
-    scen = f" in scenario '{scenario}'" if scenario else ""
+    where = f" (run {job.first_run + run})" if s.shape[1] > 1 or job.first_run else ""
+    scen = f" in scenario '{job.scenario}'" if job.scenario else ""
     raise SimulationError(
         f"{model.spec.path}: '{culprit}' became NaN or infinite at time {t:g}{where}{scen}; "
         "check its equation and the values it uses"

@@ -51,12 +51,27 @@ def test_ensemble_equals_single_runs_exactly(file, names, time_step):
             assert np.array_equal(a, b), (i, var)
 
 
-def test_threads_give_the_same_result():
+def test_worker_processes_give_the_same_result():
     model = sim.load_model(MODELS / "bench_ten_stocks.mdl")
-    params = _sample(model, 2500, ["fertility rate", "land yield"], seed=3)
+    params = _sample(model, 4500, ["fertility rate", "land yield"], seed=3)
     one = sim.simulate(model, params, time_step=0.25, workers=1)
     two = sim.simulate(model, params, time_step=0.25, workers=2)
     xr.testing.assert_identical(one.drop_attrs(), two.drop_attrs())
+
+
+def test_an_error_in_a_worker_process_reaches_the_caller(tmp_path):
+    mdl = write_mdl(
+        tmp_path / "nan.mdl",
+        "k = 1 ~ dmnl [0, 10] ~ |\nx = LN(k - Time / 5) ~ dmnl ~ |",
+        step=0.5,
+    )
+    model = sim.load_model(mdl)
+    k = np.full(4000, 10.0)
+    k[3999] = 1.0  # only the last run, in the second process, fails (at time 5)
+    with pytest.raises(
+        SimulationError, match=r"'x' became NaN or infinite at time 5 \(run 3999\)"
+    ):
+        sim.simulate(model, {"k": k}, workers=2)
 
 
 def test_dataset_layout_and_attributes():

@@ -8,6 +8,7 @@ from sim.errors import BrainsimError, ParameterError
 EXAMPLES = {
     "simulate": "example: brainsim simulate model/brain_circulation.mdl "
     "--set 'scholarship coverage=0.2' --out base.csv",
+    "check": "example: brainsim check model/brain_circulation.mdl",
 }
 
 
@@ -32,6 +33,15 @@ def _parse_set(items: list) -> dict:
                 f"--set '{item}': value '{text}' is not a number; give a number"
             ) from None
     return values
+
+
+def _check(args) -> int:
+    from sim.check import check_model, format_problems
+    from sim.spec import read_mdl
+
+    problems = check_model(read_mdl(args.model))
+    sys.stdout.write(format_problems(problems) + "\n")
+    return 2 if problems else 0
 
 
 def _simulate(args) -> None:
@@ -74,6 +84,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", required=True, help="the CSV file to write")
     p.set_defaults(func=_simulate)
+
+    p = sub.add_parser(
+        "check",
+        help="check units, ranges and sources of a model",
+        description="Check that every equation is dimensionally consistent (stock units = "
+        "flow units x time), and that every constant and lookup has a [min,max] range and a "
+        "source. Prints the problems; exit status 2 if there are any.",
+        epilog=EXAMPLES["check"],
+    )
+    p.add_argument(
+        "model",
+        nargs="?",
+        default="model/brain_circulation.mdl",
+        help="the Vensim .mdl file (default: model/brain_circulation.mdl)",
+    )
+    p.set_defaults(func=_check)
     return parser
 
 
@@ -85,11 +111,11 @@ def main(argv: list | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        args.func(args)
+        status = args.func(args)
     except BrainsimError as err:
         sys.stderr.write(f"brainsim: error: {err}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("brainsim: interrupted; no output was written\n")
         return 130
-    return 0
+    return status or 0

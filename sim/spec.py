@@ -305,6 +305,9 @@ class _Lowering:
         self.statefuls: list[Stateful] = []
         self.lookups: list[Lookup] = []
         self.owner = ""
+        # PySD's SMOOTH(x, t) reuses the node x as its initial value; a stateful
+        # met twice through such sharing is one state, not two.
+        self.hoisted: dict = {}
 
     def element(self, el) -> Element:
         key = vensim_key(el.name)
@@ -399,21 +402,27 @@ class _Lowering:
             self._unsupported(
                 "INTEG inside a larger expression (INTEG must be the whole equation)"
             )
+        if id(ast) in self.hoisted:
+            return self.hoisted[id(ast)]
         if kind in ("SmoothStructure", "SmoothNStructure"):
             function = "SMOOTH N" if kind == "SmoothNStructure" else "SMOOTH"
-            return self._hoist(
-                "smooth", function, ast.input, ast.smooth_time, ast.initial, ast.order
+            return self.stateful(
+                ast, "smooth", function, ast.input, ast.smooth_time, ast.initial, ast.order
             )
         if kind == "DelayStructure":
-            return self._hoist("delay", "DELAY", ast.input, ast.delay_time, ast.initial, ast.order)
+            return self.stateful(
+                ast, "delay", "DELAY", ast.input, ast.delay_time, ast.initial, ast.order
+            )
         if kind == "DelayNStructure":
-            return self._hoist(
-                "delay_n", "DELAY N", ast.input, ast.delay_time, ast.initial, ast.order
+            return self.stateful(
+                ast, "delay_n", "DELAY N", ast.input, ast.delay_time, ast.initial, ast.order
             )
         if kind == "TrendStructure":
-            return self._hoist("trend", "TREND", ast.input, ast.average_time, ast.initial_trend, 1)
+            return self.stateful(
+                ast, "trend", "TREND", ast.input, ast.average_time, ast.initial_trend, 1
+            )
         if kind == "InitialStructure":
-            return self._hoist("initial", "INITIAL", ast.initial, None, ast.initial, 1)
+            return self.stateful(ast, "initial", "INITIAL", ast.initial, None, ast.initial, 1)
         self._unsupported(_UNSUPPORTED_STRUCTURES.get(kind, kind))
         return None  # unreachable: _unsupported raises
 
@@ -454,20 +463,24 @@ class _Lowering:
         return Call(fn, args)
 
     def _hoist(self, kind, function, inp, time, init, order):
+        # lower the arguments first: a nested SMOOTH(SMOOTH(x, 1), 1) takes its key first
+        args = {
+            "input": self.expr(inp),
+            "time": None if time is None else self.expr(time),
+            "init": self.expr(init),
+            "order": self.expr(order),
+        }
         key = f"_{kind}_{len(self.statefuls) + 1}"
         self.statefuls.append(
-            Stateful(
-                key=key,
-                kind=kind,
-                owner=self.owner,
-                function=function,
-                input=self.expr(inp),
-                time=None if time is None else self.expr(time),
-                init=self.expr(init),
-                order=self.expr(order),
-            )
+            Stateful(key=key, kind=kind, owner=self.owner, function=function, **args)
         )
         return Ref(key)
+
+    def stateful(self, ast, kind, function, inp, time, init, order):
+        """Hoist a stateful node once, however often the abstract syntax shares it."""
+        ref = self._hoist(kind, function, inp, time, init, order)
+        self.hoisted[id(ast)] = ref
+        return ref
 
 
 # Functions that read the clock without naming Time.

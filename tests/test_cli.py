@@ -161,3 +161,16 @@ def test_existing_output_is_left_alone_on_error(run_cli, tmp_path):
     assert status == 2
     assert out.read_text() == "keep me"
     assert [p.name for p in tmp_path.iterdir()] == ["result.csv"]
+
+
+def test_check_passes_a_clean_model(run_cli):
+    status, out, err = run_cli("check", MODELS / "nested_statefuls.mdl")
+    assert (status, err) == (0, "")
+    assert "no problems found" in out
+
+
+def test_check_fails_on_problems(run_cli):
+    status, out, _ = run_cli("check", MODELS / "bench_ten_stocks.mdl")
+    assert status == 2
+    assert "[units]" in out
+    assert "[source]" in out

@@ -90,3 +90,19 @@ def test_generated_source_is_kept_and_readable(tmp_path):
     assert "def evaluate(" in model.source
     assert "# d/dt pool" in model.source
     assert "v_drain = (v_pool / _k" in model.source
+
+
+def test_nested_statefuls_get_their_own_states(tmp_path):
+    mdl = write_mdl(
+        tmp_path / "nested.mdl",
+        "twice = SMOOTH(SMOOTH(Time, 1), 2) ~ Year ~ |\nonce = SMOOTH(Time, 1) ~ Year ~ |",
+        step=0.125,
+    )
+    spec = sim.read_mdl(mdl)
+    keys = [s.key for s in spec.statefuls]
+    assert len(set(keys)) == len(keys) == 3
+    inner, outer = spec.statefuls[0], spec.statefuls[1]
+    assert outer.input == Ref(inner.key)
+    ds = sim.simulate(sim.load_model(mdl))
+    # a second smoothing lags further behind the ramp than the first
+    assert float(ds["twice"][-1, 0]) < float(ds["once"][-1, 0]) < float(ds.time[-1])

@@ -3,9 +3,9 @@
 The structure comes from the stocks' rate expressions alone: a term added to
 stock B's rate and subtracted from stock A's is a flow from A to B; a term
 that only fills comes from a cloud (a source outside the model) and one that
-only drains goes to a cloud (a sink). Stocks that flows connect are laid out
-left to right in the direction of the flows, one group of connected stocks
-per band, and the bands are packed into a page of roughly landscape shape.
+only drains goes to a cloud (a sink). Stocks that flows connect form a
+group, laid out left to right in the direction of its flows; the groups are
+packed in file order into bands across a page of roughly landscape shape.
 
 The geometry is computed first, as plain data in inches, and drawn second,
 so that the same layout serves a figure of its own (one data unit = one
@@ -13,6 +13,8 @@ inch, so text sizes in points are known in data units) or an ``Axes`` the
 caller supplies (fonts and lines are scaled to fit).
 """
 
+import dataclasses
+import itertools
 import math
 import os
 import tempfile
@@ -27,13 +29,13 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Polygon
 
-from sim.spec import Call, LookupCall, ModelSpec, Num, Op, Ref
+from sim.spec import Call, LookupCall, ModelSpec, Num, Op, Ref, references
 
 # --- geometry, in inches ----------------------------------------------------
 
 BOX_W, BOX_H = 1.8, 0.9  # a stock's box
 CELL_W, CELL_H = 3.4, 3.6  # grid spacing of stocks within a group
-GROUP_GAP = 1.4  # extra space between groups of connected stocks, for clouds
+GROUP_GAP = 0.6  # between the drawings of groups of connected stocks
 CLOUD_SIDE = 1.95  # a cloud beside a stock, from the stock's centre
 CLOUD_VERTICAL = 1.4  # a cloud above or below a stock, from its centre
 CLOUD_SPREAD = 1.05  # between clouds on the same side of a stock
@@ -175,42 +177,28 @@ def _expr_text(expr, names: dict, hidden: dict) -> str:
     return label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
 
 
-def _influencing_stocks(spec: ModelSpec, term) -> set:
-    """Return the stocks a flow's value depends on, through any chain of non-stocks."""
+def _named_stocks(spec: ModelSpec, flow: Flow) -> set:
+    """Return the stocks named in a flow's own equation.
+
+    Stocks reached only through auxiliaries are left out: in a model of
+    any size nearly every flow depends on nearly every stock that way, and
+    the diagram would be a web of links.
+    """
     elements = {el.key: el for el in spec.elements}
     hidden = {s.key: s for s in spec.statefuls}
+    own = elements.get(flow.key)
+    named = own is not None and own.kind != "stock" and own.expr is not None
+    stack = [own.expr if named else flow.term]
     found: set = set()
     seen: set = set()
-    stack = [term]
     while stack:
-        node = stack.pop()
-        for key in _refs(node):
-            if key in seen:
-                continue
+        for key in references(stack.pop()) - seen:
             seen.add(key)
-            el = elements.get(key)
-            if el is not None and el.kind == "stock":
+            if key in elements and elements[key].kind == "stock":
                 found.add(key)
-            elif el is not None and el.expr is not None:
-                stack.append(el.expr)
             elif key in hidden:
-                # A smoothed or delayed value carries its input's influence.
+                # A SMOOTH or DELAY written in the equation is part of it.
                 stack.extend(e for e in (hidden[key].input, hidden[key].time) if e is not None)
-    return found
-
-
-def _refs(expr) -> set:
-    """Return the keys ``expr`` references directly (``sim.spec.references`` adds time)."""
-    found: set = set()
-    stack = [expr]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, Ref):
-            found.add(node.key)
-        elif isinstance(node, Op | Call):
-            stack.extend(node.args)
-        elif isinstance(node, LookupCall):
-            stack.append(node.arg)
     return found
 
 
@@ -260,6 +248,15 @@ class _Scene:
     bounds: tuple  # (x0, y0, x1, y1)
 
 
+@dataclass(frozen=True)
+class _Group:
+    """A group of connected stocks: their (column, row) cells and its size in cells."""
+
+    cells: dict
+    width: int
+    height: int
+
+
 def _stock_groups(keys: list, edges: list) -> list:
     """Split stocks into groups connected by flows, in file order."""
     parent = {k: k for k in keys}
@@ -278,11 +275,10 @@ def _stock_groups(keys: list, edges: list) -> list:
     return sorted(groups.values(), key=lambda g: keys.index(g[0]))
 
 
-def _place_group(group: list, edges: list) -> tuple:
+def _place_group(group: list, edges: list) -> _Group:
     """Lay out one group: columns by the longest chain of flows leading to each stock.
 
-    Returns ``(positions, width, height)``: positions in (column, row) cells,
-    rows possibly half-way between integers so that short columns centre.
+    Rows may fall half-way between integers, so that short columns centre.
     """
     members = set(group)
     succ = {k: [] for k in group}
@@ -328,44 +324,95 @@ def _place_group(group: list, edges: list) -> tuple:
         for i, k in enumerate(stocks):
             rows[k] = i + offset
     positions = {k: (rank[k], rows[k]) for k in group}
-    return positions, len(columns), height
+    return _Group(positions, len(columns), height)
 
 
-def _pack(groups: list) -> dict:
-    """Pack the placed groups into bands; return each stock's centre in inches."""
-    widest = max(w for _, w, _ in groups)
-    total = sum(w for _, w, _ in groups)
+def _shelves(groups: list, extents: dict) -> list:
+    """Arrange groups into bands of slots; a slot stacks groups under each other.
+
+    Groups go in file order, left to right, a new band when a band is full;
+    a group that fits under the groups of an earlier slot of the band goes
+    there instead, so that one tall group does not leave a band half empty.
+    Of the band widths that could be chosen, the one whose page is nearest
+    ``TARGET_ASPECT`` wins. ``extents`` is as in :func:`_place`.
+    """
+    size = {
+        id(g): (e[0] + e[1] + GROUP_GAP, e[2] + e[3] + GROUP_GAP)
+        for g, e in ((g, extents[id(g)]) for g in groups)
+    }
+    widths = [size[id(g)][0] for g in groups]
+    candidates = {
+        sum(widths[i:j]) for i in range(len(widths)) for j in range(i + 1, len(widths) + 1)
+    }
     best = None
-    for max_columns in range(widest, total + 1):
-        bands = _bands(groups, max_columns)
-        width = max(sum(g[1] for g in band) * CELL_W + GROUP_GAP * len(band) for band in bands)
-        height = sum(max(g[2] for g in band) for band in bands) * CELL_H
+    for limit in sorted(w for w in candidates if w >= max(widths)):
+        bands = _fill_bands(groups, size, limit)
+        width = max(sum(max(size[id(g)][0] for g in slot) for slot in band) for band in bands)
+        height = sum(_band_height(band, size) for band in bands)
         score = abs(math.log(width / height / TARGET_ASPECT))
         if best is None or score < best[0] - 1e-9:
             best = (score, bands)
-    centres: dict = {}
-    top = 0.0
-    for band in best[1]:
-        left = 0.0
-        for positions, width, _ in band:
-            for k, (col, row) in positions.items():
-                centres[k] = (left + col * CELL_W, top - row * CELL_H)
-            left += width * CELL_W + GROUP_GAP
-        top -= max(g[2] for g in band) * CELL_H
-    return centres
+    return best[1]
 
 
-def _bands(groups: list, max_columns: int) -> list:
-    """Fill bands left to right, in file order, up to ``max_columns`` cells wide."""
-    bands: list = [[]]
-    used = 0
+def _band_height(band: list, size: dict) -> float:
+    return max(sum(size[id(g)][1] for g in slot) for slot in band)
+
+
+def _fill_bands(groups: list, size: dict, limit: float) -> list:
+    """Fill bands at most ``limit`` inches wide: a band is a list of slots of groups."""
+    bands: list = []
     for group in groups:
-        if bands[-1] and used + group[1] > max_columns:
-            bands.append([])
-            used = 0
-        bands[-1].append(group)
-        used += group[1]
+        width, height = size[id(group)]
+        band = bands[-1] if bands else None
+        if band is not None:
+            room = max(_band_height(band, size), height)
+            slot = next(
+                (
+                    s
+                    for s in band
+                    if max(size[id(g)][0] for g in s) >= width - 1e-9
+                    and sum(size[id(g)][1] for g in s) + height <= room + 1e-9
+                ),
+                None,
+            )
+            if slot is not None:
+                slot.append(group)
+                continue
+            used = sum(max(size[id(g)][0] for g in s) for s in band)
+            if used + width <= limit + 1e-9:
+                band.append([group])
+                continue
+        bands.append([[group]])
     return bands
+
+
+def _place(bands: list, extents: dict) -> dict:
+    """Return the origin (first cell's centre) of each group, by ``id``, in inches.
+
+    ``extents`` gives how far each group's drawing reaches (left, right, up,
+    down) from its origin. The top groups of a band share one row, so their
+    stocks line up; groups stacked in a slot follow each other downwards.
+    """
+    origins: dict = {}
+    top = 0.0
+    for band in bands:
+        up = max(extents[id(slot[0])][2] for slot in band)
+        left = 0.0
+        band_depth = 0.0
+        for slot in band:
+            reach = [extents[id(g)] for g in slot]
+            slot_left = max(r[0] for r in reach)
+            y = top - up
+            for i, (group, (_, _, group_up, down)) in enumerate(zip(slot, reach, strict=True)):
+                if i:
+                    y -= group_up
+                origins[id(group)] = (left + slot_left, y)
+                y -= down + GROUP_GAP
+            band_depth = max(band_depth, top - y)
+            left += slot_left + max(r[1] for r in reach) + GROUP_GAP
+        top -= band_depth
+    return origins
 
 
 def _bezier(a, b, rad: float, n: int = 48) -> np.ndarray:
@@ -421,10 +468,7 @@ def _route_between_stocks(edges: list, centres: dict) -> list:
     """Bend each stock-to-stock arrow as little as it can without crossing a box."""
     pipes: list = []
     # Short arrows first: they have the fewest ways around, long ones bend.
-    ordered = sorted(
-        edges, key=lambda e: math.dist(centres[e[1]], centres[e[2]]) if e[1] != e[2] else 0
-    )
-    for flow, a, b in ordered:
+    for flow, a, b in sorted(edges, key=lambda e: math.dist(centres[e[1]], centres[e[2]])):
         best = None
         for rad in (0.0, 0.2, -0.2, 0.35, -0.35, 0.5, -0.5, 0.7, -0.7):
             pipe = _make_pipe(
@@ -436,7 +480,11 @@ def _route_between_stocks(edges: list, centres: dict) -> list:
                 if k not in (a, b)
             )
             crowding = sum(
-                int((np.min(np.hypot(*(pipe.points[:, None] - p.points[None]).T), axis=0) < 0.3).sum())
+                int(
+                    (
+                        np.min(np.hypot(*(pipe.points[:, None] - p.points[None]).T), axis=0) < 0.3
+                    ).sum()
+                )
                 for p in pipes
             )
             clash = sum(math.dist(pipe.valve, p.valve) < 0.9 for p in pipes)
@@ -466,9 +514,10 @@ def _cloud_pipes(flows: tuple, centres: dict, stock_pipes: list) -> list:
     for pipe in stock_pipes:
         used[pipe.source].add(_side(centres[pipe.source], pipe.points[0]))
         used[pipe.target].add(_side(centres[pipe.target], pipe.points[-1]))
+    # A stock beside this one (in the next column) leaves no room for a cloud.
     for k, (x, y) in centres.items():
         for other, (ox, oy) in centres.items():
-            if other != k and abs(oy - y) < CELL_H / 2 and abs(ox - x) < 2 * CLOUD_SIDE:
+            if other != k and abs(oy - y) < BOX_H and BOX_W < abs(ox - x) < 2 * CLOUD_SIDE + BOX_W:
                 used[k].add("right" if ox > x else "left")
     inflows = {k: [] for k in centres}
     outflows = {k: [] for k in centres}
@@ -479,7 +528,8 @@ def _cloud_pipes(flows: tuple, centres: dict, stock_pipes: list) -> list:
         if not flow.fills:
             for k in flow.drains:
                 outflows[k].append(flow)
-    pipes = []
+    pipes = list(stock_pipes)
+    clouds: list = []
     for k, (x, y) in centres.items():
         slots: dict = {"left": [], "right": [], "top": [], "bottom": []}
         ins, outs = list(inflows[k]), list(outflows[k])
@@ -494,24 +544,66 @@ def _cloud_pipes(flows: tuple, centres: dict, stock_pipes: list) -> list:
         for side, entries in slots.items():
             for i, (flow, inflow) in enumerate(entries):
                 shift = (i - (len(entries) - 1) / 2) * CLOUD_SPREAD
-                if side in ("left", "right"):
-                    sign = -1 if side == "left" else 1
-                    cloud = (x + sign * CLOUD_SIDE, y + shift * BOX_H / CLOUD_SPREAD / 2)
-                    attach = (x, cloud[1])
-                else:
-                    sign = 1 if side == "top" else -1
-                    cloud = (x + shift, y + sign * CLOUD_VERTICAL)
-                    # Aim at the part of the box below/above the cloud, so
-                    # that the arrows fanning into one side stay parallel.
-                    attach = (x + float(np.clip(shift, -BOX_W / 3, BOX_W / 3)), y)
-                ends = [("cloud", cloud), ("box", (x, y))]
-                if inflow:
-                    pipes.append(_make_pipe(flow, None, k, cloud, attach, 0.0, ends, cloud))
-                else:
-                    pipes.append(
-                        _make_pipe(flow, k, None, attach, cloud, 0.0, ends[::-1], cloud)
-                    )
-    return pipes
+                # The usual place first; where that is taken (a flow between
+                # stocks leaves the box there), the nearest free place.
+                options = [(side, shift, 1.0)] + [
+                    (other, i * CLOUD_SPREAD / 2, far)
+                    for far in (1.0, 1.5)
+                    for i in (0, -2, 2, -4, 4, -1, 1, -3, 3)
+                    for other in (("top", "bottom") if inflow else ("bottom", "top"))
+                ]
+                best = None
+                for option in options:
+                    pipe = _cloud_pipe(flow, k, (x, y), inflow, *option)
+                    cost = _crowding(pipe, k, centres, pipes, clouds)
+                    if best is None or cost < best[0]:
+                        best = (cost, pipe)
+                    if cost == 0:
+                        break
+                pipes.append(best[1])
+                clouds.append(best[1].cloud)
+    return pipes[len(stock_pipes) :]
+
+
+def _cloud_pipe(flow, k, centre, inflow: bool, side: str, shift: float, far: float) -> _Pipe:
+    """Make the pipe between stock ``k`` and a cloud on ``side``, ``shift`` along it."""
+    x, y = centre
+    if side in ("left", "right"):
+        cloud = (x + (-1 if side == "left" else 1) * CLOUD_SIDE, y)  # a straight run
+        attach = (x, y)
+    else:
+        cloud = (x + shift, y + (1 if side == "top" else -1) * CLOUD_VERTICAL * far)
+        # Aim at the part of the box below/above the cloud, so that the
+        # arrows fanning into one side stay parallel.
+        attach = (x + float(np.clip(shift, -BOX_W / 3, BOX_W / 3)), y)
+    ends = [("cloud", cloud), ("box", centre)]
+    if inflow:
+        return _make_pipe(flow, None, k, cloud, attach, 0.0, ends, cloud)
+    return _make_pipe(flow, k, None, attach, cloud, 0.0, ends[::-1], cloud)
+
+
+def _crowding(pipe: _Pipe, k: str, centres: dict, pipes: list, clouds: list) -> int:
+    """Count what a new cloud and its pipe would run into: pipes, boxes, clouds."""
+    cx, cy = pipe.cloud
+    hits = 0
+    if pipes:
+        others = np.concatenate([p.points for p in pipes])
+        near = np.hypot(*(pipe.points[:, None] - others[None]).T).min(axis=0) < 0.25
+        hits += int(near.sum())
+        hits += int(
+            (
+                (np.abs(others[:, 0] - cx) < CLOUD_RX + 0.2) & (np.abs(others[:, 1] - cy) < 0.45)
+            ).sum()
+        )
+    for other, centre in centres.items():
+        inside = _inside_box(pipe.points, centre, pad=0.3)
+        if other == k:
+            continue
+        hits += 10 * int(inside.sum())
+        hits += 10 * int(abs(cx - centre[0]) < BOX_W / 2 + 0.6 and abs(cy - centre[1]) < 0.9)
+    hits += 10 * sum(abs(cx - ox) < 0.9 and abs(cy - oy) < 0.7 for ox, oy in clouds)
+    hits += 10 * sum(math.dist(pipe.valve, p.valve) < 0.6 for p in pipes)
+    return hits
 
 
 def _text_size(text: str, size: float) -> tuple:
@@ -552,26 +644,27 @@ def _place_labels(pipes: list, centres: dict) -> list:
             normal = -normal  # first try below a level arrow, right of an upright one
         reach = abs(normal[0]) * w / 2 + abs(normal[1]) * h / 2
         best = None
-        for gap in (0.14, 0.3, 0.5, 0.75, 1.0):
-            for side in (1, -1):
-                for slide in (0.0, 0.25, -0.25, 0.5, -0.5, 0.8, -0.8):
-                    c = np.array(pipe.valve) + side * normal * (reach + gap) + slide * tangent
-                    rect = (c[0] - w / 2, c[1] - h / 2, c[0] + w / 2, c[1] + h / 2)
-                    hits = sum(_overlaps(rect, r) for r in rects)
-                    hits += int(
-                        (
-                            (points[:, 0] > rect[0] - 0.03)
-                            & (points[:, 0] < rect[2] + 0.03)
-                            & (points[:, 1] > rect[1] - 0.03)
-                            & (points[:, 1] < rect[3] + 0.03)
-                        ).sum()
-                    )
-                    cost = 10 * hits + gap + 0.5 * abs(slide)
-                    if best is None or cost < best[0]:
-                        best = (cost, c, rect)
-                if best[0] < 10:
-                    break
-            if best[0] < 10:
+        # Nearest first: both sides at one distance, sliding along the pipe
+        # a little, before moving further out.
+        for gap in (0.14, 0.3, 0.5, 0.75, 1.0, 1.4):
+            for side, slide in itertools.product(
+                (1, -1), (0.0, 0.25, -0.25, 0.5, -0.5, 0.8, -0.8)
+            ):
+                c = np.array(pipe.valve) + side * normal * (reach + gap) + slide * tangent
+                rect = (c[0] - w / 2, c[1] - h / 2, c[0] + w / 2, c[1] + h / 2)
+                hits = 20 * sum(_overlaps(rect, r) for r in rects)
+                hits += int(
+                    (
+                        (points[:, 0] > rect[0] - 0.03)
+                        & (points[:, 0] < rect[2] + 0.03)
+                        & (points[:, 1] > rect[1] - 0.03)
+                        & (points[:, 1] < rect[3] + 0.03)
+                    ).sum()
+                )
+                cost = 10 * hits + gap + 0.5 * abs(slide) + 0.05 * (side < 0)
+                if best is None or cost < best[0]:
+                    best = (cost, c, rect)
+            if best[0] < 10:  # a free place: nothing covered
                 break
         rects.append(best[2])
         gid = f"flow-label:{_pipe_gid(pipe)}"
@@ -597,31 +690,50 @@ def _stock_label(name: str) -> tuple:
 
 
 def _scene(spec: ModelSpec, flows: tuple, info_links: bool) -> _Scene:
-    """Compute where everything goes, in inches."""
+    """Compute where everything goes, in inches.
+
+    Each group of connected stocks is drawn in its own coordinates first
+    (flows only join stocks of one group), then the groups are packed by
+    how far each one's drawing, clouds and labels included, reaches.
+    """
     keys = [el.key for el in spec.of_kind("stock")]
     edges = [(f, a, b) for f in flows for a in f.drains for b in f.fills]
-    if keys:
-        pairs = [(a, b) for _, a, b in edges]
-        groups = [_place_group(g, pairs) for g in _stock_groups(keys, pairs)]
-        centres = _pack(groups)
-    else:
-        centres = {}
-    stock_pipes = _route_between_stocks(edges, centres)
-    pipes = stock_pipes + _cloud_pipes(flows, centres, stock_pipes)
-    labels = _place_labels(pipes, centres)
+    pairs = [(a, b) for _, a, b in edges]
+    groups = [_place_group(g, pairs) for g in _stock_groups(keys, pairs)] if keys else []
+    drawn = {}
+    extents = {}
+    for group in groups:
+        local = {k: (col * CELL_W, -row * CELL_H) for k, (col, row) in group.cells.items()}
+        inside = [e for e in edges if e[1] in local]
+        own = tuple(f for f in flows if set(f.drains + f.fills) & set(local))
+        stock_pipes = _route_between_stocks(inside, local)
+        pipes = stock_pipes + _cloud_pipes(own, local, stock_pipes)
+        labels = _place_labels(pipes, local)
+        drawn[id(group)] = (local, pipes, labels)
+        x0, y0, x1, y1 = _extent(list(local.values()), list(zip(pipes, labels, strict=True)))
+        extents[id(group)] = (-x0, x1, y1, -y0)
+    origins = _place(_shelves(groups, extents), extents) if groups else {}
+    centres: dict = {}
+    pipes, labels = [], []
+    for group in groups:
+        dx, dy = origins[id(group)]
+        local, group_pipes, group_labels = drawn[id(group)]
+        centres |= {k: (x + dx, y + dy) for k, (x, y) in local.items()}
+        pipes += [_moved(p, dx, dy) for p in group_pipes]
+        labels += [dataclasses.replace(lb, x=lb.x + dx, y=lb.y + dy) for lb in group_labels]
+    centres = {k: centres[k] for k in keys}  # file order
     links = []
     if info_links:
         first_valve: dict = {}
         for pipe in pipes:
             first_valve.setdefault(pipe.flow.key, pipe.valve)
         for flow in flows:
-            for stock in sorted(_influencing_stocks(spec, flow.term), key=keys.index):
+            for stock in sorted(_named_stocks(spec, flow), key=keys.index):
                 valve = first_valve[flow.key]
-                # Bend away from the straight line so a link is not taken
-                # for a flow, the way round that crosses fewer boxes.
-                rads = (0.25, -0.25)
+                # Bend, so that a link is not taken for a flow, the way
+                # round that crosses fewer boxes.
                 rad = min(
-                    rads,
+                    (0.25, -0.25),
                     key=lambda r, s=stock, v=valve: sum(
                         int(_inside_box(_bezier(centres[s], v, r), c, 0.05).sum())
                         for k, c in centres.items()
@@ -629,20 +741,7 @@ def _scene(spec: ModelSpec, flows: tuple, info_links: bool) -> _Scene:
                     ),
                 )
                 links.append(_Link(stock, flow.key, valve, rad))
-    xs = [x for x, _ in centres.values()]
-    ys = [y for _, y in centres.values()]
-    x0, x1 = min(xs, default=0) - BOX_W / 2, max(xs, default=0) + BOX_W / 2
-    y0, y1 = min(ys, default=0) - BOX_H / 2, max(ys, default=0) + BOX_H / 2
-    for pipe in pipes:
-        if pipe.cloud is not None:
-            x0, x1 = min(x0, pipe.cloud[0] - CLOUD_RX), max(x1, pipe.cloud[0] + CLOUD_RX)
-            y0, y1 = min(y0, pipe.cloud[1] - CLOUD_RY), max(y1, pipe.cloud[1] + CLOUD_RY)
-        x0, y0 = min(x0, *pipe.points[:, 0]), min(y0, *pipe.points[:, 1])
-        x1, y1 = max(x1, *pipe.points[:, 0]), max(y1, *pipe.points[:, 1])
-    for label in labels:
-        w, h = _text_size(label.text, label.size)
-        x0, x1 = min(x0, label.x - w / 2), max(x1, label.x + w / 2)
-        y0, y1 = min(y0, label.y - h / 2), max(y1, label.y + h / 2)
+    x0, y0, x1, y1 = _extent(list(centres.values()), list(zip(pipes, labels, strict=True)))
     for link in links:
         curve = _bezier(centres[link.stock], link.valve, link.rad)
         x0, y0 = min(x0, *curve[:, 0]), min(y0, *curve[:, 1])
@@ -658,12 +757,47 @@ def _scene(spec: ModelSpec, flows: tuple, info_links: bool) -> _Scene:
     )
 
 
+def _moved(pipe: _Pipe, dx: float, dy: float) -> _Pipe:
+    """Return ``pipe`` shifted by (dx, dy)."""
+
+    def shift(point):
+        return None if point is None else (point[0] + dx, point[1] + dy)
+
+    return dataclasses.replace(
+        pipe,
+        start=shift(pipe.start),
+        end=shift(pipe.end),
+        cloud=shift(pipe.cloud),
+        valve=shift(pipe.valve),
+        points=pipe.points + np.array([dx, dy]),
+    )
+
+
+def _extent(centres: list, drawn: list) -> tuple:
+    """Return the (x0, y0, x1, y1) that stock boxes, pipes, clouds and labels cover."""
+    xs = [x + s * BOX_W / 2 for x, _ in centres for s in (-1, 1)]
+    ys = [y + s * BOX_H / 2 for _, y in centres for s in (-1, 1)]
+    for pipe, label in drawn:
+        xs += list(pipe.points[:, 0])
+        ys += list(pipe.points[:, 1])
+        if pipe.cloud is not None:
+            xs += [pipe.cloud[0] - CLOUD_RX, pipe.cloud[0] + CLOUD_RX]
+            ys += [pipe.cloud[1] - CLOUD_RY, pipe.cloud[1] + CLOUD_RY]
+        w, h = _text_size(label.text, label.size)
+        xs += [label.x - w / 2, label.x + w / 2]
+        ys += [label.y - h / 2, label.y + h / 2]
+    if not xs:
+        return (0.0, 0.0, 1.0, 1.0)
+    return (min(xs), min(ys), max(xs), max(ys))
+
+
 # --- drawing ----------------------------------------------------------------
 
-_TITLE_SPACE, _FOOT_SPACE, _SIDE_SPACE = 0.75, 0.45, 0.2  # [in] around the drawing
+_TITLE_SPACE, _SIDE_SPACE = 0.75, 0.2  # [in] above and beside the drawing
+_TITLE_FONT, _KEY_FONT = 13.0, 7.5  # [pt]
 _KEY = (
     "boxes: stocks · thick arrows with valves: flows · clouds: sources and sinks "
-    "outside the model · dashed arrows: a stock that a flow's rate depends on"
+    "outside the model · dashed arrows: a stock named in a flow's equation"
 )
 
 
@@ -686,9 +820,9 @@ def stock_flow_diagram(
         one data unit is one inch and all text is at its natural size; given
         axes, text and lines are scaled to fit them.
     info_links
-        Also draw thin dashed arrows from each stock to the flows whose rates
-        depend on it (through any chain of auxiliaries, but not through
-        another stock).
+        Also draw thin dashed arrows from each stock to the flows whose
+        equations name it (links through auxiliaries are left out, to keep
+        the diagram readable).
 
     Returns
     -------
@@ -702,36 +836,49 @@ def stock_flow_diagram(
     scene = _scene(spec, flows, info_links)
     x0, y0, x1, y1 = scene.bounds
     width, height = x1 - x0, y1 - y0
+    title = f"Stock-and-flow diagram: {Path(spec.path).name}"
     if ax is None:
-        fig = Figure(
-            figsize=(width + 2 * _SIDE_SPACE, height + _TITLE_SPACE + _FOOT_SPACE),
-            layout="none",
-        )
+        # The page is at least as wide as the title; the key wraps to it.
+        page = max(width, _text_size(title, _TITLE_FONT)[0], 5.0)
+        key = _wrap_key(page, 1.0)
+        foot = _text_size(key, _KEY_FONT)[1] + 0.2
+        fig = Figure(figsize=(page + 2 * _SIDE_SPACE, height + _TITLE_SPACE + foot), layout="none")
         FigureCanvasAgg(fig)  # a canvas that can render, without pyplot
         fw, fh = fig.get_size_inches()
-        ax = fig.add_axes((_SIDE_SPACE / fw, _FOOT_SPACE / fh, width / fw, height / fh))
+        ax = fig.add_axes((_SIDE_SPACE / fw, foot / fh, width / fw, height / fh))
         scale = 1.0
     else:
         fig = ax.figure
         box = ax.get_position()
         fw, fh = fig.get_size_inches()
         scale = min(box.width * fw / width, box.height * fh / height)
+        key = _wrap_key(box.width * fw, scale)
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
     ax.set_aspect("equal")
     ax.set_axis_off()
-    _draw(ax, spec, scene, scale)
-    ax.set_title(
-        f"Stock-and-flow diagram: {Path(spec.path).name}",
-        fontsize=13 * scale,
-        loc="left",
-        pad=8 * scale,
+    _draw(ax, scene, scale)
+    ax.set_title(title, fontsize=_TITLE_FONT * scale, loc="left", pad=8 * scale)
+    ax.text(
+        0,
+        0,
+        key,
+        transform=ax.transAxes,
+        fontsize=_KEY_FONT * scale,
+        va="top",
+        color="#555555",
+        gid="key",
     )
-    ax.text(0, 0, _KEY, transform=ax.transAxes, fontsize=7.5 * scale, va="top", color="#555555")
     return fig, ax
 
 
-def _draw(ax: Axes, spec: ModelSpec, scene: _Scene, scale: float) -> None:
+def _wrap_key(width: float, scale: float) -> str:
+    """Wrap the key to ``width`` inches at the key's font size times ``scale``."""
+    chars = width * 72 / (_KEY_FONT * scale * CHAR_EM)
+    return textwrap.fill(_KEY, max(20, int(chars) - 2))
+
+
+def _draw(ax: Axes, scene: _Scene, scale: float) -> None:
     """Add the scene's artists to ``ax``."""
     boxes = {}
     for key, (x, y) in scene.stocks.items():
@@ -835,7 +982,7 @@ def _draw(ax: Axes, spec: ModelSpec, scene: _Scene, scale: float) -> None:
 
 
 def _cloud_outline(centre) -> np.ndarray:
-    """A scalloped ellipse: the usual mark of a source or sink outside the model."""
+    """Outline a cloud, the mark of a source or sink outside the model: a scalloped ellipse."""
     theta = np.linspace(0, 2 * np.pi, 121)
     bumps = 0.78 + 0.22 * np.abs(np.sin(3.5 * theta))
     return np.column_stack(
@@ -847,7 +994,7 @@ def _cloud_outline(centre) -> np.ndarray:
 
 
 def _valve_outline(centre, angle: float, size: float = 0.13) -> np.ndarray:
-    """An hourglass across the pipe, its waist on the pipe: a flow's valve."""
+    """Outline a valve: an hourglass across the pipe, its waist on the pipe."""
     t = np.array([math.cos(angle), math.sin(angle)]) * size * 0.7
     n = np.array([-math.sin(angle), math.cos(angle)]) * size
     c = np.asarray(centre)

@@ -274,7 +274,7 @@ class _Job:
 
 
 def _width(c) -> int:
-    """Runs in this part: columns of ``c``, or 1 where the run axis was dropped."""
+    """Count the runs in this part: columns of ``c``, or 1 where the run axis was dropped."""
     return c.shape[1] if c.ndim == 2 else 1
 
 

@@ -17,7 +17,7 @@ from sim.errors import (
     SimulationError,
     UnsupportedFunctionError,
 )
-from sim.simulate import METHODS, simulate
+from sim.simulate import METHODS, Result, integrate, simulate, to_dataset
 from sim.spec import ModelSpec, read_mdl
 
 
@@ -38,10 +38,13 @@ __all__ = [
     "ModelError",
     "ModelSpec",
     "ParameterError",
+    "Result",
     "SimulationError",
     "UnsupportedFunctionError",
     "compile_model",
+    "integrate",
     "load_model",
     "read_mdl",
     "simulate",
+    "to_dataset",
 ]

@@ -45,12 +45,12 @@ def _check(args) -> int:
 
 
 def _simulate(args) -> None:
-    from sim import load_model, simulate
+    from sim import load_model
     from sim.output import write_run_csv
+    from sim.simulate import integrate
 
     model = load_model(args.model)
-    ds = simulate(model, _parse_set(args.set), method=args.method)
-    write_run_csv(ds, args.out)
+    write_run_csv(integrate(model, _parse_set(args.set), method=args.method), args.out)
 
 
 def build_parser() -> argparse.ArgumentParser:

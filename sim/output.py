@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import xarray as xr
 
 
 @contextlib.contextmanager
@@ -29,15 +28,16 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             os.unlink(tmp)
 
 
-def write_run_csv(ds: xr.Dataset, path: str | Path, run: int = 0) -> None:
-    """Write one run as CSV: ``time``, then one column per variable, by its Vensim name.
+def write_run_csv(result, path: str | Path, run: int = 0) -> None:
+    """Write one run of a :class:`sim.simulate.Result` as CSV.
 
-    Values are written with 17 significant digits, so that reading the file
-    back gives the same floating-point numbers.
+    Columns: ``time``, then one per output, headed by its Vensim name. Values
+    are written with 17 significant digits, so that reading the file back
+    gives the same floating-point numbers.
     """
-    names = list(ds.data_vars)
-    header = ["time"] + [ds[n].attrs["vensim_name"] for n in names]
-    columns = [ds["time"].values] + [ds[n].isel(run=run).values for n in names]
+    spec = result.model.spec
+    header = ["time"] + [spec.element(key).name for key, _, _ in result.outputs]
+    columns = [result.times] + [result.series(j)[:, run] for j in range(len(result.outputs))]
     table = np.column_stack(columns)
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
         fh.write(",".join(_csv_field(h) for h in header) + "\n")

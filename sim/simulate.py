@@ -22,14 +22,17 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 import numpy as np
-import xarray as xr
 
 from sim.compile import CompiledModel
 from sim.errors import ParameterError, SimulationError
 from sim.names import python_name, suggestion, vensim_key
 from sim.parallel import parallel_map
+
+if TYPE_CHECKING:  # xarray takes half a second to import; only to_dataset needs it
+    import xarray as xr
 
 # PySD's relative precision for the end of the run and the saving times.
 _RPREC = 1e-5
@@ -39,7 +42,19 @@ METHODS = ("euler", "rk4", *IVP_METHODS)
 _MIN_CHUNK = 2000
 
 
-def simulate(
+def simulate(model: CompiledModel, params: dict | None = None, **options) -> "xr.Dataset":
+    """Run ``model`` for every parameter set in ``params``; return an ``xarray.Dataset``.
+
+    The options are those of :func:`integrate`. The Dataset has dims ``time``
+    and ``run`` and one variable per model variable, named in snake_case, with
+    attributes ``units``, ``vensim_name``, ``kind``, ``doc`` and ``source``;
+    its attributes record the model and parameter hashes, method, step, seed,
+    package version and creation time.
+    """
+    return to_dataset(integrate(model, params, **options))
+
+
+def integrate(
     model: CompiledModel,
     params: dict | None = None,
     *,
@@ -53,7 +68,7 @@ def simulate(
     scenario: str = "",
     seed: int | None = None,
     workers: int | None = None,
-) -> xr.Dataset:
+) -> "Result":
     """Run ``model`` for every parameter set in ``params`` at once.
 
     Parameters
@@ -82,10 +97,8 @@ def simulate(
 
     Returns
     -------
-    xarray.Dataset
-        Dims ``time`` and ``run``; one variable per model variable, named in
-        snake_case, with attributes ``units``, ``vensim_name``, ``kind``,
-        ``doc`` and ``source``.
+    Result
+        The saved values as plain arrays; :func:`to_dataset` labels them.
 
     Raises
     ------
@@ -138,7 +151,14 @@ def simulate(
     values = np.concatenate(parallel_map(chunk, parts), axis=2)
     _check_finite_constants(model, c, keep, ctl_tuple[0])
     times = _round_times(grid[saved], ctl["time_step"])
-    return _dataset(model, values, c, keep, times, n_runs, method, ctl, params, scenario, seed)
+    return Result(
+        model=model,
+        times=times,
+        outputs=tuple(keep),
+        values=values,
+        constants=c,
+        attrs=_attrs(model, method, ctl, params, scenario, seed),
+    )
 
 
 # -- inputs ------------------------------------------------------------------
@@ -457,15 +477,45 @@ def _source_of(doc: str) -> str:
     return ""
 
 
-def _dataset(model, values, c, keep, times, n_runs, method, ctl, params, scenario, seed):
+@dataclass(frozen=True)
+class Result:
+    """The saved values of a run, as plain arrays (xarray is imported only to label them).
+
+    ``values[k, j, r]`` is output ``j`` at saved time ``k`` in run ``r`` for
+    outputs read from states or the time loop; constants and run-constant
+    outputs are rows of ``constants`` (see ``CompiledModel.outputs``).
+    """
+
+    model: CompiledModel
+    times: np.ndarray
+    outputs: tuple
+    values: np.ndarray
+    constants: np.ndarray
+    attrs: dict
+
+    @property
+    def n_runs(self) -> int:
+        """Number of runs."""
+        return self.constants.shape[1]
+
+    def series(self, j: int) -> np.ndarray:
+        """Return output ``j`` as an array shaped ``(time, run)``."""
+        _, where, i = self.outputs[j]
+        if where == "c":  # stored once, broadcast along time
+            return np.broadcast_to(self.constants[i], (len(self.times), self.n_runs))
+        return self.values[:, j, :]
+
+
+def to_dataset(result: Result) -> "xr.Dataset":
+    """Label a :class:`Result` as an ``xarray.Dataset`` with dims ``time`` and ``run``."""
+    import xarray as xr
+
     data = {}
-    for j, (key, where, i) in enumerate(keep):
-        el = model.spec.element(key)
-        # constants are stored once and broadcast along time
-        arr = np.broadcast_to(c[i], (len(times), n_runs)) if where == "c" else values[:, j, :]
+    for j, (key, _, _) in enumerate(result.outputs):
+        el = result.model.spec.element(key)
         data[el.py_name] = xr.Variable(
             ("time", "run"),
-            arr,
+            result.series(j),
             attrs={
                 "units": el.units,
                 "vensim_name": el.name,
@@ -474,10 +524,15 @@ def _dataset(model, values, c, keep, times, n_runs, method, ctl, params, scenari
                 "source": _source_of(el.doc),
             },
         )
+    coords = {"time": result.times, "run": np.arange(result.n_runs)}
+    return xr.Dataset(data, coords=coords, attrs=dict(result.attrs))
+
+
+def _attrs(model, method, ctl, params, scenario, seed) -> dict:
     params_text = json.dumps(
         {k: np.asarray(v).tolist() for k, v in sorted((params or {}).items())}, sort_keys=True
     )
-    attrs = {
+    return {
         "model_file": model.spec.path,
         "model_sha256": model.spec.sha256,
         "params_sha256": hashlib.sha256(params_text.encode()).hexdigest(),
@@ -491,4 +546,3 @@ def _dataset(model, values, c, keep, times, n_runs, method, ctl, params, scenari
         "brainsim_version": package_version(),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    return xr.Dataset(data, coords={"time": times, "run": np.arange(n_runs)}, attrs=attrs)

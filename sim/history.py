@@ -1,0 +1,136 @@
+"""Observed history (``model/history.csv``) and how model output is made comparable to it.
+
+A model output compared with a series must measure the same thing
+(``MODEL_NOTES.md``): a stock at the same date in the year, or a flow summed
+over the same year. :data:`TIMING` says, for each series, how the
+observation is taken; :func:`observe` applies that to a run saved finely
+enough (``saveper`` = TIME STEP) to integrate flows over the year.
+"""
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sim.errors import BrainsimError
+from sim.names import suggestion, vensim_key
+
+COLUMNS = ("series", "year", "value", "unit", "source", "note", "model_variable")
+
+# How each series is observed (MODEL_NOTES.md, "Stocks and flows in the data").
+#   may1           a stock counted on 1 May of the year (JASSO, MEXT school survey)
+#   mid_year       a stock in a calendar/statistical year, taken at mid-year
+#   fiscal_mean    a flow (or a ratio of flows) over the fiscal year April-March,
+#                  as the mean of the model's rate over [year + 0.25, year + 1.25)
+#   calendar_mean  the same over the calendar year [year, year + 1)
+TIMING_BY_PREFIX = (
+    ("intl_students_", "may1"),
+    ("doctoral_students_enrolled", "may1"),
+    ("japanese_abroad_oecd_based", "mid_year"),
+    ("japanese_students_in_us_open_doors", "mid_year"),
+    ("japanese_abroad_jasso_agreement_survey", "fiscal_mean"),
+    ("researchers_", "fiscal_mean"),
+    ("intl_grads_employed_in_japan_share", "fiscal_mean"),
+    ("master_to_doctoral_progression_rate", "fiscal_mean"),
+    ("doctoral_entrants", "fiscal_mean"),
+    ("doctoral_graduates", "fiscal_mean"),
+    ("status_change_permits_study_to_work", "calendar_mean"),
+)
+_WINDOWS = {"fiscal_mean": (0.25, 1.25), "calendar_mean": (0.0, 1.0)}
+_POINTS = {"may1": 120 / 365, "mid_year": 0.5}  # 1 May is the 121st day of the year
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One row of ``model/history.csv``."""
+
+    series: str
+    year: int
+    value: float
+    unit: str
+    source: str
+    note: str
+    model_variable: str
+
+    @property
+    def timing(self) -> str:
+        """How the observation is taken; see :data:`TIMING_BY_PREFIX`."""
+        return timing(self.series)
+
+
+def timing(series: str) -> str:
+    """Return how ``series`` is observed, or raise if no rule covers it."""
+    for prefix, rule in TIMING_BY_PREFIX:
+        if series.startswith(prefix):
+            return rule
+    raise BrainsimError(
+        f"series '{series}' has no observation rule; add it to sim.history.TIMING_BY_PREFIX "
+        "(stock on 1 May, mid-year stock, fiscal or calendar flow)"
+    )
+
+
+def load_history(path: str | Path, variables: list | None = None) -> tuple:
+    """Read ``history.csv`` strictly: the columns, numbers and (if given) variable names.
+
+    Parameters
+    ----------
+    path
+        The CSV file.
+    variables
+        Names of the model's variables; each row's ``model_variable`` must be one.
+    """
+    path = Path(path)
+    with open(path, encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        if tuple(reader.fieldnames or ()) != COLUMNS:
+            raise BrainsimError(
+                f"{path}: columns are {reader.fieldnames}; expected {', '.join(COLUMNS)}"
+            )
+        rows = []
+        known = {vensim_key(v): v for v in variables or []}
+        for line, row in enumerate(reader, start=2):
+            try:
+                year, value = int(row["year"]), float(row["value"])
+            except ValueError:
+                raise BrainsimError(
+                    f"{path}:{line}: year '{row['year']}' or value '{row['value']}' is not a "
+                    "number"
+                ) from None
+            if not math.isfinite(value):
+                raise BrainsimError(f"{path}:{line}: value is not finite")
+            if variables is not None and vensim_key(row["model_variable"]) not in known:
+                raise BrainsimError(
+                    f"{path}:{line}: model_variable '{row['model_variable']}' is not in the "
+                    f"model; {suggestion(row['model_variable'], list(known.values()))}"
+                )
+            timing(row["series"])
+            rows.append(Observation(**{**row, "year": year, "value": value}))
+    return tuple(rows)
+
+
+def observe(times: np.ndarray, values: np.ndarray, year: int, rule: str) -> np.ndarray:
+    """Return the model's counterpart of an observation in ``year``, for every run.
+
+    Parameters
+    ----------
+    times
+        Saved times [Year], fine enough to average over a year (every TIME STEP).
+    values
+        The model variable, shaped ``(time, run)``.
+    year
+        The observation's year (fiscal year ``year`` runs April ``year`` to March
+        ``year + 1``).
+    rule
+        One of the rules of :data:`TIMING_BY_PREFIX`.
+    """
+    if rule in _POINTS:
+        at = year + _POINTS[rule]
+        return np.array([np.interp(at, times, values[:, r]) for r in range(values.shape[1])])
+    start, end = (year + a for a in _WINDOWS[rule])
+    if start < times[0] or end > times[-1] + 1e-9:
+        raise BrainsimError(f"the run does not cover {start:g}-{end:g} for a {rule} observation")
+    inside = (times >= start - 1e-9) & (times < end - 1e-9)
+    # the mean of a rate held over each Euler step is the mean of its step values
+    return values[inside].mean(axis=0)

@@ -174,3 +174,15 @@ def test_check_fails_on_problems(run_cli):
     assert status == 2
     assert "[units]" in out
     assert "[source]" in out
+
+
+def test_output_file_has_the_usual_permissions(run_cli, tmp_path):
+    import os
+    import stat
+
+    out = tmp_path / "out.csv"
+    status, _, _ = run_cli("simulate", MODELS / "constant_inflow.mdl", "--out", out)
+    assert status == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask

@@ -9,6 +9,7 @@ EXAMPLES = {
     "simulate": "example: brainsim simulate model/brain_circulation.mdl "
     "--set 'scholarship coverage=0.2' --out base.csv",
     "check": "example: brainsim check model/brain_circulation.mdl",
+    "document": "example: brainsim document model/brain_circulation.mdl --readme model/README.md",
 }
 
 
@@ -42,6 +43,39 @@ def _check(args) -> int:
     problems = check_model(read_mdl(args.model))
     sys.stdout.write(format_problems(problems) + "\n")
     return 2 if problems else 0
+
+
+def _document(args) -> int:
+    from pathlib import Path
+
+    from sim.cache import cached_spec
+    from sim.diagram import save_diagram
+    from sim.docs import update_readme
+    from sim.output import atomic_path
+
+    spec = cached_spec(args.model)
+    readme = Path(args.readme)
+    if not readme.is_file():
+        raise BrainsimError(f"{readme}: no such file; write the README with its markers first")
+    diagram = Path(args.diagram)
+    link = diagram.with_suffix(".png").name
+    try:
+        current = readme.read_text(encoding="utf-8")
+        updated = update_readme(current, spec, link)
+    except ValueError as err:
+        raise BrainsimError(f"{readme}: {err}") from None
+    if args.check:
+        stale = updated != current or not diagram.with_suffix(".png").is_file()
+        if stale:
+            sys.stderr.write(
+                f"brainsim: error: {readme} is out of date with {args.model}; "
+                "run brainsim document\n"
+            )
+        return 2 if stale else 0
+    save_diagram(spec, diagram)
+    with atomic_path(readme) as tmp:
+        tmp.write_text(updated, encoding="utf-8")
+    return 0
 
 
 def _simulate(args) -> None:
@@ -100,6 +134,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="the Vensim .mdl file (default: model/brain_circulation.mdl)",
     )
     p.set_defaults(func=_check)
+
+    p = sub.add_parser(
+        "document",
+        help="regenerate the model README's constants table and stock-and-flow diagram",
+        description="Rewrite the parts of the model README between its markers (the table "
+        "of constants with units, ranges and sources, and the diagram link) and draw the "
+        "stock-and-flow diagram, all from the .mdl.",
+        epilog=EXAMPLES["document"],
+    )
+    p.add_argument("model", nargs="?", default="model/brain_circulation.mdl")
+    p.add_argument("--readme", default="model/README.md", help="the README to update")
+    p.add_argument(
+        "--diagram",
+        default="model/stock_flow_diagram",
+        help="where to write the diagram (.svg and .png are added)",
+    )
+    p.add_argument(
+        "--check", action="store_true", help="change nothing; exit 2 if the README is out of date"
+    )
+    p.set_defaults(func=_document)
     return parser
 
 

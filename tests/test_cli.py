@@ -11,7 +11,7 @@ import pytest
 
 import sim
 
-from conftest import BAD, MODELS
+from conftest import BAD, DATA, MODELS
 
 
 def test_simulate_writes_csv_named_as_in_the_mdl(run_cli, tmp_path):
@@ -186,3 +186,32 @@ def test_output_file_has_the_usual_permissions(run_cli, tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
+
+
+def test_document_writes_readme_sections_and_diagram_then_checks(run_cli, tmp_path):
+    mdl = DATA / "docs" / "admissions.mdl"
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "# Model\n\nWords.\n\n<!-- constants:start -->\n<!-- constants:end -->\n\n"
+        "<!-- diagram:start -->\n<!-- diagram:end -->\n",
+        encoding="utf-8",
+    )
+    diagram = tmp_path / "flows"
+    args = ("document", mdl, "--readme", readme, "--diagram", diagram)
+    status, _, err = run_cli(*args, "--check")
+    assert status == 2
+    assert "out of date" in err
+    status, _, err = run_cli(*args)
+    assert (status, err) == (0, "")
+    text = readme.read_text(encoding="utf-8")
+    assert "](flows.png)" in text
+    assert "| Name |" in text or "| name |" in text.lower()
+    assert (tmp_path / "flows.png").stat().st_size > 10_000
+    assert (tmp_path / "flows.svg").is_file()
+    assert run_cli(*args, "--check")[0] == 0
+    readme.write_text(text.replace("Words.", "Words changed."), encoding="utf-8")
+    assert run_cli(*args, "--check")[0] == 0  # prose outside the markers is free
+    readme.write_text(text.replace("<!-- diagram:end -->", ""), encoding="utf-8")
+    status, _, err = run_cli(*args, "--check")
+    assert status == 2
+    assert "diagram:end" in err

@@ -15,12 +15,11 @@ about it rather than report the same mistake again.
 """
 
 import enum
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-from sim.spec import Call, Element, LookupCall, ModelSpec, Num, Op, Ref, Stateful
+from sim.spec import Call, Element, LookupCall, ModelSpec, Num, Op, Ref, Stateful, source_of
 from sim.units import DIMENSIONLESS, Dims, UnitsError, divide, format_units, multiply, parse_units
 from sim.units import power as dims_power
 
@@ -46,7 +45,6 @@ RANGE = "range"
 SOURCE = "source"
 
 # Documentation that says where a number comes from contains one of these.
-_SOURCE_MARK = re.compile(r"\b(source|assumption|calibrated)\s*:", re.IGNORECASE)
 
 
 class _Wild(enum.Enum):
@@ -329,7 +327,7 @@ def _range(el: Element) -> list:
 
 def _source(el: Element) -> list:
     """Require source:, assumption: or calibrated: in a constant's or table's comment."""
-    if _SOURCE_MARK.search(el.doc):
+    if source_of(el.doc):
         return []
     what = {"constant": "constant", "lookup": "lookup table"}.get(el.kind, "WITH LOOKUP table")
     return [

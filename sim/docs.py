@@ -10,7 +10,7 @@ up to date by comparing it with its own update.
 import re
 from pathlib import Path
 
-from sim.spec import Element, ModelSpec
+from sim.spec import Element, ModelSpec, source_of
 
 CONSTANTS_START = "<!-- constants:start -->"
 CONSTANTS_END = "<!-- constants:end -->"
@@ -19,7 +19,6 @@ DIAGRAM_END = "<!-- diagram:end -->"
 
 # The documentation conventions of the .mdl (STYLE.md §6): the source of a
 # number starts at the first of these words.
-_SOURCE_MARK = re.compile(r"\b(source|assumption|calibrated):", re.IGNORECASE)
 _CALIBRATED_MARK = re.compile(r"\bcalibrated:", re.IGNORECASE)
 
 _MISSING = "—"
@@ -129,8 +128,7 @@ def _replace_between(text: str, start: str, end: str, content: str) -> str:
 
 def _source(el: Element) -> str:
     """Return the documentation from the first source mark on, or a dash."""
-    found = _SOURCE_MARK.search(el.doc)
-    return el.doc[found.start() :].strip() if found else _MISSING
+    return source_of(el.doc) or _MISSING
 
 
 def _range(limits: tuple) -> str:

@@ -468,15 +468,6 @@ def package_version() -> str:
         return "0+unknown"
 
 
-def _source_of(doc: str) -> str:
-    lowered = doc.lower()
-    for marker in ("source:", "assumption:", "calibrated:"):
-        at = lowered.find(marker)
-        if at >= 0:
-            return doc[at:].strip()
-    return ""
-
-
 @dataclass(frozen=True)
 class Result:
     """The saved values of a run, as plain arrays (xarray is imported only to label them).
@@ -521,7 +512,7 @@ def to_dataset(result: Result) -> "xr.Dataset":
                 "vensim_name": el.name,
                 "kind": el.kind,
                 "doc": el.doc,
-                "source": _source_of(el.doc),
+                "source": el.source,
             },
         )
     coords = {"time": result.times, "run": np.arange(result.n_runs)}

@@ -111,6 +111,11 @@ class Element:
     expr: object
     init: object = None
 
+    @property
+    def source(self) -> str:
+        """The documentation from its first ``source:``/``assumption:``/``calibrated:`` on."""
+        return source_of(self.doc)
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -136,6 +141,16 @@ class ModelSpec:
 
 
 CONTROL_KEYS = ("initial_time", "final_time", "time_step", "saveper")
+
+# How a comment says where a number comes from (STYLE.md §6).
+SOURCE_MARK = re.compile(r"\b(source|assumption|calibrated)\s*:", re.IGNORECASE)
+
+
+def source_of(doc: str) -> str:
+    """Return ``doc`` from its first source mark on, or ``""`` if it gives no source."""
+    found = SOURCE_MARK.search(doc)
+    return doc[found.start() :].strip() if found else ""
+
 
 # Supported functions and their number of arguments.
 FUNCTIONS = {

@@ -9,7 +9,9 @@ import pytest
 
 import sim
 from sim.check import check_model
+from sim.diagram import stock_flows
 from sim.history import load_history, observe
+from sim.spec import Op, Ref
 
 from conftest import ROOT
 from pysd_reference import compare, pysd_run
@@ -23,6 +25,12 @@ TARGET_OUTPUTS = [
     "researchers dispatched per year",
     "foreign researchers accepted per year",
     "net researcher flow",
+]
+STUDENT_STOCKS = [
+    "students in japanese language institutes",
+    "intl vocational students",
+    "intl undergraduates",
+    "intl graduate students",
 ]
 
 
@@ -54,6 +62,79 @@ def test_every_lever_and_target_output_exists(model):
 def test_euler_equals_pysd(model, tmp_path):
     ours = sim.simulate(model)
     assert compare(ours, pysd_run(MODEL, tmp_path)) == []
+
+
+def _signed_flows(expr, sign=1.0):
+    """A stock's rate as (sign, flow key) pairs; the rate must be a sum of named flows."""
+    if isinstance(expr, Ref):
+        return [(sign, expr.key)]
+    if isinstance(expr, Op) and expr.op in ("+", "-"):
+        left, right = expr.args
+        return _signed_flows(left, sign) + _signed_flows(right, sign if expr.op == "+" else -sign)
+    if isinstance(expr, Op) and expr.op == "neg":
+        return _signed_flows(expr.args[0], -sign)
+    raise AssertionError(f"a stock's rate should add and subtract named flows, found {expr}")
+
+
+def test_mass_balance_every_stock(model, fine):
+    """Each stock changes over each step by its inflows minus outflows times the step.
+
+    Tolerance 1e-9 relative: the Euler update is exactly this sum, so only
+    rounding separates the two sides.
+    """
+    dt = model.controls["time_step"]
+    for stock in model.spec.of_kind("stock"):
+        level = fine[stock.py_name].values[:, 0]
+        net = sum(
+            sign * fine[model.spec.element(key).py_name].values[:, 0]
+            for sign, key in _signed_flows(stock.expr)
+        )
+        np.testing.assert_allclose(np.diff(level), dt * net[:-1], rtol=1e-9, atol=1e-6 * dt)
+
+
+def test_each_flow_leaves_at_most_one_stock_and_enters_at_most_one(model):
+    """People moving between stages are taken from one stock and added to the next."""
+    for flow in stock_flows(model.spec):
+        assert len(flow.drains) <= 1, flow
+        assert len(flow.fills) <= 1, flow
+        assert not set(flow.drains) & set(flow.fills), flow
+
+
+def _boundary_inflows(model, stocks):
+    keys = {model.spec.element(s).key for s in stocks}
+    return [f.key for f in stock_flows(model.spec) if set(f.fills) & keys and not f.drains]
+
+
+def test_no_global_mobility_means_no_new_international_students(model):
+    table = model.spec.element("global mobile students path")
+    assert table.kind == "lookup"
+    ds = sim.simulate(model, tables={table.name: ([2000.0, 2040.0], [0.0, 0.0])})
+    entries = _boundary_inflows(model, STUDENT_STOCKS)
+    assert len(entries) >= 4
+    for key in entries:
+        assert np.all(ds[model.spec.element(key).py_name].values == 0), key
+
+
+def test_a_closed_border_stops_every_crossing(model):
+    closed = {
+        "future border closure start": 2025,
+        "future border closure duration": 5,
+        "border openness during closure": 0,
+        "inbound enrolment openness during closure": 0,
+        "outbound long stay openness during closure": 0,
+        "researcher border openness during closure": 0,
+    }
+    ds = sim.simulate(model, closed, saveper=model.controls["time_step"])
+    inside = (ds.time.values >= 2025.1) & (ds.time.values < 2029.9)
+    crossings = _boundary_inflows(model, STUDENT_STOCKS) + [
+        "long term departures",
+        "university short and mid term participants per year",
+        "researchers dispatched per year",
+        "foreign researchers accepted per year",
+    ]
+    for name in crossings:
+        values = ds[model.spec.element(name).py_name].values[inside]
+        assert np.all(values == 0), name
 
 
 @pytest.mark.parametrize("end", [0, 1])
@@ -105,3 +186,23 @@ def _observed(model, fine, series, year):
 def test_default_run_follows_history_within_25_percent(model, fine, series, year):
     observed, modelled = _observed(model, fine, series, year)
     assert abs(modelled / observed - 1) <= 0.25, (observed, modelled)
+
+
+def test_international_students_fall_through_2020_to_2022(model, fine):
+    """The 2020-2022 closure: the 1 May count falls each year from 2020 to 2022."""
+    var = model.spec.element("international students in japan").py_name
+    may = {y: observe(fine.time.values, fine[var].values, y, "may1")[0] for y in range(2018, 2023)}
+    assert may[2020] > may[2021] > may[2022]
+    assert may[2022] < may[2019]
+
+
+def test_japanese_degree_students_abroad_fall_after_the_2004_peak(model, fine):
+    """OECD-based count (a stock): 82,945 in 2004, falling afterwards."""
+    observed, modelled = _observed(model, fine, "japanese_abroad_oecd_based", 2004)
+    assert abs(modelled / observed - 1) <= 0.25, (observed, modelled)
+    var = model.spec.element("japanese degree students abroad").py_name
+    mid = {
+        y: observe(fine.time.values, fine[var].values, y, "mid_year")[0]
+        for y in (2004, 2010, 2018)
+    }
+    assert mid[2004] > mid[2010] > mid[2018]

@@ -16,8 +16,6 @@ caller supplies (fonts and lines are scaled to fit).
 import dataclasses
 import itertools
 import math
-import os
-import tempfile
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +27,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Polygon
 
+from sim.output import atomic_path
 from sim.spec import Call, LookupCall, ModelSpec, Num, Op, Ref, references
 
 # --- geometry, in inches ----------------------------------------------------
@@ -1030,13 +1029,7 @@ def save_diagram(spec: ModelSpec, path_without_suffix: str | Path) -> tuple:
             (".png", {"dpi": 200, "metadata": {"Software": None}}),
         ):
             target = base.with_name(base.name + suffix)
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    fig.savefig(handle, format=suffix[1:], facecolor="white", **options)
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            with atomic_path(target) as tmp, open(tmp, "wb") as handle:
+                fig.savefig(handle, format=suffix[1:], facecolor="white", **options)
             written.append(target)
     return tuple(written)

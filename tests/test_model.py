@@ -206,3 +206,16 @@ def test_japanese_degree_students_abroad_fall_after_the_2004_peak(model, fine):
         for y in (2004, 2010, 2018)
     }
     assert mid[2004] > mid[2010] > mid[2018]
+
+
+def test_model_readme_table_and_diagram_are_current(run_cli):
+    status, _, err = run_cli(
+        "document",
+        MODEL,
+        "--readme",
+        ROOT / "model" / "README.md",
+        "--diagram",
+        ROOT / "model" / "stock_flow_diagram",
+        "--check",
+    )
+    assert (status, err) == (0, "")

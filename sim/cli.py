@@ -9,6 +9,8 @@ EXAMPLES = {
     "simulate": "example: brainsim simulate model/brain_circulation.mdl "
     "--set 'scholarship coverage=0.2' --out base.csv",
     "check": "example: brainsim check model/brain_circulation.mdl",
+    "history": "example: brainsim history --series researchers_dispatched_midlong "
+    "--years 2000 2018 2019",
     "document": "example: brainsim document model/brain_circulation.mdl --readme model/README.md",
 }
 
@@ -76,6 +78,19 @@ def _document(args) -> int:
     with atomic_path(readme) as tmp:
         tmp.write_text(updated, encoding="utf-8")
     return 0
+
+
+def _history(args) -> None:
+    from sim import load_model
+    from sim.history import compare_history, history_table, load_history
+
+    model = load_model(args.model)
+    rows = load_history(args.history, [el.name for el in model.spec.elements])
+    if args.series:
+        rows = tuple(o for o in rows if o.series in args.series)
+    if args.years:
+        rows = tuple(o for o in rows if o.year in args.years)
+    sys.stdout.write(history_table(compare_history(model, rows)) + "\n")
 
 
 def _simulate(args) -> None:
@@ -154,6 +169,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="change nothing; exit 2 if the README is out of date"
     )
     p.set_defaults(func=_document)
+
+    p = sub.add_parser(
+        "history",
+        help="compare the default run with model/history.csv",
+        description="Print a markdown table: each observation in history.csv beside the "
+        "model's value measured the same way (1 May stocks, fiscal-year means of flows).",
+        epilog=EXAMPLES["history"],
+    )
+    p.add_argument("model", nargs="?", default="model/brain_circulation.mdl")
+    p.add_argument("--history", default="model/history.csv")
+    p.add_argument("--series", nargs="*", help="only these series")
+    p.add_argument("--years", nargs="*", type=int, help="only these years")
+    p.set_defaults(func=_history)
     return parser
 
 

@@ -134,3 +134,36 @@ def observe(times: np.ndarray, values: np.ndarray, year: int, rule: str) -> np.n
     inside = (times >= start - 1e-9) & (times < end - 1e-9)
     # the mean of a rate held over each Euler step is the mean of its step values
     return values[inside].mean(axis=0)
+
+
+def compare_history(model, observations: tuple, params: dict | None = None) -> list:
+    """Return ``(observation, modelled)`` pairs for the default (or given) parameters.
+
+    The model is run once, saved at every TIME STEP so that flows can be
+    averaged over fiscal years.
+    """
+    from sim.simulate import simulate
+
+    names = sorted({o.model_variable for o in observations})
+    ds = simulate(model, params, saveper=model.controls["time_step"], outputs=names)
+    times = ds["time"].values
+    pairs = []
+    for obs in observations:
+        var = model.spec.element(obs.model_variable).py_name
+        pairs.append((obs, float(observe(times, ds[var].values, obs.year, obs.timing)[0])))
+    return pairs
+
+
+def history_table(pairs: list) -> str:
+    """Format ``compare_history`` pairs as a markdown table with the % difference."""
+    lines = [
+        "| series | year | observed | model | difference | model variable |",
+        "|---|---|---|---|---|---|",
+    ]
+    for obs, modelled in pairs:
+        diff = (modelled / obs.value - 1) * 100 if obs.value else float("nan")
+        lines.append(
+            f"| {obs.series} | {obs.year} | {obs.value:,.6g} | {modelled:,.6g} | "
+            f"{diff:+.1f}% | {obs.model_variable} |"
+        )
+    return "\n".join(lines)

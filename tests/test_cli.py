@@ -11,7 +11,7 @@ import pytest
 
 import sim
 
-from conftest import BAD, DATA, MODELS
+from conftest import BAD, DATA, MODELS, ROOT
 
 
 def test_simulate_writes_csv_named_as_in_the_mdl(run_cli, tmp_path):
@@ -215,3 +215,21 @@ def test_document_writes_readme_sections_and_diagram_then_checks(run_cli, tmp_pa
     status, _, err = run_cli(*args, "--check")
     assert status == 2
     assert "diagram:end" in err
+
+
+def test_history_prints_model_beside_observations(run_cli):
+    status, out, err = run_cli(
+        "history",
+        ROOT / "model" / "brain_circulation.mdl",
+        "--history",
+        ROOT / "model" / "history.csv",
+        "--series",
+        "researchers_dispatched_midlong",
+        "--years",
+        "2000",
+        "2018",
+    )
+    assert (status, err) == (0, "")
+    rows = [line for line in out.splitlines() if line.startswith("| researchers_")]
+    assert len(rows) == 2
+    assert "| 2000 | 7,674 |" in rows[0]

@@ -197,6 +197,9 @@ def main(argv: list | None = None) -> int:
     except BrainsimError as err:
         sys.stderr.write(f"brainsim: error: {err}\n")
         return 2
+    except OSError as err:  # an unreadable input or unwritable output path
+        sys.stderr.write(f"brainsim: error: {err.strerror or err}: {err.filename or ''}\n")
+        return 2
     except KeyboardInterrupt:
         sys.stderr.write("brainsim: interrupted; no output was written\n")
         return 130

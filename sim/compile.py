@@ -467,8 +467,7 @@ class _Compiler:
             f'    """{doc}"""',
             self._HEADER,
         ]
-        reads = {k for k in const_row if k in self.elements or k in self.statefuls}
-        lines += self._read_consts(const_row, [k for k in const_row if k in reads])
+        lines += self._read_consts(const_row, list(const_row))
         for key, row in state_row.items():
             if key in self.elements:
                 lines.append(f"    {self.local(key)} = s[{row}]")

@@ -28,7 +28,7 @@ import numpy as np
 
 from sim.compile import CompiledModel
 from sim.errors import ParameterError, SimulationError
-from sim.names import python_name, suggestion, vensim_key
+from sim.names import suggestion
 from sim.parallel import parallel_map
 
 if TYPE_CHECKING:  # xarray takes half a second to import; only to_dataset needs it
@@ -173,12 +173,11 @@ def _positive(value, what):
 
 def find_element(model: CompiledModel, name: str):
     """Return the element named ``name`` (Vensim or Python spelling), or raise."""
-    key = vensim_key(name)
-    for el in model.spec.elements:
-        if el.key == key or el.py_name == name or el.py_name == python_name(name):
-            return el
-    names = [el.name for el in model.spec.elements if el.kind != "control"]
-    raise ParameterError(f"unknown variable '{name}'; {suggestion(name, names)}")
+    try:
+        return model.spec.element(name)
+    except KeyError:
+        names = [el.name for el in model.spec.elements if el.kind != "control"]
+        raise ParameterError(f"unknown variable '{name}'; {suggestion(name, names)}") from None
 
 
 def _constants(model: CompiledModel, params: dict):
@@ -326,7 +325,8 @@ def _euler(job: _Job, c, s, m):
             break
         if not np.isfinite(D.sum()):
             _raise_nan(job, t, s, m, c)
-        s = s + D * dt
+        D *= dt  # D is rewritten at the next evaluation
+        s += D
         m, M = M, m
     return values
 

@@ -128,10 +128,11 @@ class ModelSpec:
     lookups: tuple
 
     def element(self, name: str) -> Element:
-        """Return the element named ``name`` (any Vensim spelling, or its key)."""
+        """Return the element named ``name``: any Vensim spelling, its key or its Python name."""
         key = vensim_key(name)
+        py_name = python_name(name)
         for el in self.elements:
-            if el.key == key:
+            if el.key == key or el.py_name in (name, py_name):
                 return el
         raise KeyError(key)
 
@@ -560,8 +561,6 @@ def _check_names(elements: list, builder: _Lowering, path: str) -> None:
     exprs += [(s.owner, e) for s in builder.statefuls for e in (s.input, s.time, s.init, s.order)]
     for owner, expr in exprs:
         for key in sorted(references(expr)):
-            if key in tables and key not in known:
-                continue
             if key not in known:
                 raise ModelError(
                     f"{path}: '{owner}' refers to '{key.replace('_', ' ')}', which the model "

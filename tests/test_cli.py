@@ -233,3 +233,14 @@ def test_history_prints_model_beside_observations(run_cli):
     rows = [line for line in out.splitlines() if line.startswith("| researchers_")]
     assert len(rows) == 2
     assert "| 2000 | 7,674 |" in rows[0]
+
+
+def test_missing_history_file_is_one_line(run_cli, tmp_path):
+    status, _, err = run_cli(
+        "history", ROOT / "model" / "brain_circulation.mdl", "--history", tmp_path / "none.csv"
+    )
+    assert status == 2
+    assert "Traceback" not in err
+    assert err.strip().splitlines() == [
+        f"brainsim: error: No such file or directory: {tmp_path / 'none.csv'}"
+    ]

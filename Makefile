@@ -20,6 +20,7 @@ brief: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_engine.py
+	$(PY) benchmarks/bench_read.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

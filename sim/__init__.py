@@ -18,17 +18,13 @@ from sim.errors import (
     UnsupportedFunctionError,
 )
 from sim.simulate import METHODS, Result, integrate, simulate, to_dataset
-from sim.spec import ModelSpec, read_mdl
+from sim.spec import ModelSpec
+from sim.vensim import read_mdl
 
 
 def load_model(path: str | Path) -> CompiledModel:
-    """Read and compile a Vensim ``.mdl`` file (``read_mdl`` then ``compile_model``).
-
-    The parsed spec is cached by the file's hash (see :mod:`sim.cache`).
-    """
-    from sim.cache import cached_spec
-
-    return compile_model(cached_spec(path))
+    """Read and compile a Vensim ``.mdl`` file (``read_mdl`` then ``compile_model``)."""
+    return compile_model(read_mdl(path))
 
 
 __all__ = [

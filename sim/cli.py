@@ -40,7 +40,7 @@ def _parse_set(items: list) -> dict:
 
 def _check(args) -> int:
     from sim.check import check_model, format_problems
-    from sim.spec import read_mdl
+    from sim.vensim import read_mdl
 
     problems = check_model(read_mdl(args.model))
     sys.stdout.write(format_problems(problems) + "\n")
@@ -50,12 +50,12 @@ def _check(args) -> int:
 def _document(args) -> int:
     from pathlib import Path
 
-    from sim.cache import cached_spec
     from sim.diagram import save_diagram
     from sim.docs import update_readme
     from sim.output import atomic_path
+    from sim.vensim import read_mdl
 
-    spec = cached_spec(args.model)
+    spec = read_mdl(args.model)
     readme = Path(args.readme)
     if not readme.is_file():
         raise BrainsimError(f"{readme}: no such file; write the README with its markers first")

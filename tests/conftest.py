@@ -10,14 +10,6 @@ BAD = DATA / "bad"
 ROOT = Path(__file__).parent.parent
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _private_cache(tmp_path_factory):
-    """Keep the spec cache of the test session out of the user's home."""
-    import os
-
-    os.environ["BRAINSIM_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
-
-
 @pytest.fixture
 def run_cli(tmp_path):
     """Run ``python -m sim`` in a subprocess; return (status, stdout, stderr)."""

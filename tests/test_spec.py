@@ -106,20 +106,3 @@ def test_nested_statefuls_get_their_own_states(tmp_path):
     ds = sim.simulate(sim.load_model(mdl))
     # a second smoothing lags further behind the ramp than the first
     assert float(ds["twice"][-1, 0]) < float(ds["once"][-1, 0]) < float(ds.time[-1])
-
-
-def test_spec_cache_returns_the_same_spec_and_survives_corruption(tmp_path, monkeypatch):
-    from sim.cache import cache_dir, cached_spec
-
-    monkeypatch.setenv("BRAINSIM_CACHE_DIR", str(tmp_path / "cache"))
-    mdl = write_mdl(tmp_path / "m.mdl", "pool = INTEG(-pool / 4, 10) ~ person ~ |")
-    first = cached_spec(mdl)
-    entries = list(cache_dir().glob("*.pickle"))
-    assert len(entries) == 1
-    assert cached_spec(mdl) == first == sim.read_mdl(mdl)
-    entries[0].write_bytes(b"not a pickle")
-    assert cached_spec(mdl) == first
-    # an edited file is parsed again, not served from the cache
-    write_mdl(mdl, "pool = INTEG(-pool / 2, 10) ~ person ~ |")
-    assert cached_spec(mdl) != first
-    assert len(list(cache_dir().glob("*.pickle"))) == 2

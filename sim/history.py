@@ -110,6 +110,36 @@ def load_history(path: str | Path, variables: list | None = None) -> tuple:
     return tuple(rows)
 
 
+def timing_weights(times: np.ndarray, year: int, rule: str) -> np.ndarray:
+    """Weights over ``times`` whose dot product with a variable is its observation in ``year``.
+
+    A stock at a date is a linear interpolation between the two saved times
+    around it; a flow over a year is the mean of its values saved inside the
+    year. :func:`observe` is this applied to every run.
+    """
+    weights = np.zeros(len(times))
+    if rule in _POINTS:
+        at = year + _POINTS[rule]
+        if not times[0] <= at <= times[-1]:
+            raise BrainsimError(f"the run does not cover {at:g} for a {rule} observation")
+        k = min(int(np.searchsorted(times, at, side="right")) - 1, len(times) - 2)
+        frac = (at - times[k]) / (times[k + 1] - times[k])
+        weights[k], weights[k + 1] = 1 - frac, frac
+        return weights
+    start, end = (year + a for a in _WINDOWS[rule])
+    if start < times[0] or end > times[-1] + 1e-9:
+        raise BrainsimError(f"the run does not cover {start:g}-{end:g} for a {rule} observation")
+    inside = (times >= start - 1e-9) & (times < end - 1e-9)
+    # the mean of a rate held over each Euler step is the mean of its step values
+    weights[inside] = 1 / np.count_nonzero(inside)
+    return weights
+
+
+def observation_weights(times: np.ndarray, obs: "Observation") -> np.ndarray:
+    """:func:`timing_weights` for one row of ``history.csv``."""
+    return timing_weights(times, obs.year, obs.timing)
+
+
 def observe(times: np.ndarray, values: np.ndarray, year: int, rule: str) -> np.ndarray:
     """Return the model's counterpart of an observation in ``year``, for every run.
 
@@ -125,15 +155,7 @@ def observe(times: np.ndarray, values: np.ndarray, year: int, rule: str) -> np.n
     rule
         One of the rules of :data:`TIMING_BY_PREFIX`.
     """
-    if rule in _POINTS:
-        at = year + _POINTS[rule]
-        return np.array([np.interp(at, times, values[:, r]) for r in range(values.shape[1])])
-    start, end = (year + a for a in _WINDOWS[rule])
-    if start < times[0] or end > times[-1] + 1e-9:
-        raise BrainsimError(f"the run does not cover {start:g}-{end:g} for a {rule} observation")
-    inside = (times >= start - 1e-9) & (times < end - 1e-9)
-    # the mean of a rate held over each Euler step is the mean of its step values
-    return values[inside].mean(axis=0)
+    return timing_weights(times, year, rule) @ values
 
 
 def compare_history(model, observations: tuple, params: dict | None = None) -> list:

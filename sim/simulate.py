@@ -61,6 +61,7 @@ def integrate(
     method: str = "euler",
     time_step: float | None = None,
     saveper: float | None = None,
+    final_time: float | None = None,
     outputs: list | None = None,
     tables: dict | None = None,
     rtol: float = 1e-9,
@@ -83,6 +84,9 @@ def integrate(
         ``euler`` (default), ``rk4`` or a ``solve_ivp`` method name.
     time_step, saveper
         Override the model's TIME STEP and SAVEPER [model time units].
+    final_time
+        Stop earlier (or later) than the model's FINAL TIME; equations that
+        use FINAL TIME see this value.
     outputs
         Names of the variables to keep; all of them when ``None``.
     tables
@@ -118,6 +122,13 @@ def integrate(
         ctl["time_step"] = _positive(time_step, "time step")
     if saveper is not None:
         ctl["saveper"] = _positive(saveper, "saveper")
+    if final_time is not None:
+        if not final_time > ctl["initial_time"]:
+            raise ParameterError(
+                f"final time {final_time:g} is not after the initial time "
+                f"{ctl['initial_time']:g}; give a later final time"
+            )
+        ctl["final_time"] = float(final_time)
     grid, saved = _time_grid(ctl)
     keep = _select(model, outputs)
     # numpy scalars: equations over them divide by zero to inf, not an exception.

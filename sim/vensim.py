@@ -117,6 +117,7 @@ class Entry:
     offset: int  # where ``rhs`` starts in the file
     units: str
     doc: str
+    doc_offset: int  # where ``doc`` starts in the file
 
 
 def split_entries(path: str, text: str) -> list[Entry]:
@@ -150,8 +151,8 @@ def split_entries(path: str, text: str) -> list[Entry]:
                 f"{path}:{_line(text, at)}: Vensim syntax error: '{_one_line(parts[0][0])[:40]}' "
                 "has units but no comment; end it with '~ comment |' (the comment may be empty)"
             )
-        (eq, eq_at), (units, _), (doc, _) = parts[:3]
-        entry = _entry(path, text, eq, eq_at, _one_line(units), doc)
+        (eq, eq_at), (units, _), (doc, doc_at) = parts[:3]
+        entry = _entry(path, text, eq, eq_at, _one_line(units), doc, doc_at)
         if entry is None:
             continue
         key = vensim_key(entry.name)
@@ -193,7 +194,7 @@ def _entry_parts(text: str, pos: int, end: int):
         pos = stop + 1
 
 
-def _entry(path, text, eq, eq_at, units, doc) -> Entry | None:
+def _entry(path, text, eq, eq_at, units, doc, doc_at) -> Entry | None:
     """Split an equation at its definition sign; ``None`` for what the engine ignores."""
     lead = _SPACE.match(eq).end()
     found = _NAME.match(eq, lead)
@@ -235,6 +236,7 @@ def _entry(path, text, eq, eq_at, units, doc) -> Entry | None:
                 offset=rest_at + skip,
                 units=units,
                 doc=doc,
+                doc_offset=doc_at,
             )
     raise ModelError(
         f"{path}:{_line(text, rest_at)}: Vensim syntax error in the equation of '{name}' "
@@ -584,6 +586,44 @@ class _Reader:
         if not found:
             raise _Syntax(self.pos, f"expected a number {self.where()}")
         return float(re.sub(r"[\s\\]", "", found.group()))
+
+
+# --- writing constants back -----------------------------------------------------
+
+
+def set_constants(path: str | Path, values: dict, note: str) -> str:
+    """Return the text of ``path`` with new values for constants, and ``note`` in their comments.
+
+    Only the number and the end of the comment change; the rest of the file
+    is kept byte for byte. A comment's earlier note (from ``note``'s first
+    word on) is replaced, not repeated.
+
+    Parameters
+    ----------
+    values
+        Constant name to its new value.
+    note
+        A sentence appended to each changed comment, e.g. which calibration
+        fitted the value.
+    """
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    entries = {vensim_key(e.name): e for e in split_entries(str(path), text)}
+    edits = []
+    marker = note.split()[0]
+    for name, value in values.items():
+        entry = entries.get(vensim_key(name))
+        if entry is None or entry.definition == "(" or not _NUMBER.fullmatch(entry.rhs.strip()):
+            raise ModelError(f"{path}: '{name}' is not a constant of the model; cannot set it")
+        lead = len(entry.rhs) - len(entry.rhs.lstrip())
+        start = entry.offset + lead
+        edits.append((start, start + len(entry.rhs.strip()), f"{value:.6g}"))
+        doc = entry.doc.rstrip()
+        kept = doc.split(f" {marker} ")[0].rstrip() if f" {marker} " in doc else doc
+        edits.append((entry.doc_offset, entry.doc_offset + len(doc), f"{kept.rstrip()} {note}"))
+    for start, end, new in sorted(edits, reverse=True):
+        text = text[:start] + new + text[end:]
+    return text
 
 
 # --- structure ----------------------------------------------------------------

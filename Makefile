@@ -16,11 +16,12 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 brief: $(STAMP)
-	$(VENV)/bin/brainsim simulate model/brain_circulation.mdl --out figures/baseline.csv
+	$(VENV)/bin/brainsim compare scenarios/*.yaml --out figures/scenarios
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_engine.py
 	$(PY) benchmarks/bench_read.py
+	$(PY) benchmarks/bench_compare.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -1,6 +1,7 @@
 """The ``brainsim`` command line. Each subcommand parses, calls one library function, writes."""
 
 import argparse
+import signal
 import sys
 
 from sim.errors import BrainsimError, ParameterError
@@ -12,6 +13,10 @@ EXAMPLES = {
     "history": "example: brainsim history --series researchers_dispatched_midlong "
     "--years 2000 2018 2019",
     "document": "example: brainsim document model/brain_circulation.mdl --readme model/README.md",
+    "calibrate": "example: brainsim calibrate --out model/calibration --update-model",
+    "run": "example: brainsim run scenarios/expanded-scholarships.yaml --out results/scholarships",
+    "compare": "example: brainsim compare scenarios/*.yaml --out results/all",
+    "schema": "example: brainsim schema > scenario.schema.json",
 }
 
 
@@ -91,6 +96,90 @@ def _history(args) -> None:
     if args.years:
         rows = tuple(o for o in rows if o.year in args.years)
     sys.stdout.write(history_table(compare_history(model, rows)) + "\n")
+
+
+def _calibrate(args) -> None:
+    from sim.calibration import run_calibration
+
+    summary = run_calibration(
+        args.model,
+        args.history,
+        args.out,
+        ensemble_path=args.ensemble,
+        starts=args.starts,
+        samples=args.samples,
+        seed=args.seed,
+        update_model=args.update_model,
+    )
+    sys.stdout.write(summary)
+
+
+def _compare(args) -> None:
+    from pathlib import Path
+
+    from sim import load_model
+    from sim.history import load_history
+    from sim.results import write_results
+    from sim.runner import output_timing, run_scenarios
+    from sim.scenario import load_scenario
+
+    model = load_model(args.model)
+    scenarios = [load_scenario(path, model) for path in args.scenarios]
+    names = [s.name for s in scenarios]
+    if len(set(names)) != len(names):
+        raise BrainsimError(
+            f"a scenario is named twice in {', '.join(args.scenarios)}; give each once"
+        )
+    history = load_history(args.history, [el.name for el in model.spec.elements])
+    timing = output_timing(model, history)
+    outputs = list(
+        dict.fromkeys(
+            [n for n in timing if n in _target_outputs()]
+            + [_name(model, o) for o in args.outputs or []]
+        )
+    )
+    for name in outputs:
+        timing.setdefault(name, "mid_year")
+    root = Path(args.model).resolve().parent.parent
+    results = run_scenarios(scenarios, model, timing, root)
+    rows = write_results(args.out, results, model, outputs, ["brainsim", *sys.argv[1:]])
+    sys.stdout.write(_target_lines(rows))
+
+
+def _target_outputs() -> set:
+    from sim.targets import OUTPUT_TIMING
+
+    return set(OUTPUT_TIMING)
+
+
+def _name(model, name: str) -> str:
+    from sim.simulate import find_element
+
+    return find_element(model, name).name
+
+
+def _target_lines(rows: list) -> str:
+    lines = [
+        "| scenario | target | year | median | 5–95% | probability | year met |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        fmt = (lambda v: f"{v:,.0f}") if abs(r["goal"]) >= 100 else (lambda v: f"{v:.2f}")
+        sign = "≥" if r["sense"] == "at_least" else "≤"
+        lines.append(
+            f"| {r['scenario']} | {r['target']} {sign} {fmt(r['goal'])} | {r['year']} | "
+            f"{fmt(r['p50'])} | {fmt(r['p05'])}–{fmt(r['p95'])} | {r['probability']:.0%} | "
+            f"{r['median_year_met']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _schema(args) -> None:
+    import json
+
+    from sim.scenario import schema
+
+    sys.stdout.write(json.dumps(schema(), indent=2, ensure_ascii=False) + "\n")
 
 
 def _simulate(args) -> None:
@@ -182,7 +271,75 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--series", nargs="*", help="only these series")
     p.add_argument("--years", nargs="*", type=int, help="only these years")
     p.set_defaults(func=_history)
+
+    p = sub.add_parser(
+        "calibrate",
+        help="fit the calibrated parameters to history and build the ensemble",
+        description="Fit every constant marked 'calibrated:' to history.csv (weighted least "
+        "squares within the .mdl ranges, several starts), write the fitted values, the fit "
+        "report (MAPE, R², Theil statistics per series, CSV and markdown), a figure per "
+        "series and the baseline's projection bands to OUT, and the constrained ensemble "
+        "(Latin hypercube prior, sets within the threshold kept) to --ensemble.",
+        epilog=EXAMPLES["calibrate"],
+    )
+    p.add_argument("model", nargs="?", default="model/brain_circulation.mdl")
+    p.add_argument("--history", default="model/history.csv")
+    p.add_argument("--out", required=True, help="folder for the report (replaced whole)")
+    p.add_argument(
+        "--ensemble",
+        default="model/ensemble.csv",
+        help="where to write the ensemble (default: model/ensemble.csv, read by scenario runs)",
+    )
+    p.add_argument("--starts", type=int, default=3, help="least-squares starts (default 3)")
+    p.add_argument(
+        "--samples", type=int, default=50_000, help="prior ensemble size (default 50,000)"
+    )
+    p.add_argument("--seed", type=int, default=20261127, help="seed of the prior sample")
+    p.add_argument(
+        "--update-model",
+        action="store_true",
+        help="write the fitted values into the .mdl as its defaults",
+    )
+    p.set_defaults(func=_calibrate)
+
+    for command, many in (("run", False), ("compare", True)):
+        p = sub.add_parser(
+            command,
+            help="run a scenario over its uncertainty and judge it against the targets"
+            if not many
+            else "run several scenarios side by side",
+            description="Run the scenario file(s) over the calibrated ensemble (or the "
+            "file's uncertainty) and write results.nc, summary.csv, quantiles.csv, "
+            "targets.csv/.md and manifest.json to OUT (replaced whole, or left as it was if "
+            "the run fails). Prints the target table.",
+            epilog=EXAMPLES[command],
+        )
+        if many:
+            p.add_argument("scenarios", nargs="+", help="scenario YAML files")
+        else:
+            p.add_argument("scenarios", nargs=1, metavar="scenario", help="a scenario YAML file")
+        p.add_argument("--out", required=True, help="the folder to write")
+        p.add_argument("--model", default="model/brain_circulation.mdl")
+        p.add_argument("--history", default="model/history.csv")
+        p.add_argument(
+            "--outputs",
+            nargs="*",
+            help="more variables to keep run by run in results.nc (the target outputs always are)",
+        )
+        p.set_defaults(func=_compare)
+
+    p = sub.add_parser(
+        "schema",
+        help="print the JSON Schema of scenario files",
+        description="Print the JSON Schema of scenario files, for editors.",
+        epilog=EXAMPLES["schema"],
+    )
+    p.set_defaults(func=_schema)
     return parser
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def main(argv: list | None = None) -> int:
@@ -192,6 +349,8 @@ def main(argv: list | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    # a terminated run cleans up as an interrupted one does: no partial files
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         status = args.func(args)
     except BrainsimError as err:

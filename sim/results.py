@@ -1,0 +1,210 @@
+"""What ``brainsim run`` and ``brainsim compare`` write, all at once or not at all.
+
+- ``results.nc``: every run's yearly value of the outputs asked for, dims
+  ``scenario × run × year`` (``run`` padded with NaN where scenarios have
+  fewer runs), with units, .mdl names and the observation rule as attributes;
+- ``summary.csv``: tidy statistics over the runs (scenario, variable, year,
+  mean, sd, p05, p25, p50, p75, p95), for every variable measured;
+- ``quantiles.csv``: scenario, variable, year, p05, p50, p95;
+- ``targets.csv`` and ``targets.md``: each target's value in its year
+  (median and 5-95%), the probability of meeting it and the median year it
+  is first met;
+- ``manifest.json``: hashes of the model, scenario files and ensemble, the
+  versions, the seed and the command.
+"""
+
+import datetime
+import json
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from sim.fitreport import write_csv
+from sim.runner import quantile_rows, target_rows
+
+TARGET_COLUMNS = (
+    "scenario",
+    "target",
+    "variable",
+    "year",
+    "goal",
+    "sense",
+    "p05",
+    "p50",
+    "p95",
+    "probability",
+    "median_year_met",
+)
+
+
+def write_results(out, results: list, model, outputs: list, command: list) -> list:
+    """Write every file for ``results`` (one per scenario) into the folder ``out``.
+
+    Returns the target rows, for printing.
+    """
+    from sim.output import atomic_dir
+
+    targets = [row for res in results for row in target_rows(res)]
+    with atomic_dir(out) as tmp:
+        _netcdf(tmp / "results.nc", results, model, outputs)
+        write_csv(
+            tmp / "summary.csv",
+            ["scenario", "variable", "year", "mean", "sd", "p05", "p25", "p50", "p75", "p95"],
+            [row for res in results for row in _summary_rows(res)],
+        )
+        write_csv(
+            tmp / "quantiles.csv",
+            ["scenario", "variable", "year", "p05", "p50", "p95"],
+            [row for res in results for row in quantile_rows(res)],
+        )
+        write_csv(
+            tmp / "targets.csv",
+            list(TARGET_COLUMNS),
+            [[row[c] for c in TARGET_COLUMNS] for row in targets],
+        )
+        (tmp / "targets.md").write_text(target_table(targets, results, model), encoding="utf-8")
+        (tmp / "manifest.json").write_text(
+            json.dumps(_manifest(results, model, command), indent=2, ensure_ascii=False) + "\n",
+            encoding="utf-8",
+        )
+    return targets
+
+
+def _summary_rows(res) -> list:
+    rows = []
+    for name, arr in res.values.items():
+        ok = ~np.isnan(arr).any(axis=1)
+        q = np.percentile(arr[ok], [5, 25, 50, 75, 95], axis=1)
+        mean, sd = arr[ok].mean(axis=1), arr[ok].std(axis=1)
+        for i, year in enumerate(res.years[ok]):
+            rows.append(
+                (
+                    res.scenario.name,
+                    name,
+                    int(year),
+                    float(mean[i]),
+                    float(sd[i]),
+                    *(float(v) for v in q[:, i]),
+                )
+            )
+    return rows
+
+
+def _netcdf(path: Path, results: list, model, outputs: list) -> None:
+    import xarray as xr
+
+    n_runs = max(r.n_runs for r in results)
+    years = results[0].years
+    data = {}
+    for name in outputs:
+        el = model.spec.element(name)
+        arr = np.full((len(results), n_runs, len(years)), np.nan, dtype=np.float32)
+        for s, res in enumerate(results):
+            arr[s, : res.n_runs] = res.values[name].T
+        data[el.py_name] = (
+            ("scenario", "run", "year"),
+            arr,
+            {
+                "units": el.units,
+                "vensim_name": el.name,
+                "measured": results[0].timing[name],
+                "doc": el.doc,
+            },
+        )
+    ds = xr.Dataset(
+        data,
+        coords={
+            "scenario": [r.scenario.name for r in results],
+            "run": np.arange(n_runs),
+            "year": years,
+        },
+        attrs={
+            "model": model.spec.path,
+            "model_sha256": model.spec.sha256,
+            "created_by": "brainsim run/compare",
+        },
+    )
+    ds.to_netcdf(path)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.2f}"
+
+
+def target_table(rows: list, results: list, model) -> str:
+    """Return the target table in markdown: one section per scenario."""
+    from sim.simulate import package_version
+
+    lines = [
+        "# Targets: value in the target year (median, 5–95%), probability of meeting it",
+        "",
+        f"Model {model.spec.path} (sha256 {model.spec.sha256[:12]}), brainsim "
+        f"{package_version()}. Each value is measured as its target's data are: "
+        "international students on 1 May, flows as fiscal-year means. Probability: share "
+        "of the runs that meet the target; year met: the median over runs of the first "
+        "year from 2024 in which it is met.",
+        "",
+    ]
+    by_name = {r.scenario.name: r for r in results}
+    for name in dict.fromkeys(row["scenario"] for row in rows):
+        res = by_name[name]
+        lines += [
+            f"## {name}: {res.scenario.title['en']} / {res.scenario.title['ja']}",
+            "",
+            f"{res.n_runs} runs.",
+            "",
+            "| target | goal | year | median | 5–95% | probability | year met |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for row in rows:
+            if row["scenario"] != name:
+                continue
+            sign = "≥" if row["sense"] == "at_least" else "≤"
+            lines.append(
+                f"| {row['target']} | {sign} {_fmt(row['goal'])} | {row['year']} | "
+                f"{_fmt(row['p50'])} | {_fmt(row['p05'])}–{_fmt(row['p95'])} | "
+                f"{row['probability']:.0%} | {row['median_year_met']} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _manifest(results: list, model, command: list) -> dict:
+    import numpy
+    import scipy
+    import xarray
+
+    from sim.simulate import package_version
+
+    files = {}
+    for res in results:
+        for path, sha in res.scenario.files:
+            files[path] = sha
+    seeds = {
+        r.scenario.name: r.scenario.uncertainty.seed
+        for r in results
+        if r.scenario.uncertainty.kind == "distributions"
+    }
+    return {
+        "command": command,
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "model": {"path": model.spec.path, "sha256": model.spec.sha256},
+        "scenarios": files,
+        "ensembles": {
+            r.scenario.name: {"path": r.scenario.uncertainty.ensemble, "sha256": r.ensemble_sha256}
+            for r in results
+            if r.scenario.uncertainty.kind == "ensemble"
+        },
+        "seeds": seeds,
+        "runs": {r.scenario.name: r.n_runs for r in results},
+        "versions": {
+            "brainsim": package_version(),
+            "python": platform.python_version(),
+            "numpy": numpy.__version__,
+            "scipy": scipy.__version__,
+            "xarray": xarray.__version__,
+        },
+        "platform": sys.platform,
+    }

@@ -1,0 +1,576 @@
+"""Scenario files: strict loading of the YAML of DESIGN.md §5 against a model.
+
+A scenario lists only what differs from the baseline: constants (``set``),
+levers moved from a year over a ramp (``policies``), lookup overrides
+(``series``), the uncertainty to run over and extra ``targets``. Every
+mistake is one :class:`ScenarioError` naming the file, the line, the key
+path and, for a name, the closest valid ones.
+"""
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from sim.errors import BrainsimError
+from sim.names import closest, vensim_key
+from sim.targets import TARGETS, Target
+
+DEFAULT_ENSEMBLE = "model/ensemble.csv"
+TOP_KEYS = (
+    "name",
+    "title",
+    "description",
+    "extends",
+    "set",
+    "policies",
+    "series",
+    "uncertainty",
+    "targets",
+)
+LANGUAGES = ("en", "ja")
+POLICY_KEYS = ("lever", "from", "ramp_years", "to")
+TARGET_KEYS = ("variable", "year", "at_least", "at_most", "label")
+DISTRIBUTIONS = {"uniform": 2, "normal": 2, "triangular": 3}
+
+
+class ScenarioError(BrainsimError):
+    """A scenario file that cannot be used; the message says where and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A lever moved to ``to`` from year ``start`` over ``ramp_years``."""
+
+    lever: str  # the lever's constant in the .mdl, e.g. "scholarship coverage target"
+    start: float
+    ramp_years: float
+    to: float
+
+
+@dataclass(frozen=True)
+class Uncertainty:
+    """What a scenario runs over: the calibrated ensemble, distributions, or one run."""
+
+    kind: str  # "ensemble", "distributions" or "none"
+    ensemble: str = DEFAULT_ENSEMBLE
+    distributions: tuple = ()  # (constant, family, parameters)
+    samples: int = 0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A scenario, its base scenarios merged in."""
+
+    name: str
+    title: dict
+    description: dict
+    files: tuple  # (path, sha256) of this file and every base it extends
+    set: dict = field(default_factory=dict)
+    policies: tuple = ()
+    series: dict = field(default_factory=dict)
+    uncertainty: Uncertainty = Uncertainty("ensemble")
+    targets: tuple = TARGETS
+
+
+class _Doc:
+    """A YAML file's data with the line of every key path, for messages."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        text = path.read_text(encoding="utf-8")
+        self.sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        self.lines: dict = {}
+        try:
+            loader = yaml.SafeLoader(text)
+            try:
+                node = loader.get_single_node()
+                if node is not None:
+                    self._walk(node, ())
+                self.data = loader.construct_document(node) if node is not None else None
+            finally:
+                loader.dispose()
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            line = mark.line + 1 if mark else 1
+            what = getattr(err, "problem", None) or str(err).splitlines()[0]
+            start = getattr(err, "context_mark", None)
+            if start is not None and getattr(err, "context", None):
+                what += f", {err.context} on line {start.line + 1}"
+            raise ScenarioError(
+                f"{path}:{line}: not valid YAML ({what}); fix the syntax"
+            ) from None
+
+    def _walk(self, node, keypath: tuple) -> None:
+        # a key's own line, where known, rather than the line its value starts on
+        self.lines.setdefault(keypath, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            seen = set()
+            for key, value in node.value:
+                name = key.value
+                if name in seen:
+                    raise ScenarioError(
+                        f"{self.path}:{key.start_mark.line + 1}: {_dotted(keypath + (name,))}: "
+                        "the key appears twice; keep one"
+                    )
+                seen.add(name)
+                self.lines[keypath + (name,)] = key.start_mark.line + 1
+                self._walk(value, keypath + (name,))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                self._walk(item, keypath + (i,))
+
+    def error(self, keypath: tuple, problem: str) -> ScenarioError:
+        """Return a one-line error at ``keypath`` (the nearest line known)."""
+        line = 1
+        for n in range(len(keypath), -1, -1):
+            if keypath[:n] in self.lines:
+                line = self.lines[keypath[:n]]
+                break
+        where = f" {_dotted(keypath)}:" if keypath else ""
+        return ScenarioError(f"{self.path}:{line}:{where} {problem}")
+
+
+def _dotted(keypath: tuple) -> str:
+    out = ""
+    for k in keypath:
+        out += f"[{k}]" if isinstance(k, int) else (f".{k}" if out else str(k))
+    return out
+
+
+def _suggest(word: str, candidates: list) -> str:
+    hits = closest(str(word), candidates)
+    return (
+        ("did you mean " + " or ".join(repr(h) for h in hits) + "?")
+        if hits
+        else ("see the names in the .mdl (or brainsim schema)")
+    )
+
+
+# --- loading -----------------------------------------------------------------
+
+
+def load_scenario(path: str | Path, model, _chain: tuple = ()) -> Scenario:
+    """Load ``path`` and the scenarios it extends, checked against ``model``.
+
+    Parameters
+    ----------
+    path
+        The scenario YAML; a base named in ``extends`` is ``<name>.yaml`` in
+        the same folder.
+    model
+        The compiled model whose names and ranges the file must respect.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ScenarioError(f"{path}: no such scenario file; give the path of a .yaml file")
+    doc = _Doc(path)
+    data = doc.data
+    if not isinstance(data, dict):
+        raise doc.error(
+            (), "a scenario is a mapping of keys (name, title, ...); see brainsim schema"
+        )
+    for key in data:
+        if key not in TOP_KEYS:
+            raise doc.error((key,), f"unknown key '{key}'; {_suggest(key, list(TOP_KEYS))}")
+    for key in ("name", "title", "description"):
+        if key not in data:
+            raise doc.error((), f"the key '{key}' is missing; add it (see brainsim schema)")
+    name = data["name"]
+    if not isinstance(name, str) or not name.strip():
+        raise doc.error(("name",), "name must be a text, e.g. expanded-scholarships")
+    if name != path.stem:
+        raise doc.error(
+            ("name",),
+            f"name '{name}' differs from the file name '{path.stem}'; make them the same",
+        )
+    texts = {key: _bilingual(doc, key, data[key]) for key in ("title", "description")}
+
+    base = None
+    if "extends" in data:
+        parent = data["extends"]
+        if not isinstance(parent, str):
+            raise doc.error(("extends",), "extends must name a scenario, e.g. baseline")
+        base_path = path.with_name(f"{parent}.yaml")
+        if str(base_path.resolve()) in _chain or base_path.resolve() == path.resolve():
+            raise doc.error(
+                ("extends",), f"'{parent}' extends this scenario again (a cycle); break the cycle"
+            )
+        if not base_path.is_file():
+            others = [p.stem for p in path.parent.glob("*.yaml")]
+            raise doc.error(
+                ("extends",),
+                f"no base scenario '{parent}' ({base_path} is missing); "
+                f"{_suggest(parent, others)}",
+            )
+        base = load_scenario(base_path, model, _chain + (str(path.resolve()),))
+
+    own_set = _set(doc, data.get("set"), model)
+    own_policies = _policies(doc, data.get("policies"), model)
+    own_series = _series(doc, data.get("series"), model)
+    own_targets = _targets(doc, data.get("targets"), model)
+    uncertainty = _uncertainty(doc, data["uncertainty"], model) if "uncertainty" in data else None
+
+    merged_set = {**(base.set if base else {}), **own_set}
+    by_lever = {p.lever: p for p in (base.policies if base else ())}
+    by_lever.update({p.lever: p for p in own_policies})
+    policies = tuple(by_lever.values())
+    _same_timing(doc, policies)
+    return Scenario(
+        name=name,
+        title=texts["title"],
+        description=texts["description"],
+        files=((str(path), doc.sha256),) + (base.files if base else ()),
+        set=merged_set,
+        policies=policies,
+        series={**(base.series if base else {}), **own_series},
+        uncertainty=uncertainty or (base.uncertainty if base else Uncertainty("ensemble")),
+        targets=(base.targets if base else TARGETS) + own_targets,
+    )
+
+
+def _bilingual(doc: _Doc, key: str, value) -> dict:
+    if not isinstance(value, dict):
+        raise doc.error((key,), f"{key} needs both languages: {{en: ..., ja: ...}}")
+    for lang in value:
+        if lang not in LANGUAGES:
+            raise doc.error((key, lang), f"unknown language '{lang}'; use en and ja")
+    for lang in LANGUAGES:
+        if not isinstance(value.get(lang), str) or not value[lang].strip():
+            raise doc.error(
+                (key,),
+                f"{key}.{lang} is missing or empty; give the text in "
+                f"{'English' if lang == 'en' else 'Japanese'}",
+            )
+    return dict(value)
+
+
+def _number(doc: _Doc, keypath: tuple, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise doc.error(keypath, f"'{value}' is not a number; give a number")
+    if not math.isfinite(value):
+        raise doc.error(keypath, f"{value} is not a finite number; give a number")
+    return float(value)
+
+
+def _in_range(doc: _Doc, keypath: tuple, el, value: float) -> float:
+    lo, hi = el.limits
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise doc.error(
+            keypath,
+            f"{value:g} is outside the range [{_g(lo)}, {_g(hi)}] of "
+            f"'{el.name}' in the .mdl; give a value inside it",
+        )
+    return value
+
+
+def _g(v) -> str:
+    return "?" if v is None else f"{v:g}"
+
+
+def _element(doc: _Doc, keypath: tuple, model, name, kinds: tuple, what: str):
+    if not isinstance(name, str):
+        raise doc.error(keypath, f"'{name}' is not a name; give the {what}'s name as in the .mdl")
+    try:
+        el = model.spec.element(name)
+    except KeyError:
+        el = None
+    if el is None or el.kind not in kinds:
+        candidates = [e.name for e in model.spec.elements if e.kind in kinds]
+        raise doc.error(keypath, f"unknown {what} '{name}'; {_suggest(name, candidates)}")
+    return el
+
+
+def _mapping(doc: _Doc, key: str, value) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise doc.error((key,), f"{key} must be a mapping of names to values")
+    return value
+
+
+def _set(doc: _Doc, value, model) -> dict:
+    out = {}
+    for name, v in _mapping(doc, "set", value).items():
+        el = _element(doc, ("set", name), model, name, ("constant",), "constant")
+        out[el.name] = _in_range(doc, ("set", name), el, _number(doc, ("set", name), v))
+    return out
+
+
+def levers(model) -> dict:
+    """Lever name (without `` target``) to its target constant, for every lever of the model."""
+    out = {}
+    for el in model.spec.elements:
+        if el.kind == "constant" and el.key.endswith("_target") and "lever" in el.doc.lower():
+            out[el.name[: -len(" target")]] = el
+    return out
+
+
+def _policies(doc: _Doc, value, model) -> tuple:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise doc.error(("policies",), "policies must be a list of {lever, from, ramp_years, to}")
+    known = levers(model)
+    start_el = model.spec.element("policy start year")
+    ramp_el = model.spec.element("policy ramp years")
+    out = []
+    for i, item in enumerate(value):
+        at = ("policies", i)
+        if not isinstance(item, dict):
+            raise doc.error(at, "a policy is {lever: ..., from: ..., ramp_years: ..., to: ...}")
+        for key in item:
+            if key not in POLICY_KEYS:
+                raise doc.error(
+                    at + (key,), f"unknown key '{key}'; {_suggest(key, list(POLICY_KEYS))}"
+                )
+        for key in POLICY_KEYS:
+            if key not in item:
+                raise doc.error(at, f"the policy lacks '{key}'; give lever, from, ramp_years, to")
+        name = item["lever"]
+        lever = known.get(str(name)) or next(
+            (el for el in known.values() if vensim_key(el.name) == vensim_key(str(name))), None
+        )
+        if lever is None:
+            raise doc.error(
+                at + ("lever",), f"unknown lever '{name}'; {_suggest(name, list(known))}"
+            )
+        out.append(
+            Policy(
+                lever=lever.name,
+                start=_in_range(
+                    doc, at + ("from",), start_el, _number(doc, at + ("from",), item["from"])
+                ),
+                ramp_years=_in_range(
+                    doc,
+                    at + ("ramp_years",),
+                    ramp_el,
+                    _number(doc, at + ("ramp_years",), item["ramp_years"]),
+                ),
+                to=_in_range(doc, at + ("to",), lever, _number(doc, at + ("to",), item["to"])),
+            )
+        )
+    return tuple(out)
+
+
+def _same_timing(doc: _Doc, policies: tuple) -> None:
+    # the model moves every lever along one shared ramp (policy start year, policy ramp years)
+    timings = {(p.start, p.ramp_years) for p in policies}
+    if len(timings) > 1:
+        raise doc.error(
+            ("policies",),
+            "the model moves every lever along one ramp, but the "
+            f"policies give {len(timings)} different from/ramp_years; use one",
+        )
+
+
+def _series(doc: _Doc, value, model) -> dict:
+    out = {}
+    for name, points in _mapping(doc, "series", value).items():
+        el = _element(doc, ("series", name), model, name, ("lookup",), "lookup")
+        if not isinstance(points, dict) or len(points) < 1:
+            raise doc.error(("series", name), "give the series as {year: value, ...}")
+        xs, ys = [], []
+        for year, v in points.items():
+            xs.append(_number(doc, ("series", name, year), year))
+            ys.append(_number(doc, ("series", name, year), v))
+        if any(b <= a for a, b in zip(xs, xs[1:], strict=False)):
+            raise doc.error(("series", name), "list the years in increasing order")
+        out[el.name] = (tuple(xs), tuple(ys))
+    return out
+
+
+def _targets(doc: _Doc, value, model) -> tuple:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise doc.error(("targets",), "targets must be a list of {variable, year, at_least}")
+    kinds = ("stock", "flow", "auxiliary")
+    out = []
+    for i, item in enumerate(value):
+        at = ("targets", i)
+        if not isinstance(item, dict):
+            raise doc.error(at, "a target is {variable: ..., year: ..., at_least: ...}")
+        for key in item:
+            if key not in TARGET_KEYS:
+                raise doc.error(
+                    at + (key,), f"unknown key '{key}'; {_suggest(key, list(TARGET_KEYS))}"
+                )
+        el = _element(doc, at + ("variable",), model, item.get("variable"), kinds, "variable")
+        year = item.get("year")
+        if isinstance(year, bool) or not isinstance(year, int):
+            raise doc.error(at + ("year",), f"year '{year}' must be a whole year, e.g. 2033")
+        lo, hi = model.controls["initial_time"], model.controls["final_time"] - 1
+        if not lo <= year <= hi:
+            raise doc.error(at + ("year",), f"year {year} is outside the run ({lo:g}-{hi:g})")
+        senses = [k for k in ("at_least", "at_most") if k in item]
+        if len(senses) != 1:
+            raise doc.error(at, "give exactly one of at_least or at_most")
+        level = _number(doc, at + (senses[0],), item[senses[0]])
+        out.append(
+            Target(el.name, year, level, senses[0], str(item.get("label", "")), str(doc.path))
+        )
+    return tuple(out)
+
+
+def _uncertainty(doc: _Doc, value, model) -> Uncertainty:
+    at = ("uncertainty",)
+    if value in ("ensemble", None):
+        return Uncertainty("ensemble")
+    if value == "none":
+        return Uncertainty("none")
+    if not isinstance(value, dict):
+        raise doc.error(
+            at,
+            "uncertainty is 'ensemble', 'none', {ensemble: FILE} or "
+            "{distributions: ..., samples: N, seed: S}",
+        )
+    allowed = ("ensemble", "distributions", "samples", "seed")
+    for key in value:
+        if key not in allowed:
+            raise doc.error(at + (key,), f"unknown key '{key}'; {_suggest(key, list(allowed))}")
+    if "ensemble" in value:
+        return Uncertainty("ensemble", ensemble=str(value["ensemble"]))
+    dists = value.get("distributions")
+    if not isinstance(dists, dict) or not dists:
+        raise doc.error(at, "give distributions: {constant: {uniform: [low, high]}, ...}")
+    out = []
+    for name, spec in dists.items():
+        where = at + ("distributions", name)
+        el = _element(doc, where, model, name, ("constant",), "constant")
+        if not isinstance(spec, dict) or len(spec) != 1:
+            raise doc.error(
+                where,
+                "give one of {uniform: [low, high]}, {normal: [mean, sd]}, "
+                "{triangular: [low, mode, high]}",
+            )
+        ((family, params),) = spec.items()
+        if family not in DISTRIBUTIONS:
+            raise doc.error(
+                where + (family,),
+                f"unknown distribution '{family}'; choose one of "
+                + ", ".join(map(repr, DISTRIBUTIONS)),
+            )
+        if not isinstance(params, list) or len(params) != DISTRIBUTIONS[family]:
+            raise doc.error(where + (family,), f"{family} takes {DISTRIBUTIONS[family]} numbers")
+        nums = [_number(doc, where + (family, i), p) for i, p in enumerate(params)]
+        if family in ("uniform", "triangular"):
+            if nums != sorted(nums) or nums[0] == nums[-1]:
+                raise doc.error(where + (family,), "give the bounds low < high (mode between)")
+            for i in (0, -1):
+                _in_range(doc, where + (family,), el, nums[i])
+        elif nums[1] <= 0:
+            raise doc.error(where + (family,), "the standard deviation must be positive")
+        else:
+            _in_range(doc, where + (family,), el, nums[0])
+        out.append((el.name, family, tuple(nums)))
+    samples = value.get("samples", 1000)
+    seed = value.get("seed", 0)
+    for key, v in (("samples", samples), ("seed", seed)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < (1 if key == "samples" else 0):
+            raise doc.error(
+                at + (key,),
+                f"{key} must be a whole number" + (" of at least 1" if key == "samples" else ""),
+            )
+    return Uncertainty("distributions", distributions=tuple(out), samples=samples, seed=seed)
+
+
+def schema() -> dict:
+    """Return the JSON Schema of a scenario file, for editors."""
+    number = {"type": "number"}
+    text2 = {
+        "type": "object",
+        "properties": {lang: {"type": "string", "minLength": 1} for lang in LANGUAGES},
+        "required": list(LANGUAGES),
+        "additionalProperties": False,
+    }
+    dist = {
+        "type": "object",
+        "minProperties": 1,
+        "maxProperties": 1,
+        "properties": {
+            fam: {"type": "array", "items": number, "minItems": n, "maxItems": n}
+            for fam, n in DISTRIBUTIONS.items()
+        },
+        "additionalProperties": False,
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "brainsim scenario",
+        "description": "A scenario lists only what differs from the baseline (DESIGN.md §5). "
+        "Names are the .mdl's; values must lie in the .mdl ranges.",
+        "type": "object",
+        "required": ["name", "title", "description"],
+        "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string", "description": "the file name without .yaml"},
+            "title": text2,
+            "description": text2,
+            "extends": {"type": "string", "description": "a scenario in the same folder"},
+            "set": {
+                "type": "object",
+                "additionalProperties": number,
+                "description": "constants, by .mdl name",
+            },
+            "policies": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": list(POLICY_KEYS),
+                    "additionalProperties": False,
+                    "properties": {
+                        "lever": {"type": "string"},
+                        "from": number,
+                        "ramp_years": number,
+                        "to": number,
+                    },
+                },
+            },
+            "series": {
+                "type": "object",
+                "description": "lookup overrides: year -> value; points before the first "
+                "year given are kept",
+                "additionalProperties": {"type": "object", "additionalProperties": number},
+            },
+            "uncertainty": {
+                "oneOf": [
+                    {"enum": ["ensemble", "none"]},
+                    {
+                        "type": "object",
+                        "properties": {"ensemble": {"type": "string"}},
+                        "required": ["ensemble"],
+                        "additionalProperties": False,
+                    },
+                    {
+                        "type": "object",
+                        "required": ["distributions"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "distributions": {"type": "object", "additionalProperties": dist},
+                            "samples": {"type": "integer", "minimum": 1},
+                            "seed": {"type": "integer", "minimum": 0},
+                        },
+                    },
+                ]
+            },
+            "targets": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["variable", "year"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "variable": {"type": "string"},
+                        "year": {"type": "integer"},
+                        "at_least": number,
+                        "at_most": number,
+                        "label": {"type": "string"},
+                    },
+                    "oneOf": [{"required": ["at_least"]}, {"required": ["at_most"]}],
+                },
+            },
+        },
+    }

@@ -22,6 +22,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_engine.py
 	$(PY) benchmarks/bench_read.py
 	$(PY) benchmarks/bench_compare.py
+	$(PY) benchmarks/bench_sweep.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

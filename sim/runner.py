@@ -158,6 +158,45 @@ def run_scenarios(scenarios: list, model, timing: dict, root, workers=None) -> l
     return [out[i] for i in range(len(scenarios))]
 
 
+def measure_runs(
+    scenario: Scenario, model, timing: dict, params: dict, n: int, workers=None, progress=None
+) -> dict:
+    """Run ``n`` parameter sets under the scenario's lookups; measure each output by year.
+
+    ``params`` maps a constant to a value or an array of ``n``; each output
+    comes back shaped ``(year, run)``.
+
+    The runs are cut into chunks of at most :data:`CHUNK` shared out across the
+    cores, so memory stays bounded whatever ``n``; ``progress(done, total)`` is
+    called as chunks finish in this process.
+    """
+    import os
+
+    from sim.parallel import parallel_map
+
+    full = {k: np.broadcast_to(np.asarray(v, dtype=float), (n,)) for k, v in params.items()}
+    tasks = [(a, min(a + CHUNK, n)) for a in range(0, n, CHUNK)]
+    n_workers = max(1, min(workers or os.cpu_count() or 1, len(tasks)))
+    shares = [tasks[w::n_workers] for w in range(n_workers)]
+
+    def work(share):
+        out = []
+        for k, (a, e) in enumerate(share):
+            out.append(_measure({key: v[a:e] for key, v in full.items()}, scenario, model, timing))
+            if progress is not None:
+                progress((k + 1) * n_workers, len(tasks))
+        return out
+
+    done = dict(
+        zip(
+            [t for share in shares for t in share],
+            [m for part in parallel_map(work, shares) for m in part],
+            strict=True,
+        )
+    )
+    return {name: np.concatenate([done[t][name] for t in tasks], axis=1) for name in timing}
+
+
 def run_scenario(scenario: Scenario, model, timing: dict, root, workers=None) -> ScenarioResult:
     """Run one scenario over its uncertainty; measure every output year by year."""
     return run_scenarios([scenario], model, timing, root, workers)[0]

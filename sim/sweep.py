@@ -1,0 +1,359 @@
+"""Sensitivity sweeps: which parameters drive each target output.
+
+Four methods over the same machinery (a design of parameter sets, one
+vectorised pass of the model in chunks, each output measured year by year
+as its data are):
+
+- ``lhs``: a Latin hypercube of the parameters; uncertainty bands.
+- ``morris``: elementary effects (mu*, sigma; SALib), a cheap screening.
+- ``sobol``: first-order, second-order and total indices with bootstrap
+  confidence intervals (SALib's Saltelli design and estimator).
+- ``oat``: one parameter at a time to its low and high values, the others at
+  their defaults: the swings of a tornado chart.
+
+Parameters come from the scenario's ``distributions`` or, failing that,
+from ``--params`` with their ``.mdl`` ranges.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.errors import BrainsimError
+
+METHODS = ("lhs", "morris", "sobol", "oat")
+MIN_N = {"lhs": 10, "morris": 4, "sobol": 16, "oat": 1}
+MORRIS_LEVELS = 4
+
+
+@dataclass(frozen=True)
+class Factor:
+    """A swept parameter: its .mdl name, distribution family and parameters."""
+
+    name: str
+    family: str  # "uniform", "normal" or "triangular"
+    params: tuple
+
+    def bounds(self) -> tuple:
+        """Return the sampling range: the bounds, or the 0.5-99.5% range of a normal."""
+        if self.family == "normal":
+            mean, sd = self.params
+            return (mean - 2.576 * sd, mean + 2.576 * sd)
+        return (self.params[0], self.params[-1])
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        """Map unit-interval draws to values of the distribution."""
+        from scipy.stats import norm, triang
+
+        lo, hi = self.params[0], self.params[-1]
+        if self.family == "uniform":
+            return lo + u * (hi - lo)
+        if self.family == "normal":
+            return norm.ppf(u, loc=self.params[0], scale=self.params[1])
+        c = (self.params[1] - lo) / (hi - lo)
+        return triang.ppf(u, c, loc=lo, scale=hi - lo)
+
+
+def salib_problem(factors: list) -> dict:
+    """Return the SALib problem of ``factors`` on the unit interval (see :meth:`Factor.ppf`)."""
+    return {
+        "num_vars": len(factors),
+        "names": [f.name for f in factors],
+        "bounds": [[0.0, 1.0]] * len(factors),
+    }
+
+
+def check_n(method: str, n: int) -> None:
+    """Refuse a sample size too small (or, for Sobol, not a power of two)."""
+    if method not in METHODS:
+        raise BrainsimError(f"unknown method '{method}'; choose one of {', '.join(METHODS)}")
+    if n < MIN_N[method]:
+        raise BrainsimError(f"-n {n} is too small for {method}; give at least {MIN_N[method]}")
+    if method == "sobol" and n & (n - 1):
+        raise BrainsimError(
+            f"-n {n} is not a power of two, which Sobol sampling needs; give e.g. "
+            f"{1 << (n - 1).bit_length()}"
+        )
+
+
+def design(
+    method: str, factors: list, n: int, seed: int, second_order: bool = False
+) -> np.ndarray:
+    """Return the unit-interval design, shaped ``(runs, factors)``.
+
+    ``oat`` gives the default point first, then each factor at its low
+    (5%) and high (95%) quantile in turn, as rows ``1 + 2i`` and ``2 + 2i``.
+    """
+    check_n(method, n)
+    d = len(factors)
+    if method == "lhs":
+        from scipy.stats import qmc
+
+        return qmc.LatinHypercube(d=d, seed=seed).random(n)
+    if method == "morris":
+        from SALib.sample import morris
+
+        return morris.sample(salib_problem(factors), n, num_levels=MORRIS_LEVELS, seed=seed)
+    if method == "sobol":
+        return saltelli_design(n, d, seed, second_order)
+    rows = [np.full(d, np.nan)]  # NaN: the factor stays at its default
+    for i in range(d):
+        for q in (0.05, 0.95):
+            row = np.full(d, np.nan)
+            row[i] = q
+            rows.append(row)
+    return np.array(rows)
+
+
+def saltelli_design(n: int, d: int, seed: int, second_order: bool = False) -> np.ndarray:
+    """Saltelli's design from a scrambled Sobol' sequence, in SALib's row order.
+
+    For each of the ``n`` base points: ``A``, then ``A`` with column ``i`` from
+    ``B`` for every ``i`` (``AB_i``), then (second order) ``B`` with column
+    ``i`` from ``A`` (``BA_i``), then ``B``.
+    """
+    from scipy.stats import qmc
+
+    base = qmc.Sobol(d=2 * d, scramble=True, seed=seed).random(n)
+    a, b = base[:, :d], base[:, d:]
+    blocks = [a]
+    for i in range(d):
+        ab = a.copy()
+        ab[:, i] = b[:, i]
+        blocks.append(ab)
+    if second_order:
+        for i in range(d):
+            ba = b.copy()
+            ba[:, i] = a[:, i]
+            blocks.append(ba)
+    blocks.append(b)
+    return np.stack(blocks, axis=1).reshape(-1, d)
+
+
+def sobol_indices(
+    y: np.ndarray,
+    d: int,
+    second_order: bool = False,
+    resamples: int = 100,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict:
+    """First-order and total Sobol' indices of every row of ``y`` at once.
+
+    ``y`` is shaped ``(outputs, runs)`` in the order of :func:`saltelli_design`.
+    The estimators are Saltelli et al. (2010) for S1 and Jansen (1999) for
+    ST, as in SALib; the confidence half-widths are the normal quantile times
+    the standard deviation of ``resamples`` bootstrap estimates (SALib's rule).
+    An output that does not vary gets indices of 0.
+    """
+    from scipy.stats import norm
+
+    y = np.atleast_2d(y)
+    block = 2 * d + 2 if second_order else d + 2
+    yb = y.reshape(y.shape[0], -1, block)
+    a, b, ab = yb[:, :, 0], yb[:, :, -1], yb[:, :, 1 : d + 1]
+
+    def estimate(rows):
+        a_, b_, ab_ = a[:, rows], b[:, rows], ab[:, rows]
+        var = np.var(np.concatenate([a_, b_], axis=1), axis=1)[:, None]
+        safe = np.where(var > 0, var, 1.0)
+        s1 = np.mean(b_[:, :, None] * (ab_ - a_[:, :, None]), axis=1) / safe
+        st = 0.5 * np.mean((a_[:, :, None] - ab_) ** 2, axis=1) / safe
+        return np.where(var > 0, s1, 0.0), np.where(var > 0, st, 0.0)
+
+    n = yb.shape[1]
+    s1, st = estimate(np.arange(n))
+    rng = np.random.default_rng(seed)
+    boots = [estimate(rng.integers(n, size=n)) for _ in range(resamples)]
+    z = norm.ppf(0.5 + level / 2)
+    if resamples > 1:
+        s1_conf = z * np.std([bt[0] for bt in boots], axis=0, ddof=1)
+        st_conf = z * np.std([bt[1] for bt in boots], axis=0, ddof=1)
+    else:
+        s1_conf = st_conf = np.full_like(s1, np.nan)
+    return {"S1": s1, "S1_conf": s1_conf, "ST": st, "ST_conf": st_conf}
+
+
+def analyze(
+    method: str,
+    factors: list,
+    unit: np.ndarray,
+    y: np.ndarray,
+    seed: int,
+    second_order: bool = False,
+    resamples: int = 100,
+    s2: bool = False,
+) -> dict:
+    """Return the indices of one output (``y``, one value per design row) by ``method``.
+
+    Returns index name to an array over factors: ``S1``, ``S1_conf``, ``ST``,
+    ``ST_conf`` (sobol); ``mu_star``, ``mu_star_conf``, ``sigma`` (morris);
+    ``low``, ``high``, ``swing`` (oat: the output with the factor at its low
+    and high value, and their difference); ``rank_corr`` (lhs: Spearman's
+    rank correlation of the factor with the output).
+    """
+    problem = salib_problem(factors)
+    if method == "sobol":
+        found = {
+            k: v[0]
+            for k, v in sobol_indices(y, len(factors), second_order, resamples, seed).items()
+        }
+        if second_order and s2 and np.ptp(y) > 0:
+            from SALib.analyze import sobol
+
+            res = sobol.analyze(
+                problem, y, calc_second_order=True, num_resamples=resamples, seed=seed
+            )
+            found["S2"] = np.asarray(res["S2"])
+        return found
+    if np.ptp(y) == 0:  # an output the parameters do not move
+        zeros = np.zeros(len(factors))
+        if method == "morris":
+            return {"mu_star": zeros, "mu_star_conf": zeros, "sigma": zeros}
+    if method == "morris":
+        from SALib.analyze import morris
+
+        res = morris.analyze(
+            problem, unit, y, num_levels=MORRIS_LEVELS, num_resamples=100, seed=seed
+        )
+        return {k: np.asarray(res[k]) for k in ("mu_star", "mu_star_conf", "sigma")}
+    if method == "oat":
+        low, high = y[1::2], y[2::2]
+        return {"low": low, "high": high, "swing": high - low}
+    from scipy.stats import spearmanr
+
+    corr = [
+        spearmanr(unit[:, i], y).statistic if np.ptp(y) > 0 else 0.0 for i in range(len(factors))
+    ]
+    return {"rank_corr": np.asarray(corr, dtype=float)}
+
+
+def values(factors: list, unit: np.ndarray, defaults: dict) -> dict:
+    """Return the parameter arrays: each factor's values, its default where NaN."""
+    out = {}
+    for i, f in enumerate(factors):
+        column = unit[:, i]
+        x = np.where(np.isnan(column), defaults[f.name], f.ppf(np.nan_to_num(column, nan=0.5)))
+        out[f.name] = x
+    return out
+
+
+# --- a sweep of the model ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A sweep's design, measured outputs and indices."""
+
+    method: str
+    factors: list
+    unit: np.ndarray  # the design on the unit interval, (runs, factors)
+    years: np.ndarray
+    values: dict  # output -> (year, run)
+    target_years: dict  # output -> the year its target is set for
+    indices: dict  # (output, year) -> {index name: array over factors}
+    seed: int
+
+
+def factors_for(scenario, model, names=None) -> list:
+    """Return the swept parameters.
+
+    ``names`` with their .mdl ranges; else the scenario's distributions; else
+    every constant with a range.
+    """
+    if names:
+        out = []
+        for name in names:
+            try:
+                el = model.spec.element(name)
+            except KeyError:
+                from sim.names import suggestion
+
+                consts = [e.name for e in model.spec.elements if e.kind == "constant"]
+                raise BrainsimError(
+                    f"unknown parameter '{name}'; {suggestion(name, consts)}"
+                ) from None
+            if el.kind != "constant" or None in el.limits or el.limits[0] == el.limits[1]:
+                raise BrainsimError(f"'{el.name}' is not a constant with a [min, max] range")
+            out.append(Factor(el.name, "uniform", tuple(el.limits)))
+        return out
+    if scenario.uncertainty.kind == "distributions":
+        return [Factor(n, fam, p) for n, fam, p in scenario.uncertainty.distributions]
+    return [
+        Factor(el.name, "uniform", tuple(el.limits))
+        for el in model.spec.elements
+        if el.kind == "constant" and None not in el.limits and el.limits[0] < el.limits[1]
+    ]
+
+
+def run_sweep(
+    scenario,
+    model,
+    timing: dict,
+    method: str,
+    n: int,
+    seed: int,
+    factors: list,
+    second_order: bool = False,
+    progress=None,
+) -> Sweep:
+    """Run the design of ``method`` under ``scenario`` and compute the indices.
+
+    Indices are computed for every output in every year from 2024 that the
+    run covers, and so for each target year; only the outputs in ``timing``
+    are kept, so memory is bounded by outputs x years x runs.
+    """
+    from sim.runner import PROJECTION_START, measure_runs
+
+    if len(factors) < 2 and method in ("sobol", "morris"):
+        raise BrainsimError(f"{method} needs at least 2 parameters; give more with --params")
+    unit = design(method, factors, n, seed, second_order)
+    defaults = {
+        f.name: model.defaults[model.param_keys.index(model.spec.element(f.name).key)]
+        for f in factors
+    }
+    fixed = dict(scenario.set)
+    for p in scenario.policies:
+        fixed[p.lever] = p.to
+        fixed["policy start year"] = p.start
+        fixed["policy ramp years"] = p.ramp_years
+    swept = values(factors, unit, defaults)
+    params = {**fixed, **swept}
+    measured = measure_runs(scenario, model, timing, params, len(unit), progress=progress)
+    years = np.arange(
+        int(np.ceil(model.controls["initial_time"])), int(model.controls["final_time"]) + 1
+    )
+    target_years = {}
+    for tgt in scenario.targets:
+        target_years.setdefault(tgt.variable, tgt.year)
+    # indices from the first projection year, or over the whole run if it ends before
+    first = PROJECTION_START if years[-1] > PROJECTION_START else years[0]
+    indices = {}
+    for name, arr in measured.items():
+        for i, year in enumerate(years):
+            if year < first or np.isnan(arr[i]).any():
+                continue
+            at_target = year == target_years.get(name)
+            indices[(name, int(year))] = analyze(
+                method,
+                factors,
+                unit,
+                arr[i],
+                seed,
+                second_order,
+                resamples=100 if at_target else 30,
+                s2=second_order and at_target,
+            )
+    return Sweep(method, factors, unit, years, measured, target_years, indices, seed)
+
+
+def index_rows(sweep: Sweep) -> list:
+    """Return tidy rows ``(method, output, year, parameter, index, value)``."""
+    rows = []
+    for (output, year), found in sweep.indices.items():
+        for index, arr in found.items():
+            if arr.ndim != 1:
+                continue  # S2, a matrix, goes to its own file
+            for factor, value in zip(sweep.factors, arr, strict=True):
+                rows.append((sweep.method, output, year, factor.name, index, float(value)))
+    return rows

@@ -1,0 +1,190 @@
+"""Sensitivity sweeps and goal seeking: known answers on test problems, bad input, the CLI."""
+
+import csv
+
+import numpy as np
+import pytest
+
+import sim
+from sim import sweep as sw
+from sim.goal import parse_goal, seek
+from sim.runner import sample_distributions
+from sim.scenario import load_scenario
+
+from conftest import ROOT, write_mdl
+
+TINY = """
+level = INTEG(a * 2 + b * b, 0) ~ widget ~ |
+signal = lever * k ~ widget/Year ~ |
+a = 1 ~ widget/Year [0, 2] ~ assumption: test |
+b = 1 ~ widget/Year [0, 2] ~ assumption: test |
+c = 1 ~ widget/Year [0, 2] ~ assumption: test (the model ignores it) |
+lever = 1 ~ dmnl [0, 20] ~ assumption: test |
+k = 1.5 ~ widget/Year [1, 2] ~ assumption: test |
+"""
+
+
+def _tiny(tmp_path, uncertainty="none"):
+    mdl = write_mdl(tmp_path / "tiny.mdl", TINY, final=2010, step=0.25)
+    mdl.write_text(mdl.read_text().replace("INITIAL TIME = 0", "INITIAL TIME = 2000"))
+    scenario = tmp_path / "tiny-case.yaml"
+    scenario.write_text(
+        "name: tiny-case\ntitle: {en: Tiny, ja: 小}\ndescription: {en: A test, ja: テスト}\n"
+        f"uncertainty: {uncertainty}\n",
+        encoding="utf-8",
+    )
+    model = sim.load_model(mdl)
+    return model, load_scenario(scenario, model), scenario, mdl
+
+
+def test_sobol_recovers_the_ishigami_indices():
+    factors = [sw.Factor(f"x{i}", "uniform", (-np.pi, np.pi)) for i in range(3)]
+    unit = sw.design("sobol", factors, 1024, seed=11)
+    x = np.column_stack([f.ppf(unit[:, i]) for i, f in enumerate(factors)])
+    y = np.sin(x[:, 0]) + 7 * np.sin(x[:, 1]) ** 2 + 0.1 * x[:, 2] ** 4 * np.sin(x[:, 0])
+    found = sw.analyze("sobol", factors, unit, y, seed=11)
+    # analytic values for a = 7, b = 0.1 (Ishigami and Homma 1990)
+    np.testing.assert_allclose(found["S1"], [0.3139, 0.4424, 0.0], atol=0.05)
+    np.testing.assert_allclose(found["ST"], [0.5576, 0.4424, 0.2437], atol=0.05)
+    assert np.all(found["S1_conf"] > 0)
+
+
+def test_second_order_design_gives_the_same_first_order_indices():
+    factors = [sw.Factor(f"x{i}", "uniform", (0.0, 1.0)) for i in range(4)]
+    unit = sw.design("sobol", factors, 256, seed=2, second_order=True)
+    y = unit[:, 0] + 2 * unit[:, 1] * unit[:, 2]
+    cheap = sw.analyze("sobol", factors, unit, y, 2, second_order=True)
+    full = sw.analyze("sobol", factors, unit, y, 2, second_order=True, s2=True)
+    np.testing.assert_allclose(cheap["S1"], full["S1"], atol=1e-12)
+    np.testing.assert_allclose(cheap["ST"], full["ST"], atol=1e-12)
+    assert full["S2"][1, 2] > 0.05  # the x1-x2 interaction
+    assert abs(full["S2"][0, 3]) < 0.05
+
+
+def test_morris_ranks_the_ignored_parameter_last(tmp_path):
+    model, scenario, _, _ = _tiny(tmp_path)
+    factors = sw.factors_for(scenario, model, ["a", "b", "c"])
+    result = sw.run_sweep(scenario, model, {"level": "may1"}, "morris", 12, 4, factors)
+    mu = result.indices[("level", 2005)]["mu_star"]
+    assert mu[2] == 0.0
+    assert np.argsort(mu)[0] == 2
+    assert mu[0] > 0
+    assert mu[1] > 0
+
+
+def test_oat_swings_follow_the_equation(tmp_path):
+    model, scenario, _, _ = _tiny(tmp_path)
+    factors = sw.factors_for(scenario, model, ["a", "c"])
+    result = sw.run_sweep(scenario, model, {"level": "may1"}, "oat", 1, 0, factors)
+    swing = result.indices[("level", 2005)]["swing"]
+    # a from its 5% to its 95% value (0.1 to 1.9) adds 2 * 1.8 a year for 5 + 1/3 years
+    assert swing[0] == pytest.approx(2 * 1.8 * (5 + 120 / 365), rel=0.02)
+    assert swing[1] == 0.0
+
+
+def test_target_search_finds_a_known_threshold(tmp_path):
+    unc = "{distributions: {k: {uniform: [1, 2]}}, samples: 400, seed: 3}"
+    model, scenario, _, _ = _tiny(tmp_path, unc)
+    goal = parse_goal("signal@2005>=10", model)
+    answer = seek(scenario, model, tmp_path, "lever", goal, 0.5, tolerance=0.01)
+    k = np.sort(sample_distributions(scenario.uncertainty.distributions, 400, 3, model)["k"])
+    # half of the runs meet lever * k >= 10 once lever reaches 10 / (the 200th largest k)
+    assert answer.level == pytest.approx(10 / k[-200], abs=0.01)
+    assert answer.achieved >= 0.5
+    unreachable = seek(
+        scenario, model, tmp_path, "lever", parse_goal("signal@2005>=100", model), 0.5
+    )
+    assert unreachable.level is None
+    assert "cannot be met" in unreachable.sentence()
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (
+            ["target", "--lever", "scholarships", "--goal", "net researcher flow@2033>=1"],
+            "unknown lever 'scholarships'",
+        ),
+        (
+            ["target", "--lever", "scholarship coverage", "--goal", "students 2033 > 5"],
+            "is not VARIABLE@YEAR>=VALUE",
+        ),
+        (
+            [
+                "target",
+                "--lever",
+                "scholarship coverage",
+                "--goal",
+                "net researcher flow@2033>=1",
+                "--probability",
+                "1.5",
+            ],
+            "outside (0, 1]",
+        ),
+        (
+            [
+                "target",
+                "--lever",
+                "scholarship coverage",
+                "--goal",
+                "net researcher flow@2033>=1",
+                "--probability",
+                "0",
+            ],
+            "outside (0, 1]",
+        ),
+        (["sweep", "--method", "sobol", "-n", "8", "--out", "OUT"], "too small for sobol"),
+        (["sweep", "--method", "sobol", "-n", "100", "--out", "OUT"], "not a power of two"),
+        (["sweep", "--method", "morris", "-n", "2", "--out", "OUT"], "too small for morris"),
+        (["sweep", "--method", "fast", "-n", "64", "--out", "OUT"], "unknown method 'fast'"),
+        (
+            ["sweep", "--method", "oat", "--params", "scholarship coverag", "--out", "OUT"],
+            "unknown parameter 'scholarship coverag'",
+        ),
+    ],
+)
+def test_bad_sweep_and_target_input(run_cli, tmp_path, args, fragment):
+    command, *rest = args
+    rest = [str(tmp_path / "out") if a == "OUT" else a for a in rest]
+    status, _, stderr = run_cli(
+        command,
+        ROOT / "scenarios" / "baseline.yaml",
+        *rest,
+        "--model",
+        ROOT / "model" / "brain_circulation.mdl",
+    )
+    assert status == 2, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert fragment in lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_sweep_command_on_the_brain_model(run_cli, tmp_path):
+    out = tmp_path / "oat"
+    status, stdout, stderr = run_cli(
+        "sweep",
+        ROOT / "scenarios" / "baseline.yaml",
+        "--method",
+        "oat",
+        "--params",
+        "employment support target",
+        "scholarship coverage target",
+        "--model",
+        ROOT / "model" / "brain_circulation.mdl",
+        "--out",
+        out,
+    )
+    assert status == 0, stderr
+    assert {p.name for p in out.iterdir()} == {
+        "indices.csv",
+        "sweep.nc",
+        "summary.md",
+    }
+    with open(out / "indices.csv", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["index"] == "swing" and r["year"] == "2033"]
+    swing = {(r["output"], r["parameter"]): float(r["value"]) for r in rows}
+    employment = "domestic employment rate of international graduates"
+    assert swing[(employment, "employment support target")] > 0.01
+    assert swing[(employment, "scholarship coverage target")] == pytest.approx(0, abs=1e-9)
+    assert "## domestic employment rate of international graduates, 2033" in stdout

@@ -14,9 +14,11 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+	$(VENV)/bin/brainsim brief --check
 
 brief: $(STAMP)
 	$(VENV)/bin/brainsim compare scenarios/*.yaml --out figures/scenarios
+	$(VENV)/bin/brainsim brief --lang both --out figures/briefing
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_engine.py

@@ -1,0 +1,359 @@
+"""The briefing figures, drawn from the Dataset of :func:`sim.briefing.collect`.
+
+Each function takes the Dataset, a language (``en`` or ``ja``) and a footer
+line, and returns a matplotlib Figure; nothing here runs the model. All
+words come from :mod:`sim.labels`; the Japanese font is the bundled
+IPAexGothic of matplotlib-fontja, so figures render the same on a fresh
+machine.
+"""
+
+import numpy as np
+
+from sim.briefing import DISPATCH_SERIES, fmt
+from sim.labels import label, name
+from sim.targets import TARGETS
+
+FIGURES = (
+    "history",
+    "targets",
+    "probability",
+    "tornado",
+    "sobol",
+    "goal",
+    "researchers",
+    "diagram",
+)
+# the scenario each figure shows (None: all of them), for its footer
+SCENARIO_OF = {
+    "history": "baseline",
+    "targets": None,
+    "probability": None,
+    "tornado": "baseline",
+    "sobol": "baseline",
+    "goal": "expanded-scholarships",
+    "researchers": None,
+    "diagram": "baseline",
+}
+HIGHLIGHT = ("baseline", "jmirai-package")
+COLORS = {"baseline": "0.2", "jmirai-package": "tab:red"}
+
+
+def _setup():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib_fontja  # noqa: F401  (sets the bundled Japanese font)
+
+    # IPAexGothic for Japanese, DejaVu Sans (matplotlib's own) for the symbols it lacks
+    plt.rcParams.update(
+        {
+            "font.family": ["IPAexGothic", "DejaVu Sans"],
+            "font.size": 8,
+            "axes.titlesize": 8,
+            "svg.fonttype": "none",
+        }
+    )
+    return plt
+
+
+def _footer(fig, text: str) -> None:
+    fig.text(0.01, 0.005, text, fontsize=5.5, color="0.35", va="bottom", ha="left", wrap=True)
+
+
+def _thousands(ax, axis: str = "y") -> None:
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    target.set_major_formatter(
+        FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 10 else f"{v:.2g}")
+    )
+    if axis == "x":
+        target.set_major_locator(MaxNLocator(4))
+
+
+def history(ds, lang: str, footer: str):
+    """1. Each calibrated series: observations, the calibrated model and the ensemble band."""
+    import textwrap
+
+    from matplotlib.ticker import MaxNLocator
+
+    plt = _setup()
+    series = list(dict.fromkeys(ds["obs_series"].values.tolist()))
+    cols = 3
+    rows = int(np.ceil(len(series) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(9, 1.9 * rows + 0.6), squeeze=False)
+    for ax, s in zip(axes.flat, series, strict=False):
+        idx = np.flatnonzero(ds["obs_series"].values == s)
+        order = idx[np.argsort(ds["obs_year"].values[idx])]
+        x = ds["obs_year"].values[order]
+        pct = ds["obs_unit"].values[order[0]] == "%"
+        scale = 100 if pct else 1
+        ax.fill_between(
+            x,
+            ds["fit_p05"].values[order] * scale,
+            ds["fit_p95"].values[order] * scale,
+            color="tab:blue",
+            alpha=0.2,
+            lw=0,
+            label=label("band", lang),
+        )
+        ax.plot(
+            x,
+            ds["fit_best"].values[order] * scale,
+            "-" if len(x) > 1 else "_",
+            color="tab:blue",
+            lw=1,
+            ms=12,
+            label=label("model", lang),
+        )
+        ax.plot(
+            x,
+            ds["obs_value"].values[order] * scale,
+            "o",
+            color="black",
+            ms=2.5,
+            label=label("observed", lang),
+        )
+        ax.set_title("\n".join(textwrap.wrap(s.replace("_", " "), 52)), fontsize=6.2)
+        ax.xaxis.set_major_locator(MaxNLocator(5, integer=True))
+        if len(x) == 1:
+            ax.set_xlim(x[0] - 2, x[0] + 2)
+        ax.set_ylabel("%" if pct else label("persons", lang), fontsize=6.5)
+        ax.tick_params(labelsize=6)
+        _thousands(ax)
+    for ax in axes.flat[len(series) :]:
+        ax.set_visible(False)
+    axes.flat[0].legend(fontsize=6, frameon=False)
+    fig.suptitle(label("fig_history", lang), fontsize=10)
+    fig.supxlabel(label("year", lang) + " / " + label("fiscal_year", lang), fontsize=7, y=0.022)
+    _footer(fig, footer)
+    fig.tight_layout(rect=(0, 0.035, 1, 0.98))
+    return fig
+
+
+def targets(ds, lang: str, footer: str):
+    """2. Each target output by scenario: medians, bands for two scenarios, the target."""
+    plt = _setup()
+    outputs = list(dict.fromkeys(t.variable for t in TARGETS))
+    fig, axes = plt.subplots(4, 2, figsize=(9, 10.5), squeeze=False)
+    years = ds["year"].values
+    keep = years >= 2010
+    for ax, out in zip(axes.flat, outputs, strict=False):
+        for scen in ds["scenario"].values:
+            q = ds["quantile"].sel(scenario=scen, output=out).values[keep]
+            highlight = scen in HIGHLIGHT
+            if highlight:
+                ax.fill_between(
+                    years[keep], q[:, 0], q[:, 2], color=COLORS[scen], alpha=0.15, lw=0
+                )
+            ax.plot(
+                years[keep],
+                q[:, 1],
+                lw=1.4 if highlight else 0.7,
+                color=COLORS.get(scen),
+                alpha=1 if highlight else 0.6,
+                label=name(str(scen), lang),
+            )
+        for t in TARGETS:
+            if t.variable == out:
+                ax.axhline(t.value, color="tab:green", ls="--", lw=1)
+                ax.plot(
+                    [t.year],
+                    [t.value],
+                    marker="*",
+                    color="tab:green",
+                    ms=9,
+                    label=label("target", lang),
+                )
+        ax.set_title(name(out, lang))
+        ax.set_ylabel(label("share", lang) if "rate" in out else label("persons", lang))
+        _thousands(ax)
+    axes.flat[len(outputs) - 1].set_xlabel(label("year", lang))
+    handles, labels_ = axes.flat[0].get_legend_handles_labels()
+    legend_ax = axes.flat[len(outputs)]
+    legend_ax.axis("off")
+    legend_ax.legend(handles, labels_, loc="center", fontsize=7, ncol=2, frameon=False)
+    for ax in axes.flat[len(outputs) + 1 :]:
+        ax.set_visible(False)
+    fig.suptitle(label("fig_targets", lang), fontsize=10)
+    _footer(fig, footer)
+    fig.tight_layout(rect=(0, 0.02, 1, 0.98))
+    return fig
+
+
+def probability(ds, lang: str, footer: str):
+    """3. The probability of meeting each target, scenarios by targets, as a colour table."""
+    plt = _setup()
+    p = ds["probability"].values
+    fig, ax = plt.subplots(figsize=(9, 5.2))
+    im = ax.imshow(p, cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
+    ax.set_yticks(range(p.shape[0]), [name(str(s), lang) for s in ds["scenario"].values])
+    ax.set_xticks(
+        range(p.shape[1]),
+        [
+            name(t.variable, lang)
+            + "\n"
+            + label("goal_short", lang, value=fmt(t.value, lang), year=t.year)
+            for t in TARGETS
+        ],
+        rotation=30,
+        ha="right",
+        fontsize=6.5,
+    )
+    for i in range(p.shape[0]):
+        for j in range(p.shape[1]):
+            ax.text(j, i, f"{p[i, j]:.0%}", ha="center", va="center", fontsize=6.5, color="black")
+    fig.colorbar(im, ax=ax, label=label("probability", lang), fraction=0.03)
+    ax.set_title(label("fig_probability", lang), fontsize=10)
+    _footer(fig, footer)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    return fig
+
+
+def tornado(ds, lang: str, footer: str, top: int = 8):
+    """4a. One-at-a-time swings of the 2033 target outputs: the largest ``top`` of each."""
+    plt = _setup()
+    outputs = list(dict.fromkeys(t.variable for t in TARGETS))
+    fig, axes = plt.subplots(4, 2, figsize=(9, 11), squeeze=False)
+    params = ds["parameter"].values
+    for ax, out in zip(axes.flat, outputs, strict=False):
+        swing = ds["oat_swing"].sel(output=out).values
+        order = np.argsort(-np.abs(swing))[:top][::-1]
+        colors = ["tab:blue" if v >= 0 else "tab:orange" for v in swing[order]]
+        ax.barh(range(len(order)), swing[order], color=colors)
+        ax.set_yticks(range(len(order)), [str(params[i]) for i in order], fontsize=5.5)
+        ax.axvline(0, color="0.3", lw=0.6)
+        ax.set_title(name(out, lang))
+        ax.set_xlabel(label("swing", lang), fontsize=6.5)
+        ax.tick_params(axis="x", labelsize=6)
+        _thousands(ax, "x")
+    for ax in axes.flat[len(outputs) :]:
+        ax.set_visible(False)
+    fig.suptitle(label("fig_tornado", lang), fontsize=10)
+    _footer(fig, footer)
+    fig.tight_layout(rect=(0, 0.02, 1, 0.98))
+    return fig
+
+
+def sobol(ds, lang: str, footer: str, top: int = 12):
+    """4b. Sobol total indices in 2033 (heat map) and over time for the headline outputs."""
+    plt = _setup()
+    outputs = list(dict.fromkeys(t.variable for t in TARGETS))
+    st = ds["sobol_st"].sel(index_year=2033, output=outputs).values  # (output, parameter)
+    order = np.argsort(-np.nanmax(st, axis=0))[:top]
+    fig, (ax, ax2) = plt.subplots(
+        1, 2, figsize=(12, 6), gridspec_kw={"width_ratios": [1.3, 1]}, layout="constrained"
+    )
+    fig.get_layout_engine().set(rect=(0, 0.03, 1, 0.97))
+    im = ax.imshow(st[:, order].T, cmap="Blues", vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(
+        range(len(outputs)), [name(o, lang) for o in outputs], rotation=35, ha="right", fontsize=6
+    )
+    params = ds["parameter"].values
+    ax.set_yticks(range(len(order)), [str(params[i]) for i in order], fontsize=6)
+    for i in range(len(order)):
+        for j in range(len(outputs)):
+            v = st[j, order[i]]
+            ax.text(
+                j,
+                i,
+                "" if np.isnan(v) else f"{v:.2f}",
+                ha="center",
+                va="center",
+                fontsize=5.5,
+                color="white" if v > 0.6 else "black",
+            )
+    fig.colorbar(im, ax=ax, label=label("total_index", lang), fraction=0.04)
+    ax.set_title(label("fig_sobol", lang))
+    headline = "international students in japan"
+    over = ds["sobol_st"].sel(output=headline).values  # (index_year, parameter)
+    years = ds["index_year"].values
+    for i in np.argsort(-np.nanmax(over, axis=0))[:5]:
+        ax2.plot(years, over[:, i], lw=1.2, label=str(params[i]))
+    ax2.set_ylim(0, 1)
+    ax2.set_xlabel(label("year", lang))
+    ax2.set_ylabel(label("total_index", lang))
+    ax2.set_title(f"{label('fig_sobol_time', lang)}: {name(headline, lang)}")
+    ax2.legend(fontsize=6, frameon=False)
+    _footer(fig, footer)
+    return fig
+
+
+def goal(ds, lang: str, footer: str):
+    """5. The goal-seeking curve: probability of the goal against the lever level."""
+    plt = _setup()
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    ax.plot(ds["level"].values, ds["goal_probability"].values, "o-", color="tab:blue", ms=3)
+    required = float(ds.attrs["goal_probability_required"])
+    ax.axhline(required, color="tab:green", ls="--", lw=1, label=label("required", lang))
+    level = float(ds.attrs["goal_level"])
+    if np.isfinite(level):
+        ax.axvline(level, color="tab:green", lw=1)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel(label("coverage", lang))
+    ax.set_ylabel(label("probability", lang))
+    ax.set_title(label("fig_goal", lang), fontsize=9)
+    ax.legend(fontsize=7, frameon=False)
+    _footer(fig, footer)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return fig
+
+
+def researchers(ds, lang: str, footer: str):
+    """6. Researchers dispatched 30+ days: history on both bases, scenarios, the FY2000 level."""
+    plt = _setup()
+    fig, ax = plt.subplots(figsize=(9, 4.6))
+    years = ds["year"].values
+    out = "researchers dispatched per year"
+    for scen in ds["scenario"].values:
+        q = ds["quantile"].sel(scenario=scen, output=out).values
+        highlight = scen in HIGHLIGHT
+        if highlight:
+            ax.fill_between(years, q[:, 0], q[:, 2], color=COLORS[scen], alpha=0.15, lw=0)
+        ax.plot(
+            years,
+            q[:, 1],
+            lw=1.4 if highlight else 0.6,
+            color=COLORS.get(scen),
+            alpha=1 if highlight else 0.5,
+            label=name(str(scen), lang),
+        )
+    series = ds["obs_series"].values
+    for key, marker in (("per year]", "o"), ("survey basis]", "s")):
+        idx = np.array(
+            [i for i, s in enumerate(series) if s.startswith(DISPATCH_SERIES) and s.endswith(key)],
+            dtype=int,
+        )
+        ax.plot(
+            ds["obs_year"].values[idx],
+            ds["obs_value"].values[idx],
+            marker,
+            color="black",
+            ms=3.5,
+            mfc="white" if marker == "s" else "black",
+            label=label("old_basis" if marker == "o" else "survey_basis", lang),
+        )
+    ax.axhline(7694, color="tab:green", ls="--", lw=1, label=label("fy2000_level", lang))
+    ax.set_xlabel(label("fiscal_year", lang))
+    ax.set_ylabel(label("persons_per_year", lang))
+    _thousands(ax)
+    ax.set_title(label("fig_researchers", lang), fontsize=10)
+    ax.text(
+        0.01, 0.02, label("dispatch_basis", lang), transform=ax.transAxes, fontsize=6, color="0.3"
+    )
+    ax.legend(fontsize=6, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1))
+    _footer(fig, footer)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return fig
+
+
+def diagram(spec, lang: str, footer: str):
+    """7. The model's stock-and-flow diagram, as :mod:`sim.diagram` draws it."""
+    _setup()
+    from sim.diagram import stock_flow_diagram
+
+    fig, ax = stock_flow_diagram(spec)
+    ax.set_title(label("fig_diagram", lang), fontsize=12)
+    _footer(fig, footer)
+    return fig

@@ -1,0 +1,185 @@
+"""The label catalogue of the briefing: every word a figure shows, in English and Japanese.
+
+Figures ask for labels by key (:func:`label`); model variables and scenario
+names are translated here too, so that one catalogue serves both languages.
+Numbers are never written here: templates take them as fields.
+"""
+
+LABELS = {
+    # figure titles
+    "fig_history": {"en": "The calibrated model against history", "ja": "較正済みモデルと実績値"},
+    "fig_targets": {
+        "en": "J-MIRAI target outputs by scenario (median; band: 5–95%)",
+        "ja": "シナリオ別のJ-MIRAI目標指標（中央値、帯：5〜95%）",
+    },
+    "fig_probability": {
+        "en": "Probability of meeting each target in its year",
+        "ja": "各目標を目標年に達成する確率",
+    },
+    "fig_tornado": {
+        "en": "What moves each 2033 target output: one-at-a-time swings",
+        "ja": "2033年の目標指標を動かす要因（一要因ずつの変化幅）",
+    },
+    "fig_sobol": {
+        "en": "Share of 2033 uncertainty explained (Sobol total index)",
+        "ja": "2033年の不確実性への寄与（Sobol全効果指数）",
+    },
+    "fig_sobol_time": {"en": "Sobol total index over time", "ja": "Sobol全効果指数の推移"},
+    "fig_goal": {
+        "en": "Probability of 500,000 students abroad in 2033 against scholarship coverage",
+        "ja": "奨学金の支援率と2033年の海外留学50万人の達成確率",
+    },
+    "fig_researchers": {
+        "en": "Researchers dispatched abroad for 30+ days",
+        "ja": "30日超の研究者海外派遣者数",
+    },
+    "fig_diagram": {
+        "en": "Stock-and-flow diagram of the model",
+        "ja": "モデルのストック・フロー図",
+    },
+    # axes and legends
+    "year": {"en": "Year", "ja": "年"},
+    "fiscal_year": {"en": "Fiscal year", "ja": "年度"},
+    "persons": {"en": "persons", "ja": "人"},
+    "persons_per_year": {"en": "persons a year", "ja": "人／年"},
+    "share": {"en": "share", "ja": "割合"},
+    "probability": {"en": "Probability", "ja": "確率"},
+    "observed": {"en": "Observed", "ja": "実績値"},
+    "model": {"en": "Calibrated model", "ja": "較正済みモデル"},
+    "band": {"en": "Ensemble 5–95%", "ja": "アンサンブル5〜95%"},
+    "target": {"en": "Target", "ja": "目標"},
+    "fy2000_level": {"en": "FY2000 level (7,694)", "ja": "2000年度の水準（7,694人）"},
+    "old_basis": {"en": "Observed, postdocs not counted", "ja": "実績（ポスドク含まず）"},
+    "survey_basis": {
+        "en": "Observed, postdocs counted (FY2009–)",
+        "ja": "実績（ポスドク含む、2009年度〜）",
+    },
+    "dispatch_basis": {
+        "en": "Model lines: postdocs not counted (the FY2000 basis)",
+        "ja": "モデル：ポスドクを含まない（2000年度と同じ基準）",
+    },
+    "swing": {"en": "Change in the 2033 value (low → high)", "ja": "2033年値の変化（下限→上限）"},
+    "total_index": {"en": "Sobol total index (ST)", "ja": "Sobol全効果指数（ST）"},
+    "coverage": {
+        "en": "Scholarship coverage (share of students abroad supported)",
+        "ja": "奨学金の支援率（留学者に占める支援対象の割合）",
+    },
+    "required": {"en": "Required probability", "ja": "必要な確率"},
+    "scenario": {"en": "Scenario", "ja": "シナリオ"},
+    "goal_short": {"en": "≥ {value} ({year})", "ja": "{value}以上（{year}年）"},
+    # footer
+    "footer": {
+        "en": "brainsim {version} · model {model} (sha256 {sha}) · {scenarios} · {date} · "
+        "data: {sources}",
+        "ja": "brainsim {version}・モデル {model}（sha256 {sha}）・{scenarios}・{date}・"
+        "データ：{sources}",
+    },
+    "sources": {
+        "en": "JASSO, MEXT, OECD (model/history.csv); J-MIRAI 2023",
+        "ja": "JASSO・文部科学省・OECD（model/history.csv）；J-MIRAI 2023",
+    },
+    "all_scenarios": {"en": "all scenarios", "ja": "全シナリオ"},
+    # briefing pack
+    "pack_title": {
+        "en": "Japan's brain circulation: scenarios against the J-MIRAI 2033 targets",
+        "ja": "日本の国際頭脳循環：J-MIRAI 2033年目標に対するシナリオ分析",
+    },
+    "findings": {"en": "Key findings", "ja": "主な結果"},
+    "target_table": {
+        "en": "Target table: median (5–95%) in the target year and probability",
+        "ja": "目標表：目標年の中央値（5〜95%）と達成確率",
+    },
+    "finding_baseline": {
+        "en": "Under current policy, {output} reaches {p50} in {year} (5–95%: {p05}–{p95}); "
+        "the chance of meeting the target of {goal} is {prob}.",
+        "ja": "現行政策では、{year}年の{output}は{p50}（5〜95%：{p05}〜{p95}）。"
+        "目標{goal}の達成確率は{prob}。",
+    },
+    "finding_package": {
+        "en": "All J-MIRAI measures together raise the chance for {output} from {base} to "
+        "{package}.",
+        "ja": "J-MIRAIの全施策を同時に行うと、{output}の達成確率は{base}から{package}に上がる。",
+    },
+    "finding_yen": {
+        "en": "A weaker yen lowers Japanese students abroad in 2033 to {weak} (baseline {base}); "
+        "a stronger yen raises it to {strong}.",
+        "ja": "円安では2033年の日本人海外留学者は{weak}（ベースライン{base}）に減り、"
+        "円高では{strong}に増える。",
+    },
+    "finding_goal": {
+        "en": "Scholarship coverage alone: {answer}",
+        "ja": "奨学金の支援率のみでは：{answer}",
+    },
+    "goal_unreachable": {
+        "en": "500,000 students abroad in 2033 with 80% probability cannot be reached; even "
+        "at full coverage the probability is {prob}.",
+        "ja": "2033年の海外留学50万人を80%の確率で達成することはできない。支援率を最大に"
+        "しても確率は{prob}にとどまる。",
+    },
+    "goal_reached": {
+        "en": "500,000 students abroad in 2033 with 80% probability needs coverage of at "
+        "least {level}.",
+        "ja": "2033年の海外留学50万人を80%の確率で達成するには支援率{level}以上が必要。",
+    },
+}
+
+# model variables, as the briefing names them
+VARIABLES = {
+    "japanese students abroad per year": {
+        "en": "Japanese students abroad a year",
+        "ja": "日本人の海外留学者数（年間）",
+    },
+    "long term students abroad per year": {
+        "en": "— long-term and degree-seeking",
+        "ja": "—長期・学位取得型",
+    },
+    "university short and mid term participants per year": {
+        "en": "— university short and mid-term",
+        "ja": "—大学の短期・中期",
+    },
+    "high school students abroad per year": {"en": "— high school", "ja": "—高校生"},
+    "international students in japan": {
+        "en": "International students in Japan (1 May)",
+        "ja": "外国人留学生数（5月1日）",
+    },
+    "domestic employment rate of international graduates": {
+        "en": "Domestic employment of international graduates",
+        "ja": "外国人留学生の国内就職率",
+    },
+    "researchers dispatched per year": {
+        "en": "Researchers dispatched 30+ days a year",
+        "ja": "研究者の中・長期海外派遣者数（年間）",
+    },
+    "foreign researchers accepted per year": {
+        "en": "Foreign researchers accepted a year",
+        "ja": "外国人研究者の受入れ数（年間）",
+    },
+    "net researcher flow": {"en": "Net researcher flow", "ja": "研究者の純流入"},
+}
+
+SCENARIOS = {
+    "baseline": {"en": "Baseline", "ja": "ベースライン"},
+    "expanded-scholarships": {"en": "Expanded scholarships", "ja": "留学奨学金の拡充"},
+    "researcher-fellowships": {"en": "Researcher fellowships", "ja": "海外特別研究員の拡充"},
+    "joint-research-funds": {"en": "Joint research funds", "ja": "国際共同研究費の倍増"},
+    "employment-support": {"en": "Employment support", "ja": "国内就職支援の強化"},
+    "university-capacity": {"en": "University capacity", "ja": "大学の受入れ体制拡充"},
+    "research-environment": {"en": "Research environment", "ja": "WPI型研究環境"},
+    "weak-yen": {"en": "Weak yen", "ja": "円安"},
+    "strong-yen": {"en": "Strong yen", "ja": "円高"},
+    "border-shock": {"en": "Border shock 2030", "ja": "2030年国境閉鎖"},
+    "jmirai-package": {"en": "J-MIRAI package", "ja": "J-MIRAIパッケージ"},
+}
+
+
+def label(key: str, lang: str, **fields) -> str:
+    """Return the text for ``key`` in ``lang`` (``en`` or ``ja``), with ``fields`` filled in."""
+    return LABELS[key][lang].format(**fields)
+
+
+def name(text: str, lang: str) -> str:
+    """Return a variable or scenario name in ``lang``; unknown names are kept as they are."""
+    for table in (VARIABLES, SCENARIOS):
+        if text in table:
+            return table[text][lang]
+    return text

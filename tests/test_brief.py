@@ -1,0 +1,164 @@
+"""Briefing figures: each drawn from a small stored Dataset, in both languages, checked.
+
+``tests/data/brief/small.nc`` is a subset of what ``brainsim brief`` computes
+(4 scenarios, 10 parameters; see its ``note`` attribute). Warnings are errors
+in this suite, so a glyph missing from the Japanese font fails the test.
+"""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from sim import brief
+from sim.briefing import findings, footer, render, stale
+from sim.labels import LABELS, label
+from sim.vensim import read_mdl
+
+from conftest import DATA, ROOT
+
+SMALL = DATA / "brief" / "small.nc"
+
+
+@pytest.fixture(scope="module")
+def ds():
+    return xr.load_dataset(SMALL)
+
+
+def _pixels(fig) -> float:
+    """Share of the canvas that is not white."""
+    fig.canvas.draw()
+    rgba = np.asarray(fig.canvas.buffer_rgba())[..., :3]
+    return float(np.mean(rgba.min(axis=2) < 245))
+
+
+def _texts(fig) -> str:
+    return " ".join(t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text")))
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_history_figure(ds, lang):
+    fig = brief.history(ds, lang, footer(ds, lang, "baseline"))
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) == len(set(ds["obs_series"].values.tolist()))
+    assert label("fig_history", lang) in _texts(fig)
+    # each panel: observations, the model line and the band
+    assert all(len(ax.lines) == 2 and len(ax.collections) == 1 for ax in visible)
+    assert all(ax.get_ylabel() for ax in visible)
+    assert _pixels(fig) > 0.03
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_targets_figure(ds, lang):
+    fig = brief.targets(ds, lang, footer(ds, lang))
+    panels = [ax for ax in fig.axes if ax.get_visible() and ax.lines]
+    assert len(panels) == 7  # the J-MIRAI outputs and researchers dispatched
+    first = panels[0]
+    # one median line per scenario, the target line and its star
+    assert len(first.lines) == ds.sizes["scenario"] + 2
+    assert len(first.collections) == 2  # bands for baseline and the J-MIRAI package
+    assert label("fig_targets", lang) in _texts(fig)
+    assert all(ax.get_ylabel() for ax in panels)
+    assert _pixels(fig) > 0.03
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_probability_table(ds, lang):
+    fig = brief.probability(ds, lang, footer(ds, lang))
+    ax = fig.axes[0]
+    assert len(ax.get_yticklabels()) == ds.sizes["scenario"]
+    assert len(ax.get_xticklabels()) == ds.sizes["target"]
+    cells = [t.get_text() for t in ax.texts]
+    assert len(cells) == ds.sizes["scenario"] * ds.sizes["target"]
+    assert f"{float(ds['probability'].sel(scenario='baseline').values[4]):.0%}" in cells
+    assert _pixels(fig) > 0.3
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_tornado_and_sobol(ds, lang):
+    fig = brief.tornado(ds, lang, footer(ds, lang, "baseline"), top=5)
+    bars = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(bars) == 7
+    assert all(len(ax.patches) == 5 for ax in bars)
+    assert all(ax.get_xlabel() == label("swing", lang) for ax in bars)
+    fig = brief.sobol(ds, lang, footer(ds, lang, "baseline"), top=6)
+    heat, lines = fig.axes[0], fig.axes[1]
+    assert len(heat.get_yticklabels()) == 6
+    assert len(lines.lines) == 5
+    assert lines.get_ylabel() == label("total_index", lang)
+    assert _pixels(fig) > 0.05
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_goal_and_researchers(ds, lang):
+    fig = brief.goal(ds, lang, footer(ds, lang, "expanded-scholarships"))
+    ax = fig.axes[0]
+    curve = ax.lines[0]
+    np.testing.assert_allclose(curve.get_ydata(), ds["goal_probability"].values)
+    assert ax.get_xlabel() == label("coverage", lang)
+    fig = brief.researchers(ds, lang, footer(ds, lang))
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == label("persons_per_year", lang)
+    # scenarios, two observed bases and the FY2000 level
+    assert len(ax.lines) == ds.sizes["scenario"] + 3
+    assert _pixels(fig) > 0.03
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_diagram_figure(lang):
+    spec = read_mdl(DATA / "docs" / "admissions.mdl")
+    fig = brief.diagram(spec, lang, "footer")
+    assert label("fig_diagram", lang) in _texts(fig)
+    assert _pixels(fig) > 0.01
+
+
+def test_findings_take_their_numbers_from_the_data(ds):
+    en, ja = findings(ds, "en"), findings(ds, "ja")
+    assert len(en) == len(ja)
+    share = float(ds["probability"].sel(scenario="baseline").values[4])
+    assert any(f"{share:.0%}" in s for s in en)
+    assert any(f"{share:.0%}" in s for s in ja)
+    assert all(any("\u3040" <= c <= "\u30ff" or "\u4e00" <= c <= "\u9fff" for c in s) for s in ja)
+
+
+def test_every_label_has_both_languages():
+    for key, texts in LABELS.items():
+        assert set(texts) == {"en", "ja"}, key
+        assert all(texts.values()), key
+
+
+def test_render_writes_png_svg_and_pdf_for_each_language(ds, tmp_path):
+    spec = read_mdl(DATA / "docs" / "admissions.mdl")
+    made = render(ds, spec, tmp_path, ("en", "ja"), progress=lambda _: None)
+    for lang in ("en", "ja"):
+        for key in brief.FIGURES:
+            assert (tmp_path / f"{key}_{lang}.png").stat().st_size > 10_000
+            assert (tmp_path / f"{key}_{lang}.svg").stat().st_size > 1_000
+        assert (tmp_path / f"briefing_{lang}.pdf").read_bytes().startswith(b"%PDF")
+        assert made[f"briefing_{lang}.pdf"] == "pack"
+    from PIL import Image
+
+    with Image.open(tmp_path / "goal_en.png") as img:
+        assert round(img.info["dpi"][0]) == 300
+
+
+def test_check_finds_stale_headline_figures(tmp_path):
+    for folder in ("model", "scenarios"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    headline = tmp_path / "docs" / "headline"
+    headline.mkdir(parents=True)
+    from sim.briefing import inputs
+
+    (headline / "manifest.json").write_text(json.dumps({"inputs": inputs(tmp_path)}))
+    assert stale(tmp_path, headline) == []
+    weak = tmp_path / "scenarios" / "weak-yen.yaml"
+    weak.write_text(weak.read_text().replace("170", "175"))
+    assert stale(tmp_path, headline) == ["scenarios/weak-yen.yaml"]
+
+
+def test_committed_headline_figures_are_current(run_cli):
+    status, stdout, stderr = run_cli("brief", "--check", "--root", ROOT)
+    assert status == 0, stderr
+    assert "up to date" in stdout

@@ -7,6 +7,8 @@ IPAexGothic of matplotlib-fontja, so figures render the same on a fresh
 machine.
 """
 
+from pathlib import Path
+
 import numpy as np
 
 from sim.briefing import DISPATCH_SERIES, fmt
@@ -354,6 +356,7 @@ def diagram(spec, lang: str, footer: str):
     from sim.diagram import stock_flow_diagram
 
     fig, ax = stock_flow_diagram(spec)
-    ax.set_title(label("fig_diagram", lang), fontsize=12)
+    # replaces the diagram's own (English) title, drawn on the left
+    ax.set_title(f"{label('fig_diagram', lang)}: {Path(spec.path).name}", loc="left", fontsize=12)
     _footer(fig, footer)
     return fig

@@ -299,6 +299,27 @@ def findings(ds, lang: str) -> list:
     return out
 
 
+def wrap(text: str, width: int, lang: str) -> list:
+    """Split ``text`` into lines of at most ``width`` characters, never inside a number.
+
+    English breaks at spaces; Japanese, which has none, anywhere but inside a
+    run of digits, separators and percent signs.
+    """
+    import textwrap
+
+    if lang != "ja":
+        return textwrap.wrap(text, width, break_on_hyphens=False)
+    numeric = set("0123456789,.%〜–-")
+    lines = []
+    while len(text) > width:
+        cut = width
+        while cut > width // 2 and text[cut - 1] in numeric and text[cut] in numeric:
+            cut -= 1
+        lines.append(text[:cut])
+        text = text[cut:]
+    return [*lines, text] if text else lines
+
+
 def _title_page(ds, lang: str, plt):
     import textwrap
 
@@ -310,7 +331,7 @@ def _title_page(ds, lang: str, plt):
     width = 62 if lang == "ja" else 112
     y = 0.895
     for sentence in findings(ds, lang):
-        for line in textwrap.wrap(sentence, width, break_on_hyphens=False):
+        for line in wrap(sentence, width, lang):
             fig.text(0.07, y, line, fontsize=7.5)
             y -= 0.016
         y -= 0.006
@@ -328,9 +349,9 @@ def _title_page(ds, lang: str, plt):
                 f"{float(ds['probability'].sel(**sel)):.0%}"
             )
         cells.append(row)
-    wrap = 14 if lang == "ja" else 26
+    header_width = 14 if lang == "ja" else 26
     cols = [label("scenario", lang)] + [
-        "\n".join(textwrap.wrap(name(t.variable, lang), wrap, break_on_hyphens=False))
+        "\n".join(textwrap.wrap(name(t.variable, lang), header_width, break_on_hyphens=False))
         + "\n"
         + label("goal_short", lang, value=fmt(t.value, lang), year=t.year)
         for t in headline

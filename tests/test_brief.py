@@ -162,3 +162,17 @@ def test_committed_headline_figures_are_current(run_cli):
     status, stdout, stderr = run_cli("brief", "--check", "--root", ROOT)
     assert status == 0, stderr
     assert "up to date" in stdout
+
+
+def test_japanese_lines_never_break_inside_a_number():
+    from sim.briefing import wrap
+
+    text = (
+        "現行政策では、2033年の留学者数は190,951（5〜95%：134,525〜286,832）。"
+        "目標500,000の達成確率は0%。"
+    )
+    for width in range(20, 60):
+        lines = wrap(text, width, "ja")
+        assert "".join(lines) == text
+        for a, b in zip(lines, lines[1:], strict=False):
+            assert not (a[-1].isdigit() and (b[0].isdigit() or b[0] == ",")), (width, a, b)

@@ -11,13 +11,13 @@ Usage: python benchmarks/bench_compare.py [--repeat 3] [--no-pysd]
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
+
+from pysd_timing import pysd_run_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "model" / "brain_circulation.mdl"
@@ -49,16 +49,7 @@ def main() -> None:
             "brainsim_runs_per_s": round(runs / best, 1),
         }
         if not args.no_pysd:
-            import pysd
-
-            copy = Path(tmp) / MODEL.name
-            shutil.copy(MODEL, copy)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                model = pysd.read_vensim(str(copy))
-                start = time.perf_counter()
-                model.run()
-                pysd_s = time.perf_counter() - start
+            pysd_s = pysd_run_seconds(MODEL)
             figures["pysd_runs_per_s"] = round(1 / pysd_s, 4)
             figures["ratio"] = round(runs / best * pysd_s, 1)
     print(json.dumps(figures))

@@ -15,13 +15,13 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
+
+from pysd_timing import pysd_run_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "model" / "brain_circulation.mdl"
@@ -77,16 +77,7 @@ def main() -> None:
             "peak_rss_mb_all_processes_at_most": round(largest_mb * (os.cpu_count() or 1)),
         }
         if not args.no_pysd:
-            import pysd
-
-            copy = Path(tmp) / MODEL.name
-            shutil.copy(MODEL, copy)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                model = pysd.read_vensim(str(copy))
-                start = time.perf_counter()
-                model.run()
-                pysd_s = time.perf_counter() - start
+            pysd_s = pysd_run_seconds(MODEL)
             figures["pysd_runs_per_s"] = round(1 / pysd_s, 4)
             figures["ratio"] = round(runs / wall * pysd_s)
     print(json.dumps(figures))

@@ -25,6 +25,8 @@ FIGURES = (
     "researchers",
     "diagram",
 )
+# the outputs the targets apply to, in the order the targets are listed
+TARGET_OUTPUTS = list(dict.fromkeys(t.variable for t in TARGETS))
 # the scenario each figure shows (None: all of them), for its footer
 SCENARIO_OF = {
     "history": "baseline",
@@ -137,7 +139,7 @@ def history(ds, lang: str, footer: str):
 def targets(ds, lang: str, footer: str):
     """2. Each target output by scenario: medians, bands for two scenarios, the target."""
     plt = _setup()
-    outputs = list(dict.fromkeys(t.variable for t in TARGETS))
+    outputs = TARGET_OUTPUTS
     fig, axes = plt.subplots(4, 2, figsize=(9, 10.5), squeeze=False)
     years = ds["year"].values
     keep = years >= 2010
@@ -216,7 +218,7 @@ def probability(ds, lang: str, footer: str):
 def tornado(ds, lang: str, footer: str, top: int = 8):
     """4a. One-at-a-time swings of the 2033 target outputs: the largest ``top`` of each."""
     plt = _setup()
-    outputs = list(dict.fromkeys(t.variable for t in TARGETS))
+    outputs = TARGET_OUTPUTS
     fig, axes = plt.subplots(4, 2, figsize=(9, 11), squeeze=False)
     params = ds["parameter"].values
     for ax, out in zip(axes.flat, outputs, strict=False):
@@ -241,7 +243,7 @@ def tornado(ds, lang: str, footer: str, top: int = 8):
 def sobol(ds, lang: str, footer: str, top: int = 12):
     """4b. Sobol total indices in 2033 (heat map) and over time for the headline outputs."""
     plt = _setup()
-    outputs = list(dict.fromkeys(t.variable for t in TARGETS))
+    outputs = TARGET_OUTPUTS
     st = ds["sobol_st"].sel(index_year=2033, output=outputs).values  # (output, parameter)
     order = np.argsort(-np.nanmax(st, axis=0))[:top]
     fig, (ax, ax2) = plt.subplots(

@@ -90,69 +90,22 @@ def collect(root: Path, progress=print):
             ok = ~np.isnan(arr).any(axis=1)
             q[s, o, ok] = np.percentile(arr[ok], [5, 50, 95], axis=1).T
     data["quantile"] = (("scenario", "output", "year", "q"), q)
-    rows = [row for res in results for row in target_rows(res)]
-    probability = np.array(
-        [
-            [
-                next(
-                    r["probability"]
-                    for r in rows
-                    if r["scenario"] == res.scenario.name and r["target"] == t.label
-                )
-                for t in TARGETS
-            ]
-            for res in results
-        ]
-    )
-    data["probability"] = (("scenario", "target"), probability)
-    data["target_p50"] = (
-        ("scenario", "target"),
-        np.array(
-            [
+    by_cell = {(r["scenario"], r["target"]): r for res in results for r in target_rows(res)}
+    for key, column in (
+        ("probability", "probability"),
+        ("target_p50", "p50"),
+        ("target_p05", "p05"),
+        ("target_p95", "p95"),
+    ):
+        data[key] = (
+            ("scenario", "target"),
+            np.array(
                 [
-                    next(
-                        r["p50"]
-                        for r in rows
-                        if r["scenario"] == res.scenario.name and r["target"] == t.label
-                    )
-                    for t in TARGETS
+                    [by_cell[(res.scenario.name, t.label)][column] for t in TARGETS]
+                    for res in results
                 ]
-                for res in results
-            ]
-        ),
-    )
-    data["target_p05"] = (
-        ("scenario", "target"),
-        np.array(
-            [
-                [
-                    next(
-                        r["p05"]
-                        for r in rows
-                        if r["scenario"] == res.scenario.name and r["target"] == t.label
-                    )
-                    for t in TARGETS
-                ]
-                for res in results
-            ]
-        ),
-    )
-    data["target_p95"] = (
-        ("scenario", "target"),
-        np.array(
-            [
-                [
-                    next(
-                        r["p95"]
-                        for r in rows
-                        if r["scenario"] == res.scenario.name and r["target"] == t.label
-                    )
-                    for t in TARGETS
-                ]
-                for res in results
-            ]
-        ),
-    )
+            ),
+        )
 
     progress("one-at-a-time swings and Sobol indices of the levers and calibrated parameters")
     baseline = next(s for s in scenarios if s.name == "baseline")

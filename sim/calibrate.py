@@ -460,14 +460,21 @@ def read_ensemble(path: Path, model=None) -> tuple:
         raise BrainsimError(f"{path}: the first columns must be member, cost")
     names = tuple(columns[2:])
     for line, row in enumerate(reader, start=len(lines) - len(body) + 2):
+        if len(row) != len(columns):
+            raise BrainsimError(
+                f"{path}:{line}: {len(row)} values for {len(columns)} columns; "
+                "rerun brainsim calibrate"
+            )
         try:
             rows.append([float(v) for v in row[2:]])
         except ValueError:
             raise BrainsimError(f"{path}:{line}: a value is not a number") from None
-    values = np.array(rows, dtype=float).reshape(len(rows), len(names))
+    if not rows:
+        raise BrainsimError(f"{path}: the ensemble has no members; rerun brainsim calibrate")
+    values = np.array(rows, dtype=float)
     if model is not None:
         for j, name in enumerate(names):
-            el = model.spec.element(name) if _has(model, name) else None
+            el = model.spec.element(name) if model.spec.has(name) else None
             if el is None or el.kind != "constant":
                 raise BrainsimError(
                     f"{path}: column '{name}' is not a constant of {model.spec.path}; "
@@ -477,19 +484,12 @@ def read_ensemble(path: Path, model=None) -> tuple:
             if (lo is not None and values[:, j].min() < lo) or (
                 hi is not None and values[:, j].max() > hi
             ):
+                shown = ", ".join("?" if v is None else f"{v:g}" for v in (lo, hi))
                 raise BrainsimError(
-                    f"{path}: column '{name}' leaves the range [{lo:g}, {hi:g}] of the .mdl; "
+                    f"{path}: column '{name}' leaves the range [{shown}] of the .mdl; "
                     "rerun brainsim calibrate"
                 )
     return header, names, values
-
-
-def _has(model, name: str) -> bool:
-    try:
-        model.spec.element(name)
-    except KeyError:
-        return False
-    return True
 
 
 # --- fit statistics ----------------------------------------------------------------------

@@ -85,7 +85,7 @@ def run_calibration(
     from sim.calibrate import bands
 
     # the target outputs the model has, then every variable history observes
-    timing = {n: r for n, r in OUTPUT_TIMING.items() if _has(model, n)}
+    timing = {n: r for n, r in OUTPUT_TIMING.items() if model.spec.has(n)}
     for obs in observations:
         timing.setdefault(model.spec.element(obs.model_variable).name, obs.timing)
     band_rows = bands(model, ens.names, ens.values, timing)
@@ -157,14 +157,6 @@ def run_calibration(
             with atomic_path(model_path) as mdl:
                 mdl.write_text(new_text, encoding="utf-8")
     return summary
-
-
-def _has(model, name: str) -> bool:
-    try:
-        model.spec.element(name)
-    except KeyError:
-        return False
-    return True
 
 
 def _key(model, name: str) -> str:

@@ -125,7 +125,7 @@ def _compare(args) -> None:
     from sim import load_model
     from sim.history import load_history
     from sim.results import write_results
-    from sim.runner import output_timing, run_scenarios
+    from sim.runner import output_timing, rule_for, run_scenarios
     from sim.scenario import load_scenario
 
     model = load_model(args.model)
@@ -144,7 +144,7 @@ def _compare(args) -> None:
         )
     )
     for name in outputs:
-        timing.setdefault(name, "mid_year")
+        timing.setdefault(name, rule_for(model, name))
     root = Path(args.model).resolve().parent.parent
     results = run_scenarios(scenarios, model, timing, root)
     rows = write_results(args.out, results, model, outputs, ["brainsim", *sys.argv[1:]])
@@ -194,6 +194,7 @@ def _sweep(args) -> None:
     import time
 
     from sim import load_model
+    from sim.runner import rule_for
     from sim.scenario import load_scenario
     from sim.sweep import check_n, factors_for, run_sweep
     from sim.sweepout import write_sweep
@@ -205,7 +206,7 @@ def _sweep(args) -> None:
     factors = factors_for(scenario, model, args.params)
     timing = dict(OUTPUT_TIMING)
     for name in args.outputs or []:
-        timing.setdefault(_name(model, name), "fiscal_mean")
+        timing.setdefault(_name(model, name), rule_for(model, _name(model, name)))
     start = time.perf_counter()
     sweep = run_sweep(
         scenario,

@@ -110,7 +110,7 @@ def seek(
     If the lever works against the goal (the probability falls as it rises),
     the largest level is found instead.
     """
-    from sim.runner import measure_runs, parameters
+    from sim.runner import measure_runs, parameters, rule_for
 
     if not 0 < probability <= 1:
         raise BrainsimError(f"--probability {probability:g} is outside (0, 1]; give e.g. 0.8")
@@ -118,7 +118,7 @@ def seek(
     lo, hi = el.limits
     tol = tolerance if tolerance is not None else (hi - lo) / 1000
     base, n, _ = parameters(scenario, model, root)
-    timing = {goal.variable: _rule(model, goal.variable)}
+    timing = {goal.variable: rule_for(model, goal.variable)}
     year_index = goal.year - int(math.ceil(model.controls["initial_time"]))
 
     def chances(levels: np.ndarray) -> np.ndarray:
@@ -160,12 +160,3 @@ def seek(
     return Answer(
         el.name, goal, probability, good, curve[good], sorted(curve.items()), tol, increasing
     )
-
-
-def _rule(model, variable: str) -> str:
-    from sim.targets import OUTPUT_TIMING
-
-    if variable in OUTPUT_TIMING:
-        return OUTPUT_TIMING[variable]
-    el = model.spec.element(variable)
-    return "may1" if el.kind == "stock" else "fiscal_mean"

@@ -9,6 +9,7 @@ by year as its data are (1 May stocks, fiscal-year means of flows; see
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -33,6 +34,13 @@ class ScenarioResult:
     ensemble_sha256: str
 
 
+def rule_for(model, name: str) -> str:
+    """How an output is measured: its target's rule, else a stock on 1 May, else a fiscal mean."""
+    if name in OUTPUT_TIMING:
+        return OUTPUT_TIMING[name]
+    return "may1" if model.spec.element(name).kind == "stock" else "fiscal_mean"
+
+
 def output_timing(model, observations=()) -> dict:
     """Return the target outputs, then every variable history observes, with their rules."""
     timing = dict(OUTPUT_TIMING)
@@ -50,7 +58,7 @@ def parameters(scenario: Scenario, model, root) -> tuple:
     sha = ""
     n = 1
     if unc.kind == "ensemble":
-        path = (root / unc.ensemble) if not _absolute(unc.ensemble) else unc.ensemble
+        path = Path(root) / unc.ensemble  # an absolute path stays as it is
         _, names, values = read_ensemble(path, model)
         with open(path, "rb") as fh:
             sha = hashlib.sha256(fh.read()).hexdigest()
@@ -59,18 +67,18 @@ def parameters(scenario: Scenario, model, root) -> tuple:
     elif unc.kind == "distributions":
         params = sample_distributions(unc.distributions, unc.samples, unc.seed, model)
         n = unc.samples
-    params.update(scenario.set)
-    for p in scenario.policies:
-        params[p.lever] = p.to
-        params["policy start year"] = p.start
-        params["policy ramp years"] = p.ramp_years
+    params.update(scenario_constants(scenario))
     return params, n, sha
 
 
-def _absolute(path: str) -> bool:
-    import os
-
-    return os.path.isabs(path)
+def scenario_constants(scenario: Scenario) -> dict:
+    """Return the constants a scenario fixes: its ``set``, and each policy's lever and timing."""
+    out = dict(scenario.set)
+    for p in scenario.policies:
+        out[p.lever] = p.to
+        out["policy start year"] = p.start
+        out["policy ramp years"] = p.ramp_years
+    return out
 
 
 def sample_distributions(dists: tuple, samples: int, seed: int, model) -> dict:
@@ -111,44 +119,15 @@ def run_scenarios(scenarios: list, model, timing: dict, root, workers=None) -> l
     the runs are cut into chunks of at most :data:`CHUNK`, shared out across
     the cores. A run's numbers do not depend on its neighbours.
     """
-    import os
-
-    from sim.parallel import parallel_map
-
     prepared = [parameters(s, model, root) for s in scenarios]
     groups: dict = {}
     for i, s in enumerate(scenarios):
         groups.setdefault(repr(sorted(tables(s, model).items())), []).append(i)
-    batches = [(list(ix), _join([prepared[i] for i in ix], model)) for ix in groups.values()]
-    tasks = []  # (batch, first run, end run)
-    for b, (_, (_, total)) in enumerate(batches):
-        tasks += [(b, a, min(a + CHUNK, total)) for a in range(0, total, CHUNK)]
-    n_workers = max(1, min(workers or os.cpu_count() or 1, len(tasks)))
-    shares = [tasks[w::n_workers] for w in range(n_workers)]
-
-    def work(share):
-        return [
-            _measure(
-                {k: v[a:e] for k, v in batches[b][1][0].items()},
-                scenarios[batches[b][0][0]],
-                model,
-                timing,
-            )
-            for b, a, e in share
-        ]
-
-    pieces = dict(
-        zip(
-            [t for share in shares for t in share],
-            [m for done in parallel_map(work, shares) for m in done],
-            strict=True,
-        )
-    )
+    batches = [list(ix) for ix in groups.values()]
+    jobs = [(scenarios[ix[0]], *_join([prepared[i] for i in ix], model)) for ix in batches]
     years = _years(model)
     out = {}
-    for b, (indices, _) in enumerate(batches):
-        mine = [pieces[t] for t in tasks if t[0] == b]
-        measured = {n: np.concatenate([m[n] for m in mine], axis=1) for n in timing}
+    for indices, measured in zip(batches, _measure_all(jobs, model, timing, workers), strict=True):
         start = 0
         for i in indices:
             _, n, sha = prepared[i]
@@ -164,25 +143,38 @@ def measure_runs(
     """Run ``n`` parameter sets under the scenario's lookups; measure each output by year.
 
     ``params`` maps a constant to a value or an array of ``n``; each output
-    comes back shaped ``(year, run)``.
+    comes back shaped ``(year, run)``. Memory stays bounded whatever ``n``
+    (see :func:`_measure_all`); ``progress(done, total)`` is called as chunks
+    finish in this process.
+    """
+    full = {k: np.broadcast_to(np.asarray(v, dtype=float), (n,)) for k, v in params.items()}
+    return _measure_all([(scenario, full, n)], model, timing, workers, progress)[0]
 
-    The runs are cut into chunks of at most :data:`CHUNK` shared out across the
-    cores, so memory stays bounded whatever ``n``; ``progress(done, total)`` is
-    called as chunks finish in this process.
+
+def _measure_all(jobs: list, model, timing: dict, workers=None, progress=None) -> list:
+    """Measure every job ``(scenario, params of n runs, n)``; one dict of outputs per job.
+
+    The runs of all jobs are cut into chunks of at most :data:`CHUNK`, which
+    are shared out across the cores together, so that small jobs fill the
+    cores alongside large ones.
     """
     import os
 
     from sim.parallel import parallel_map
 
-    full = {k: np.broadcast_to(np.asarray(v, dtype=float), (n,)) for k, v in params.items()}
-    tasks = [(a, min(a + CHUNK, n)) for a in range(0, n, CHUNK)]
+    tasks = [
+        (b, a, min(a + CHUNK, n)) for b, (_, _, n) in enumerate(jobs) for a in range(0, n, CHUNK)
+    ]
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(tasks)))
     shares = [tasks[w::n_workers] for w in range(n_workers)]
 
     def work(share):
         out = []
-        for k, (a, e) in enumerate(share):
-            out.append(_measure({key: v[a:e] for key, v in full.items()}, scenario, model, timing))
+        for k, (b, a, e) in enumerate(share):
+            scenario, params, _ = jobs[b]
+            out.append(
+                _measure({key: v[a:e] for key, v in params.items()}, scenario, model, timing)
+            )
             if progress is not None:
                 progress((k + 1) * n_workers, len(tasks))
         return out
@@ -194,7 +186,13 @@ def measure_runs(
             strict=True,
         )
     )
-    return {name: np.concatenate([done[t][name] for t in tasks], axis=1) for name in timing}
+    return [
+        {
+            name: np.concatenate([done[t][name] for t in tasks if t[0] == b], axis=1)
+            for name in timing
+        }
+        for b in range(len(jobs))
+    ]
 
 
 def run_scenario(scenario: Scenario, model, timing: dict, root, workers=None) -> ScenarioResult:

@@ -130,6 +130,14 @@ class ModelSpec:
                 return el
         raise KeyError(key)
 
+    def has(self, name: str) -> bool:
+        """Whether an element is named ``name`` (any spelling :meth:`element` accepts)."""
+        try:
+            self.element(name)
+        except KeyError:
+            return False
+        return True
+
     def of_kind(self, *kinds: str) -> tuple:
         """Return the elements whose kind is one of ``kinds``, in file order."""
         return tuple(el for el in self.elements if el.kind in kinds)

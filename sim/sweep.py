@@ -303,7 +303,7 @@ def run_sweep(
     run covers, and so for each target year; only the outputs in ``timing``
     are kept, so memory is bounded by outputs x years x runs.
     """
-    from sim.runner import PROJECTION_START, measure_runs
+    from sim.runner import PROJECTION_START, measure_runs, scenario_constants
 
     if len(factors) < 2 and method in ("sobol", "morris"):
         raise BrainsimError(f"{method} needs at least 2 parameters; give more with --params")
@@ -312,13 +312,7 @@ def run_sweep(
         f.name: model.defaults[model.param_keys.index(model.spec.element(f.name).key)]
         for f in factors
     }
-    fixed = dict(scenario.set)
-    for p in scenario.policies:
-        fixed[p.lever] = p.to
-        fixed["policy start year"] = p.start
-        fixed["policy ramp years"] = p.ramp_years
-    swept = values(factors, unit, defaults)
-    params = {**fixed, **swept}
+    params = {**scenario_constants(scenario), **values(factors, unit, defaults)}
     measured = measure_runs(scenario, model, timing, params, len(unit), progress=progress)
     years = np.arange(
         int(np.ceil(model.controls["initial_time"])), int(model.controls["final_time"]) + 1

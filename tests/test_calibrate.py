@@ -248,3 +248,20 @@ def test_shipped_ensemble_is_large_enough_and_covers_history(shipped):
     assert int(header["passed"]) >= len(members)
     order = [names.index(n) for n in problem.names]
     assert cal.coverage(problem, members[:, order]) >= 0.8
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("member,cost,a\n0,1.0\n", r"e\.csv:3: 2 values for 3 columns"),
+        ("member,cost,a\n", "has no members"),
+        ("member,cost,a\n0,1.0,x\n", r"e\.csv:3: a value is not a number"),
+    ],
+)
+def test_a_damaged_ensemble_file_is_one_clear_error(tmp_path, body, message):
+    from sim.errors import BrainsimError
+
+    path = tmp_path / "e.csv"
+    path.write_text("# seed: 1\n" + body, encoding="utf-8")
+    with pytest.raises(BrainsimError, match=message):
+        cal.read_ensemble(path)

@@ -7,8 +7,10 @@ sends back its result through a pipe. Where ``os.fork`` does not exist the
 parts run one after another; the results are the same either way.
 """
 
+import contextlib
 import os
 import pickle
+import signal
 from collections.abc import Callable, Sequence
 
 
@@ -24,6 +26,9 @@ def parallel_map(func: Callable, parts: Sequence) -> list:
         first = func(parts[0])
     except BaseException:
         for pid, fd in children:
+            # stop them rather than wait for their work: an interrupt should be prompt
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
             _reap(pid, fd)
         raise
     results = [first]

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.fitreport import write_csv
-from sim.runner import quantile_rows, target_rows
+from sim.runner import percentiles, quantile_rows, target_rows
 
 TARGET_COLUMNS = (
     "scenario",
@@ -73,22 +73,23 @@ def write_results(out, results: list, model, outputs: list, command: list) -> li
 
 
 def _summary_rows(res) -> list:
+    names, covered, q = percentiles(res, [5, 25, 50, 75, 95])
     rows = []
-    for name, arr in res.values.items():
-        ok = ~np.isnan(arr).any(axis=1)
-        q = np.percentile(arr[ok], [5, 25, 50, 75, 95], axis=1)
-        mean, sd = arr[ok].mean(axis=1), arr[ok].std(axis=1)
-        for i, year in enumerate(res.years[ok]):
-            rows.append(
-                (
-                    res.scenario.name,
-                    name,
-                    int(year),
-                    float(mean[i]),
-                    float(sd[i]),
-                    *(float(v) for v in q[:, i]),
+    for v, name in enumerate(names):
+        arr = res.values[name]
+        mean, sd = arr.mean(axis=1), arr.std(axis=1)
+        for y, year in enumerate(res.years):
+            if covered[v, y]:
+                rows.append(
+                    (
+                        res.scenario.name,
+                        name,
+                        int(year),
+                        float(mean[y]),
+                        float(sd[y]),
+                        *(float(x) for x in q[:, v, y]),
+                    )
                 )
-            )
     return rows
 
 

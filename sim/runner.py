@@ -49,8 +49,11 @@ def output_timing(model, observations=()) -> dict:
     return timing
 
 
-def parameters(scenario: Scenario, model, root) -> tuple:
-    """Return ``(params, n_runs, ensemble sha256)`` for a scenario's runs."""
+def parameters(scenario: Scenario, model, root, ensembles: dict | None = None) -> tuple:
+    """Return ``(params, n_runs, ensemble sha256)`` for a scenario's runs.
+
+    ``ensembles`` keeps each ensemble file read, for the next scenario that uses it.
+    """
     import hashlib
 
     unc = scenario.uncertainty
@@ -59,9 +62,12 @@ def parameters(scenario: Scenario, model, root) -> tuple:
     n = 1
     if unc.kind == "ensemble":
         path = Path(root) / unc.ensemble  # an absolute path stays as it is
-        _, names, values = read_ensemble(path, model)
-        with open(path, "rb") as fh:
-            sha = hashlib.sha256(fh.read()).hexdigest()
+        cache = {} if ensembles is None else ensembles
+        if path not in cache:
+            _, names, values = read_ensemble(path, model)
+            with open(path, "rb") as fh:
+                cache[path] = (names, values, hashlib.sha256(fh.read()).hexdigest())
+        names, values, sha = cache[path]
         params = {name: values[:, j] for j, name in enumerate(names)}
         n = len(values)
     elif unc.kind == "distributions":
@@ -115,26 +121,41 @@ def tables(scenario: Scenario, model) -> dict:
 def run_scenarios(scenarios: list, model, timing: dict, root, workers=None) -> list:
     """Run every scenario over its uncertainty; measure every output year by year.
 
-    Scenarios with the same lookups run side by side in one vectorised pass;
-    the runs are cut into chunks of at most :data:`CHUNK`, shared out across
-    the cores. A run's numbers do not depend on its neighbours.
+    Scenarios run over the same parameter sets share one run (the stem)
+    until the step at which their own settings may first act (see
+    :mod:`sim.stem`); from there each carries on, those with the same
+    lookups side by side in one vectorised pass. The runs are cut into
+    chunks shared out across the cores. A run's numbers do not depend on its
+    neighbours, nor on what it was run with.
     """
-    prepared = [parameters(s, model, root) for s in scenarios]
-    groups: dict = {}
-    for i, s in enumerate(scenarios):
-        groups.setdefault(repr(sorted(tables(s, model).items())), []).append(i)
-    batches = [list(ix) for ix in groups.values()]
-    jobs = [(scenarios[ix[0]], *_join([prepared[i] for i in ix], model)) for ix in batches]
+    from sim.simulate import grid_times
+    from sim.stem import stem_settings
+
+    grid = grid_times(model)
+    ensembles: dict = {}
+    jobs, shas = [], []
+    for s in scenarios:
+        params, n, sha = parameters(s, model, root, ensembles)
+        own = scenario_constants(s)
+        full_tables = tables(s, model)
+        stem_consts, stem_tables, step = stem_settings(s, own, full_tables, model, grid)
+        shared = {k: v for k, v in params.items() if k not in own or k in stem_consts}
+        stem = repr(
+            (
+                s.uncertainty,
+                sorted(stem_consts.items()),
+                sorted(stem_tables.items()),
+            )
+        )
+        jobs.append(_Job(s, params, n, full_tables, stem, shared, stem_tables, step))
+        shas.append(sha)
     years = _years(model)
-    out = {}
-    for indices, measured in zip(batches, _measure_all(jobs, model, timing, workers), strict=True):
-        start = 0
-        for i in indices:
-            _, n, sha = prepared[i]
-            values = {name: arr[:, start : start + n] for name, arr in measured.items()}
-            out[i] = ScenarioResult(scenarios[i], years, values, dict(timing), n, sha)
-            start += n
-    return [out[i] for i in range(len(scenarios))]
+    return [
+        ScenarioResult(s, years, measured, dict(timing), job.n, sha)
+        for s, job, sha, measured in zip(
+            scenarios, jobs, shas, _measure_all(jobs, model, timing, workers), strict=True
+        )
+    ]
 
 
 def measure_runs(
@@ -148,33 +169,55 @@ def measure_runs(
     finish in this process.
     """
     full = {k: np.broadcast_to(np.asarray(v, dtype=float), (n,)) for k, v in params.items()}
-    return _measure_all([(scenario, full, n)], model, timing, workers, progress)[0]
+    lookups = tables(scenario, model)
+    job = _Job(scenario, full, n, lookups, "own", full, lookups, math.inf)
+    return _measure_all([job], model, timing, workers, progress)[0]
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One scenario's runs, and the part of them that acts before the branch (its stem)."""
+
+    scenario: Scenario
+    params: dict  # constant name -> array of n
+    n: int
+    tables: dict  # lookup overrides
+    stem: str  # jobs with equal stems share their runs up to where they diverge
+    stem_params: dict
+    stem_tables: dict
+    diverge: float  # the grid step from which the job's own settings may act (inf: never)
 
 
 def _measure_all(jobs: list, model, timing: dict, workers=None, progress=None) -> list:
-    """Measure every job ``(scenario, params of n runs, n)``; one dict of outputs per job.
+    """Measure every job; one dict of outputs, each ``(year, run)``, per job.
 
-    The runs of all jobs are cut into chunks of at most :data:`CHUNK`, which
-    are shared out across the cores together, so that small jobs fill the
-    cores alongside large ones.
+    The runs are cut by index into chunks of at most :data:`CHUNK`; a chunk
+    takes those runs of every job, so that the chunks, shared out across the
+    cores, carry equal work. Only yearly sums are kept during the
+    integration, so memory does not grow with the time grid.
     """
     import os
 
     from sim.parallel import parallel_map
+    from sim.simulate import grid_times
 
-    tasks = [
-        (b, a, min(a + CHUNK, n)) for b, (_, _, n) in enumerate(jobs) for a in range(0, n, CHUNK)
-    ]
-    n_workers = max(1, min(workers or os.cpu_count() or 1, len(tasks)))
+    grid = grid_times(model)
+    years = _years(model)
+    rules = list(dict.fromkeys(timing.values()))
+    raw = {rule: _year_weights(grid, years, rule) for rule in rules}
+    covered = {rule: ~np.isnan(w).any(axis=1) for rule, w in raw.items()}
+    weights = {rule: np.nan_to_num(w) for rule, w in raw.items()}
+    n_max = max(job.n for job in jobs)
+    n_workers = max(1, workers or os.cpu_count() or 1)
+    size = max(1, min(CHUNK, math.ceil(n_max / n_workers)))
+    tasks = [(a, min(a + size, n_max)) for a in range(0, n_max, size)]
+    n_workers = min(n_workers, len(tasks))
     shares = [tasks[w::n_workers] for w in range(n_workers)]
 
     def work(share):
         out = []
-        for k, (b, a, e) in enumerate(share):
-            scenario, params, _ = jobs[b]
-            out.append(
-                _measure({key: v[a:e] for key, v in params.items()}, scenario, model, timing)
-            )
+        for k, (a, e) in enumerate(share):
+            out.append(_measure_chunk(jobs, a, e, model, weights, timing, len(grid)))
             if progress is not None:
                 progress((k + 1) * n_workers, len(tasks))
         return out
@@ -186,13 +229,85 @@ def _measure_all(jobs: list, model, timing: dict, workers=None, progress=None) -
             strict=True,
         )
     )
-    return [
-        {
-            name: np.concatenate([done[t][name] for t in tasks if t[0] == b], axis=1)
-            for name in timing
-        }
-        for b in range(len(jobs))
-    ]
+    results = []
+    for b, job in enumerate(jobs):
+        sums = np.concatenate([done[t][b] for t in tasks if t[0] < job.n], axis=2)
+        measured = {}
+        for j, (name, rule) in enumerate(timing.items()):
+            arr = sums[:, j, :]
+            arr[~covered[rule]] = np.nan  # years whose window the run does not cover
+            measured[name] = arr
+        results.append(measured)
+    return results
+
+
+def _measure_chunk(jobs: list, a: int, e: int, model, weights: dict, timing: dict, end: int):
+    """Measure runs ``a`` to ``e`` of every job: each stem once, then each job from its stem.
+
+    Returns one array ``(year, output, run)`` per job (``None`` where the job
+    has no run in the chunk). ``end`` is the number of grid steps.
+    """
+    from sim.simulate import Branch, measure
+
+    live = [b for b, job in enumerate(jobs) if job.n > a]
+    width = {b: min(e, jobs[b].n) - a for b in live}
+    diverge = {b: int(min(jobs[b].diverge, end)) for b in live}
+    stems: dict = {}
+    for b in live:
+        stems.setdefault(jobs[b].stem, []).append(b)
+    at: dict = {}  # (stem, step) -> Branch there; (stem, end) -> the sums of the whole run
+    stem_tables = {key: sorted(jobs[b[0]].stem_tables.items()) for key, b in stems.items()}
+    for group in _side_by_side(list(stems), stem_tables.get):
+        heads = [stems[key][0] for key in group]
+        params = _join([(jobs[h].stem_params, a, width[h]) for h in heads], model)
+        edges = np.cumsum([0] + [width[h] for h in heads])
+        branch = None
+        for stop in sorted({diverge[b] for key in group for b in stems[key]}):
+            sums, branch = measure(
+                model,
+                params,
+                weights,
+                timing,
+                tables=jobs[heads[0]].stem_tables,
+                start=branch,
+                stop=stop,
+                scenario=jobs[heads[0]].scenario.name,
+            )
+            for key, lo, hi in zip(group, edges[:-1], edges[1:], strict=True):
+                at[key, stop] = sums[..., lo:hi] if stop == end else branch.columns(slice(lo, hi))
+    out: list = [None] * len(jobs)
+    tails = []
+    for b in live:
+        if diverge[b] == end:
+            out[b] = at[jobs[b].stem, end]
+        else:
+            tails.append(b)
+    for group in _side_by_side(tails, lambda b: (diverge[b], sorted(jobs[b].tables.items()))):
+        params = _join([(jobs[b].params, a, width[b]) for b in group], model)
+        step = diverge[group[0]]
+        # a job whose settings act from the first step has nothing to carry on from
+        start = Branch.join([at[jobs[b].stem, step] for b in group]) if step > 0 else None
+        sums, _ = measure(
+            model,
+            params,
+            weights,
+            timing,
+            tables=jobs[group[0]].tables,
+            start=start,
+            scenario=jobs[group[0]].scenario.name,
+        )
+        edges = np.cumsum([0] + [width[b] for b in group])
+        for b, lo, hi in zip(group, edges[:-1], edges[1:], strict=True):
+            out[b] = sums[:, :, lo:hi]
+    return out
+
+
+def _side_by_side(items: list, settings) -> list:
+    """Group items whose ``settings(item)`` are equal: they run in one vectorised pass."""
+    groups: dict = {}
+    for item in items:
+        groups.setdefault(repr(settings(item)), []).append(item)
+    return list(groups.values())
 
 
 def run_scenario(scenario: Scenario, model, timing: dict, root, workers=None) -> ScenarioResult:
@@ -200,50 +315,29 @@ def run_scenario(scenario: Scenario, model, timing: dict, root, workers=None) ->
     return run_scenarios([scenario], model, timing, root, workers)[0]
 
 
-def _join(prepared: list, model) -> tuple:
-    """Put the runs of several scenarios side by side: ``(params, total runs)``."""
-    sizes = [n for _, n, _ in prepared]
-    keyed = [{model.spec.element(k).key: v for k, v in p.items()} for p, _, _ in prepared]
+def _join(parts: list, model) -> dict:
+    """Put runs of parameter sets side by side; ``parts`` are ``(params, first, count)``."""
     joined = {}
-    for key in dict.fromkeys(k for params in keyed for k in params):
-        default = model.defaults[model.param_keys.index(key)]
-        parts = [
-            np.broadcast_to(np.asarray(params.get(key, default), dtype=float), (n,))
-            for params, n in zip(keyed, sizes, strict=True)
-        ]
-        joined[model.spec.element(key).name] = np.concatenate(parts)
-    return joined, int(sum(sizes))
+    names = dict.fromkeys(model.spec.element(k).name for params, _, _ in parts for k in params)
+    for name in names:
+        default = model.defaults[model.param_keys.index(model.spec.element(name).key)]
+        pieces = []
+        for params, first, count in parts:
+            value = params.get(name, default)
+            if np.ndim(value) == 0:
+                pieces.append(np.full(count, float(value)))
+            else:
+                pieces.append(np.asarray(value, dtype=float)[first : first + count])
+        joined[name] = np.concatenate(pieces)
+    return joined
 
 
-CHUNK = 1000  # runs integrated together in one process at a time
+CHUNK = 2000  # runs integrated together in one process at a time (more gains little)
 
 
 def _years(model) -> np.ndarray:
     t0, tf = model.controls["initial_time"], model.controls["final_time"]
     return np.arange(int(math.ceil(t0)), int(tf) + 1)
-
-
-def _measure(params: dict, scenario: Scenario, model, timing: dict) -> dict:
-    """Integrate one chunk of runs and measure every output year by year."""
-    from sim.simulate import integrate
-
-    result = integrate(
-        model,
-        params,
-        saveper=model.controls["time_step"],
-        outputs=list(timing),
-        tables=tables(scenario, model),
-        scenario=scenario.name,
-        workers=1,
-    )
-    years = _years(model)
-    weights = {rule: _year_weights(result.times, years, rule) for rule in set(timing.values())}
-    keys = [k for k, _, _ in result.outputs]
-    return {
-        # NaN rows: years whose window the run does not cover
-        name: weights[rule] @ result.series(keys.index(model.spec.element(name).key))
-        for name, rule in timing.items()
-    }
 
 
 def _year_weights(times: np.ndarray, years: np.ndarray, rule: str) -> np.ndarray:
@@ -260,15 +354,28 @@ def _year_weights(times: np.ndarray, years: np.ndarray, rule: str) -> np.ndarray
 # --- summaries -------------------------------------------------------------------
 
 
+def percentiles(res: ScenarioResult, q: list) -> tuple:
+    """Return ``(names, covered, values)``: percentiles ``q`` of every output over the runs.
+
+    ``values[i, v, y]`` is percentile ``q[i]`` of output ``names[v]`` in year
+    ``y``; ``covered[v, y]`` says whether the runs cover that year. One call
+    for all outputs: numpy's percentile costs about 1 ms a call whatever its size.
+    """
+    names = list(res.values)
+    stacked = np.stack([res.values[name] for name in names])  # (output, year, run)
+    covered = ~np.isnan(stacked).any(axis=2)
+    return names, covered, np.percentile(stacked, q, axis=2)
+
+
 def quantile_rows(res: ScenarioResult) -> list:
     """Rows ``(scenario, variable, year, p05, p50, p95)``; years not covered are left out."""
-    rows = []
-    for name, arr in res.values.items():
-        ok = ~np.isnan(arr).any(axis=1)
-        q = np.percentile(arr[ok], [5, 50, 95], axis=1)
-        for year, p05, p50, p95 in zip(res.years[ok], *q, strict=True):
-            rows.append((res.scenario.name, name, int(year), float(p05), float(p50), float(p95)))
-    return rows
+    names, covered, q = percentiles(res, [5, 50, 95])
+    return [
+        (res.scenario.name, name, int(year), *(float(x) for x in q[:, v, y]))
+        for v, name in enumerate(names)
+        for y, year in enumerate(res.years)
+        if covered[v, y]
+    ]
 
 
 def target_rows(res: ScenarioResult) -> list:

@@ -341,6 +341,142 @@ def _euler(job: _Job, c, s, m):
     return values
 
 
+def grid_times(model: CompiledModel) -> np.ndarray:
+    """Return the Euler grid of ``model``: every TIME STEP from INITIAL to FINAL TIME."""
+    ctl = dict(model.controls)
+    grid, _ = _time_grid({**ctl, "saveper": ctl["time_step"]})
+    return _round_times(grid, ctl["time_step"])
+
+
+@dataclass(frozen=True)
+class Branch:
+    """An Euler run stopped before grid step ``step``: all that is needed to carry it on."""
+
+    step: int
+    states: np.ndarray  # (n_states, n_runs)
+    memory: np.ndarray  # (n_memory, n_runs)
+    sums: np.ndarray  # (rows, outputs that vary in time, n_runs), as far as it went
+
+    def columns(self, cols) -> "Branch":
+        """Return the same point for some of the runs (an index array may repeat them)."""
+        return Branch(self.step, self.states[:, cols], self.memory[:, cols], self.sums[..., cols])
+
+    @staticmethod
+    def join(parts: list) -> "Branch":
+        """Put the runs of several branches at one step side by side."""
+        fields = ("states", "memory", "sums")
+        joined = (np.concatenate([getattr(b, f) for b in parts], axis=-1) for f in fields)
+        return Branch(parts[0].step, *joined)
+
+
+def measure(
+    model: CompiledModel,
+    params: dict,
+    weights: dict,
+    outputs: dict,
+    *,
+    tables: dict | None = None,
+    start: Branch | None = None,
+    stop: int | None = None,
+    scenario: str = "",
+) -> tuple:
+    """Integrate by Euler over grid steps ``[start.step, stop)``, keeping only weighted sums.
+
+    Instead of every step of every output, it returns
+    ``sums[r, j, run] = sum over steps k of weights[rule_j][r, k] * output_j(k)``,
+    for example one row per year holding the 1 May value of a stock or the
+    fiscal-year mean of a flow; memory stays ``rows x outputs x runs``
+    however fine the grid. The arithmetic of each step is that of
+    :func:`integrate` with ``saveper`` = TIME STEP, so a run cut at a step
+    and carried on from its :class:`Branch` gives the same sums, to the bit,
+    as the run made in one go: the branch carries the sums so far.
+
+    Parameters
+    ----------
+    params, tables, scenario
+        As for :func:`integrate`.
+    weights
+        Rule name to a matrix ``(rows, steps of grid_times(model))``.
+    outputs
+        Output name to its rule.
+    start
+        Carry on from here (its runs are the columns of ``params``); from the
+        initial time when ``None``.
+    stop
+        First grid step not taken; the end of the grid when ``None``.
+
+    Returns
+    -------
+    tuple
+        ``(sums, None)`` at the end of the grid, ``sums`` shaped ``(rows,
+        len(outputs), runs)`` in the order of ``outputs``; ``(None, branch)``
+        when stopped before it.
+    """
+    c, n_runs = _constants(model, params)
+    L = _tables(model, tables or {})
+    ctl = dict(model.controls, saveper=model.controls["time_step"])
+    grid, _ = _time_grid(ctl)
+    first = 0 if start is None else start.step
+    stop = len(grid) if stop is None else stop
+    ctl_tuple = tuple(
+        np.float64(ctl[k]) for k in ("initial_time", "final_time", "time_step", "saveper")
+    ) + (np.float64(ctl["time_step"] / 2),)
+    keep = _select(model, list(outputs))
+    by_key = {k: (w, i) for k, w, i in keep}
+    where_of = {name: by_key[find_element(model, name).key] for name in outputs}
+    # outputs of one rule sit side by side, so one slice takes them all
+    order = sorted(outputs, key=lambda name: list(weights).index(outputs[name]))
+    dyn = [n for n in order if where_of[n][0] != "c"]
+    sources = [where_of[n] for n in dyn]
+    blocks = []
+    for rule, w in weights.items():
+        idx = [j for j, n in enumerate(dyn) if outputs[n] == rule]
+        if idx:
+            rows = [(np.flatnonzero(w[:, k]), w[w[:, k] != 0, k]) for k in range(len(grid))]
+            blocks.append((slice(idx[0], idx[-1] + 1), rows))
+    s = np.empty((model.n_states, n_runs))
+    m = np.empty((model.n_memory, n_runs))
+    n_rows = len(next(iter(weights.values())))
+    sums = np.zeros((n_rows, len(dyn), n_runs)) if start is None else start.sums.copy()
+    buf = np.empty((len(dyn), n_runs))
+    job = _Job(model, L, ctl_tuple, grid, np.ones(len(grid), bool), keep, "euler", 0, 0, scenario)
+    with np.errstate(all="ignore"):  # NaN and inf are checked and named instead
+        model.initialize(c, L, ctl_tuple, s, m)
+        if start is not None:
+            s[...], m[...] = start.states, start.memory
+        D, M = np.empty_like(s), np.empty_like(m)
+        dt, last = ctl_tuple[2], len(grid) - 1
+        for step in range(first, stop):
+            t = grid[step]
+            values = model.evaluate(t, s, m, c, L, ctl_tuple, D, M, True)
+            for j, (where, i) in enumerate(sources):
+                buf[j] = s[i] if where == "state" else values[i]
+            if not (np.isfinite(s.sum()) and np.isfinite(buf.sum())):
+                _raise_nan(job, t, s, m, c)
+            for cols, rows in blocks:
+                for r, w in zip(*rows[step], strict=True):
+                    sums[r, cols] += w * buf[cols]
+            if step == last:
+                break
+            if not np.isfinite(D.sum()):
+                _raise_nan(job, t, s, m, c)
+            D *= dt
+            s += D
+            m, M = M, m
+    _check_finite_constants(model, c, keep, ctl_tuple[0])
+    if stop <= last:
+        return None, Branch(stop, s, m, sums)
+    out = np.empty((n_rows, len(outputs), n_runs))
+    row = {name: j for j, name in enumerate(dyn)}
+    for j, name in enumerate(outputs):
+        where, i = where_of[name]
+        if where == "c":  # constant all along: the sum of its weights, times it
+            out[:, j] = weights[outputs[name]].sum(axis=1)[:, None] * c[i]
+        else:
+            out[:, j] = sums[:, row[name]]
+    return out, None
+
+
 def _rk4(job: _Job, c, s, m):
     model, L, ctl = job.model, job.tables, job.ctl
     values = np.zeros((int(job.saved.sum()), len(job.keep), _width(c)))

@@ -286,21 +286,31 @@ def test_interrupted_run_leaves_nothing_and_a_rerun_is_identical(tmp_path):
         str(ROOT / "scenarios" / f"{n}.yaml") for n in ("baseline", "weak-yen", "border-shock")
     ]
     command = [sys.executable, "-m", "sim", "compare", *chosen]
+    # long enough (40,000 runs, about 20 s) that the signal lands inside the simulation
+    long = tmp_path / "inputs" / "long.yaml"
+    long.parent.mkdir()
+    long.write_text(
+        "name: long\ntitle: {en: Long, ja: 長い}\ndescription: {en: d, ja: d}\n"
+        "uncertainty:\n  distributions:\n"
+        "    exchange rate perception time: {uniform: [0.5, 2]}\n"
+        "  samples: 40000\n  seed: 7\n",
+        encoding="utf-8",
+    )
     out = tmp_path / "out"
     proc = subprocess.Popen(
-        [*command, "--out", str(out)],
+        [*command, str(long), "--out", str(out)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(2.5)  # inside the simulation
+    time.sleep(3)
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr
     assert not out.exists()
-    assert list(tmp_path.iterdir()) == []  # no partial folder either
+    assert [p.name for p in tmp_path.iterdir()] == ["inputs"]  # no partial folder either
     runs = []
     for name in ("first", "second"):
         done = subprocess.run(

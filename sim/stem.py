@@ -1,0 +1,143 @@
+"""What of a scenario acts before a given time: the part of the run scenarios can share.
+
+Scenarios differ from each other in the future: policies start in 2026, a
+yen path departs from the data in 2023. Until then their runs are the same
+arithmetic on the same numbers, so the runner integrates one run (the
+"stem") and carries each scenario on from the step at which its settings
+may first act. This module says, from the model's equations alone, which
+settings cannot act before which step; a setting it cannot place stays in
+the stem, whose run is then the scenario's own.
+
+A lever's constants are left out of the stem only when every use of them in
+the model is multiplied by ``policy ramp``, and ``policy ramp`` is a RAMP
+that starts at ``policy start year``: before the policy's start the lever is
+then multiplied by zero. A lookup override is left out only when every call
+of the lookup is at Time; it acts from the first step at which its values
+differ from the ``.mdl``'s.
+"""
+
+import numpy as np
+
+from sim.scenario import Scenario, levers
+from sim.spec import Call, LookupCall, Op, Ref
+
+RAMP, START, RAMP_YEARS = "policy_ramp", "policy_start_year", "policy_ramp_years"
+
+
+def ramped_constants(model) -> frozenset:
+    """Keys of the lever constants that act only through ``policy ramp`` (see module doc)."""
+    spec = model.spec
+    if not (spec.has("policy ramp") and _is_ramp_from_start(spec.element("policy ramp").expr)):
+        return frozenset()
+    targets = {el.key for el in levers(model).values()}
+    timing = {START, RAMP_YEARS}  # safe only where policy ramp itself uses them
+    unsafe: set = set()
+    for expr, owner in _expressions(spec):
+        found = _unramped_refs(expr, targets | timing)
+        unsafe |= found - timing if owner == RAMP else found
+    return frozenset((targets | timing) - unsafe)
+
+
+def time_lookups(model) -> frozenset:
+    """Keys of the lookups that are only ever read at Time."""
+    calls: dict = {}
+    for expr, _ in _expressions(model.spec):
+        stack = [expr]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, LookupCall):
+                at_time = isinstance(node.arg, Ref) and node.arg.key == "time"
+                calls[node.table] = calls.get(node.table, True) and at_time
+                stack.append(node.arg)
+            elif isinstance(node, Op | Call):
+                stack.extend(node.args)
+    return frozenset(k for k, only_time in calls.items() if only_time)
+
+
+def stem_settings(scenario: Scenario, constants: dict, tables: dict, model, grid) -> tuple:
+    """Split a scenario's settings into those that may act from the start and the rest.
+
+    ``constants`` and ``tables`` are the scenario's settings (constant name to
+    value, lookup name to ``(xs, ys)``); ``grid`` the model's time grid.
+    Returns ``(stem constants, stem tables, step)``: the settings the stem
+    keeps, and the first grid step at which the others may act (the length
+    of the grid when there are none). Settings equal to the ``.mdl``'s
+    values change nothing and are left out. Policies whose levers act only through
+    ``policy ramp`` act from a step before their start; a lookup override
+    read only at Time, from the first step at which it differs from the
+    ``.mdl``.
+    """
+    grid = np.asarray(grid)
+    step = len(grid)
+    constants = {n: v for n, v in constants.items() if not is_default(model, n, v)}
+    ramped = ramped_constants(model)
+    policy = {p.lever for p in scenario.policies} | {"policy start year", "policy ramp years"}
+    lever_keys = {model.spec.element(n).key for n in constants if n in policy}
+    if scenario.policies and lever_keys <= ramped:
+        # STEP and RAMP switch up to half a step early on a fixed grid: one step of margin
+        dt = float(model.controls["time_step"])
+        first = min(p.start for p in scenario.policies)
+        step = min(step, int(np.searchsorted(grid, first - dt)))
+    else:
+        policy = set()
+    stem_constants = {n: v for n, v in constants.items() if n not in policy}
+    base = {lk.key: lk for lk in model.spec.lookups}
+    at_time = time_lookups(model)
+    stem_tables = {}
+    for name, (xs, ys) in tables.items():
+        lk = base[model.spec.element(name).key]
+        if lk.key not in at_time:
+            stem_tables[name] = (xs, ys)
+            continue
+        differs = np.interp(grid, xs, ys) != np.interp(grid, lk.xs, lk.ys)
+        if differs.any():
+            step = min(step, int(np.argmax(differs)))
+    return stem_constants, stem_tables, step
+
+
+def is_default(model, name: str, value) -> bool:
+    """Whether a setting is one number, equal to the constant's value in the ``.mdl``."""
+    el = model.spec.element(name)
+    default = model.defaults[model.param_keys.index(el.key)]
+    return np.ndim(value) == 0 and float(value) == float(default)
+
+
+def _is_ramp_from_start(expr) -> bool:
+    return (
+        isinstance(expr, Call)
+        and expr.fn == "ramp"
+        and isinstance(expr.args[1], Ref)
+        and expr.args[1].key == START
+    )
+
+
+def _expressions(spec):
+    """Every expression of the model, with the key of the element it belongs to."""
+    for el in spec.elements:
+        for expr in (el.expr, el.init):
+            if expr is not None:
+                yield expr, el.key
+    for st in spec.statefuls:
+        for expr in (st.input, st.time, st.init, st.order):
+            if expr is not None:
+                yield expr, st.owner
+
+
+def _unramped_refs(expr, keys: set) -> set:
+    """Keys among ``keys`` referred to outside a product with ``policy ramp``."""
+    found = set()
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Ref):
+            if node.key in keys:
+                found.add(node.key)
+        elif isinstance(node, Op):
+            if node.op == "*" and any(isinstance(a, Ref) and a.key == RAMP for a in node.args):
+                continue  # everything under this product is zero before the policy starts
+            stack.extend(node.args)
+        elif isinstance(node, Call):
+            stack.extend(node.args)
+        elif isinstance(node, LookupCall):
+            stack.append(node.arg)
+    return found

@@ -1,0 +1,162 @@
+"""Measuring runs year by year while integrating, and sharing runs between scenarios."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sim import load_model
+from sim.runner import (
+    _year_weights,
+    _years,
+    measure_runs,
+    output_timing,
+    parameters,
+    run_scenarios,
+    scenario_constants,
+    tables,
+)
+from sim.scenario import Policy, Scenario, Uncertainty, load_scenario
+from sim.simulate import grid_times, integrate, measure
+from sim.stem import ramped_constants, stem_settings, time_lookups
+
+from conftest import ROOT, write_mdl
+
+LEVERS = """
+policy start year = 5 ~ Year [0,10] ~ assumption: test. |
+policy ramp years = 2 ~ Year [1,5] ~ assumption: test. |
+policy ramp = RAMP(1 / policy ramp years, policy start year, policy start year + policy ramp years)
+ ~ dmnl ~ 0 before the start. |
+push target = 1 ~ dmnl [0,5] ~ Lever (push): ramped. source: test. |
+pull target = 1 ~ dmnl [0,5] ~ Lever (pull): also used outside the ramp. source: test. |
+push = 1 + (push target - 1) * policy ramp ~ dmnl ~ |
+pull = pull target + (pull target - 1) * policy ramp ~ dmnl ~ |
+path( [(0,0)-(10,10)],(0,1),(4,2),(10,3)) ~ dmnl ~ source: test. |
+effect( [(0,0)-(100,10)],(0,1),(100,2)) ~ dmnl ~ source: test. |
+level = INTEG(inflow - outflow, 10) ~ person ~ |
+inflow = 3 * push * pull * path(Time) * effect(level) + STEP(2, 3) ~ person/Year ~ |
+outflow = level / life ~ person/Year ~ |
+life = 4 ~ Year [1,10] ~ source: test. |
+share = outflow / inflow ~ dmnl ~ |
+"""
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    return load_model(write_mdl(tmp_path / "tiny.mdl", LEVERS, final=10, step=0.125))
+
+
+def _weights(model, rules):
+    grid = grid_times(model)
+    raw = {r: _year_weights(grid, _years(model), r) for r in rules}
+    return raw, {r: np.nan_to_num(w) for r, w in raw.items()}
+
+
+def test_yearly_sums_equal_the_saved_steps_weighted_and_a_branch_carries_on_exactly(tiny):
+    outputs = {"level": "may1", "inflow": "fiscal_mean", "share": "fiscal_mean", "life": "may1"}
+    raw, weights = _weights(tiny, ["may1", "fiscal_mean"])
+    params = {"life": np.linspace(2, 8, 7)}
+    sums, none = measure(tiny, params, weights, outputs)
+    assert none is None
+    assert sums.shape == (11, 4, 7)
+
+    saved = integrate(tiny, params, saveper=0.125, outputs=list(outputs))
+    keys = [k for k, _, _ in saved.outputs]
+    for j, (name, rule) in enumerate(outputs.items()):
+        expected = raw[rule] @ saved.series(keys.index(tiny.spec.element(name).key))
+        ok = ~np.isnan(expected).any(axis=1)
+        np.testing.assert_allclose(sums[ok, j], expected[ok], rtol=1e-13)
+    # a constant is its value in every year the rule covers (1 May of year 10 is past the end)
+    np.testing.assert_allclose(sums[:10, 3], np.broadcast_to(params["life"], (10, 7)))
+    assert np.all(sums[10, 3] == 0)
+
+    for stop in (1, 30, 79):
+        done, branch = measure(tiny, params, weights, outputs, stop=stop)
+        assert done is None
+        assert branch.step == stop
+        carried, _ = measure(tiny, params, weights, outputs, start=branch)
+        assert np.array_equal(carried, sums)  # the same arithmetic, to the bit
+
+
+def test_levers_act_only_through_the_ramp_and_lookups_only_at_time(tiny):
+    ramped = ramped_constants(tiny)
+    assert "push_target" in ramped
+    assert "policy_start_year" in ramped
+    assert "pull_target" not in ramped  # used outside the product with policy ramp
+    assert time_lookups(tiny) == {"path"}  # effect is read at a stock
+
+
+def _scenario(policies=(), series=None, set_=None):
+    return Scenario(
+        name="s",
+        title={"en": "s", "ja": "s"},
+        description={"en": "s", "ja": "s"},
+        files=(),
+        set=set_ or {},
+        policies=tuple(policies),
+        series=series or {},
+        uncertainty=Uncertainty("none"),
+    )
+
+
+def test_stem_settings_say_what_may_act_from_which_step(tiny):
+    grid = grid_times(tiny)
+
+    def split(scenario):
+        return stem_settings(
+            scenario, scenario_constants(scenario), tables(scenario, tiny), tiny, grid
+        )
+
+    push = _scenario([Policy("push target", 6, 2, 3)])
+    consts, lookups, step = split(push)
+    assert consts == {}
+    assert lookups == {}
+    assert grid[step - 1] < 6 - 0.125 <= grid[step]  # one step of margin before the start
+
+    pull = _scenario([Policy("pull target", 6, 2, 3)])
+    consts, _, step = split(pull)
+    assert consts["pull target"] == 3
+    assert step == len(grid)
+
+    fixed = _scenario(set_={"life": 5})
+    assert split(fixed)[0] == {"life": 5}  # a set constant may act anywhere
+    assert split(_scenario(set_={"life": 4}))[0] == {}  # equal to the .mdl: changes nothing
+
+    late = _scenario(series={"path": ([8, 10], [5, 6])})
+    _, lookups, step = split(late)
+    assert lookups == {}
+    assert grid[step] == pytest.approx(4.125)
+    read_at_stock = _scenario(series={"effect": ([50, 100], [1, 3])})
+    assert "effect" in split(read_at_stock)[1]
+
+
+def test_scenarios_sharing_a_run_give_what_each_gives_alone():
+    model = load_model(ROOT / "model" / "brain_circulation.mdl")
+    names = ["baseline", "weak-yen", "jmirai-package", "border-shock", "expanded-scholarships"]
+    scenarios = [load_scenario(ROOT / "scenarios" / f"{n}.yaml", model) for n in names]
+    timing = output_timing(model)
+    shared = run_scenarios(scenarios, model, timing, ROOT)
+    for scenario, result in zip(scenarios, shared, strict=True):
+        params, n, _ = parameters(scenario, model, ROOT)
+        alone = measure_runs(scenario, model, timing, params, n)
+        for name in timing:
+            np.testing.assert_array_equal(result.values[name], alone[name], err_msg=name)
+
+
+def test_run_scenarios_reads_an_ensemble_once(monkeypatch):
+    import sim.runner
+
+    model = load_model(ROOT / "model" / "brain_circulation.mdl")
+    reads = []
+    real = sim.runner.read_ensemble
+
+    def counting(path, m):
+        reads.append(Path(path))
+        return real(path, m)
+
+    monkeypatch.setattr(sim.runner, "read_ensemble", counting)
+    cache: dict = {}
+    for name in ("baseline", "weak-yen"):
+        scenario = load_scenario(ROOT / "scenarios" / f"{name}.yaml", model)
+        parameters(scenario, model, ROOT, cache)
+    assert len(reads) == 1

@@ -317,18 +317,19 @@ def run_scenario(scenario: Scenario, model, timing: dict, root, workers=None) ->
 
 def _join(parts: list, model) -> dict:
     """Put runs of parameter sets side by side; ``parts`` are ``(params, first, count)``."""
+    # by key: one constant may be spelled the Vensim way in one part, the Python way in another
+    keyed = [({model.spec.element(k).key: v for k, v in p.items()}, a, n) for p, a, n in parts]
     joined = {}
-    names = dict.fromkeys(model.spec.element(k).name for params, _, _ in parts for k in params)
-    for name in names:
-        default = model.defaults[model.param_keys.index(model.spec.element(name).key)]
+    for key in dict.fromkeys(k for params, _, _ in keyed for k in params):
+        default = model.defaults[model.param_keys.index(key)]
         pieces = []
-        for params, first, count in parts:
-            value = params.get(name, default)
+        for params, first, count in keyed:
+            value = params.get(key, default)
             if np.ndim(value) == 0:
                 pieces.append(np.full(count, float(value)))
             else:
                 pieces.append(np.asarray(value, dtype=float)[first : first + count])
-        joined[name] = np.concatenate(pieces)
+        joined[model.spec.element(key).name] = np.concatenate(pieces)
     return joined
 
 

@@ -160,3 +160,12 @@ def test_run_scenarios_reads_an_ensemble_once(monkeypatch):
         scenario = load_scenario(ROOT / "scenarios" / f"{name}.yaml", model)
         parameters(scenario, model, ROOT, cache)
     assert len(reads) == 1
+
+
+def test_runs_joined_side_by_side_keep_each_part_whatever_its_spelling(tiny):
+    from sim.runner import _join
+
+    joined = _join(
+        [({"life": np.array([2.0, 3.0, 9.0])}, 1, 2), ({"Life": 5.0}, 0, 3), ({}, 0, 1)], tiny
+    )
+    np.testing.assert_array_equal(joined["life"], [3.0, 9.0, 5.0, 5.0, 5.0, 4.0])

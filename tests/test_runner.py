@@ -169,3 +169,38 @@ def test_runs_joined_side_by_side_keep_each_part_whatever_its_spelling(tiny):
         [({"life": np.array([2.0, 3.0, 9.0])}, 1, 2), ({"Life": 5.0}, 0, 3), ({}, 0, 1)], tiny
     )
     np.testing.assert_array_equal(joined["life"], [3.0, 9.0, 5.0, 5.0, 5.0, 4.0])
+
+
+def test_shipped_scenarios_share_the_past_until_their_own_settings_act():
+    import dataclasses
+
+    model = load_model(ROOT / "model" / "brain_circulation.mdl")
+    grid = grid_times(model)
+
+    def split(scenario):
+        return stem_settings(
+            scenario, scenario_constants(scenario), tables(scenario, model), model, grid
+        )
+
+    def load(name):
+        return load_scenario(ROOT / "scenarios" / f"{name}.yaml", model)
+
+    consts, lookups, step = split(load("jmirai-package"))
+    assert consts == {}
+    assert lookups == {}
+    assert grid[step] == 2026 - 0.0625  # policies start in 2026
+    faster = dataclasses.replace(
+        load("expanded-scholarships"),
+        policies=tuple(
+            dataclasses.replace(p, ramp_years=2) for p in load("expanded-scholarships").policies
+        ),
+    )
+    assert split(faster)[0] == {}  # a shorter ramp does not rewrite history either
+    _, lookups, step = split(load("weak-yen"))
+    assert lookups == {}
+    assert grid[step] == 2023.0625  # the yen path leaves the data's after 2023
+    assert set(split(load("border-shock"))[0]) == {
+        "future border closure start",
+        "future border closure duration",
+    }
+    assert split(load("baseline"))[2] == len(grid)

@@ -325,31 +325,40 @@ def _title_page(ds, lang: str, plt):
 def render(ds, spec, out: Path, langs: tuple, progress=print) -> dict:
     """Draw every figure in every language (PNG 300 dpi and SVG) and the PDF packs.
 
-    Returns the manifest entries: figure file to the hashes it was made from.
+    The languages are drawn at once, on separate cores. Returns the
+    manifest entries: figure file to the hashes it was made from.
     """
+    from sim.parallel import parallel_map
+
+    made = {}
+    for part in parallel_map(lambda lang: _render(ds, spec, out, lang, progress), list(langs)):
+        made.update(part)
+    return made
+
+
+def _render(ds, spec, out: Path, lang: str, progress) -> dict:
     from matplotlib.backends.backend_pdf import PdfPages
 
     from sim import brief
 
     plt = brief._setup()
     made = {}
-    for lang in langs:
-        with PdfPages(out / f"briefing_{lang}.pdf") as pdf:
-            page = _title_page(ds, lang, plt)
-            pdf.savefig(page)
-            plt.close(page)
-            for key in brief.FIGURES:
-                progress(f"figure {key} ({lang})")
-                draw = getattr(brief, key)
-                note = footer(ds, lang, brief.SCENARIO_OF[key])
-                fig = draw(spec, lang, note) if key == "diagram" else draw(ds, lang, note)
-                for ext in ("png", "svg"):
-                    path = out / f"{key}_{lang}.{ext}"
-                    fig.savefig(path, dpi=300 if ext == "png" else None)
-                    made[path.name] = key
-                pdf.savefig(fig)
-                plt.close(fig)
-        made[f"briefing_{lang}.pdf"] = "pack"
+    with PdfPages(out / f"briefing_{lang}.pdf") as pdf:
+        page = _title_page(ds, lang, plt)
+        pdf.savefig(page)
+        plt.close(page)
+        for key in brief.FIGURES:
+            progress(f"figure {key} ({lang})")
+            draw = getattr(brief, key)
+            note = footer(ds, lang, brief.SCENARIO_OF[key])
+            fig = draw(spec, lang, note) if key == "diagram" else draw(ds, lang, note)
+            for ext in ("png", "svg"):
+                path = out / f"{key}_{lang}.{ext}"
+                fig.savefig(path, dpi=300 if ext == "png" else None)
+                made[path.name] = key
+            pdf.savefig(fig)
+            plt.close(fig)
+    made[f"briefing_{lang}.pdf"] = "pack"
     return made
 
 

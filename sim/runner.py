@@ -260,7 +260,7 @@ def _measure_chunk(jobs: list, a: int, e: int, model, weights: dict, timing: dic
     for group in _side_by_side(list(stems), stem_tables.get):
         heads = [stems[key][0] for key in group]
         params = _join([(jobs[h].stem_params, a, width[h]) for h in heads], model)
-        edges = np.cumsum([0] + [width[h] for h in heads])
+        labels = _labels(jobs, heads, a, width)
         branch = None
         for stop in sorted({diverge[b] for key in group for b in stems[key]}):
             sums, branch = measure(
@@ -271,10 +271,10 @@ def _measure_chunk(jobs: list, a: int, e: int, model, weights: dict, timing: dic
                 tables=jobs[heads[0]].stem_tables,
                 start=branch,
                 stop=stop,
-                scenario=jobs[heads[0]].scenario.name,
+                labels=labels,
             )
-            for key, lo, hi in zip(group, edges[:-1], edges[1:], strict=True):
-                at[key, stop] = sums[..., lo:hi] if stop == end else branch.columns(slice(lo, hi))
+            for key, cols in zip(group, _columns(heads, width), strict=True):
+                at[key, stop] = sums[..., cols] if stop == end else branch.columns(cols)
     out: list = [None] * len(jobs)
     tails = []
     for b in live:
@@ -283,23 +283,31 @@ def _measure_chunk(jobs: list, a: int, e: int, model, weights: dict, timing: dic
         else:
             tails.append(b)
     for group in _side_by_side(tails, lambda b: (diverge[b], sorted(jobs[b].tables.items()))):
-        params = _join([(jobs[b].params, a, width[b]) for b in group], model)
         step = diverge[group[0]]
         # a job whose settings act from the first step has nothing to carry on from
-        start = Branch.join([at[jobs[b].stem, step] for b in group]) if step > 0 else None
         sums, _ = measure(
             model,
-            params,
+            _join([(jobs[b].params, a, width[b]) for b in group], model),
             weights,
             timing,
             tables=jobs[group[0]].tables,
-            start=start,
-            scenario=jobs[group[0]].scenario.name,
+            start=Branch.join([at[jobs[b].stem, step] for b in group]) if step > 0 else None,
+            labels=_labels(jobs, group, a, width),
         )
-        edges = np.cumsum([0] + [width[b] for b in group])
-        for b, lo, hi in zip(group, edges[:-1], edges[1:], strict=True):
-            out[b] = sums[:, :, lo:hi]
+        for b, cols in zip(group, _columns(group, width), strict=True):
+            out[b] = sums[..., cols]
     return out
+
+
+def _columns(group: list, width: dict) -> list:
+    """Return the columns each job of a group takes in their side-by-side pass."""
+    edges = np.cumsum([0] + [width[b] for b in group])
+    return [slice(lo, hi) for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+
+
+def _labels(jobs: list, group: list, a: int, width: dict) -> tuple:
+    """Return ``(scenario, run)`` for each column of a side-by-side pass (error messages)."""
+    return tuple((jobs[b].scenario.name, a + i) for b in group for i in range(width[b]))
 
 
 def _side_by_side(items: list, settings) -> list:

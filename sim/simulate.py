@@ -130,14 +130,7 @@ def integrate(
         ctl["final_time"] = float(final_time)
     grid, saved = _time_grid(ctl)
     keep = _select(model, outputs)
-    # numpy scalars: equations over them divide by zero to inf, not an exception.
-    # STEP switches half a step early on a fixed grid (Vensim, PySD); at the
-    # step time itself for the adaptive solvers, whose limit is continuous time.
-    offset = 0.0 if method in IVP_METHODS else ctl["time_step"] / 2
-    ctl_tuple = tuple(
-        np.float64(ctl[k]) for k in ("initial_time", "final_time", "time_step", "saveper")
-    ) + (np.float64(offset),)
-
+    ctl_tuple = _controls(ctl, method)
     job = _Job(model, table_values, ctl_tuple, grid, saved, keep, method, rtol, atol, scenario)
     run = _euler if method == "euler" else _rk4 if method == "rk4" else _ivp
 
@@ -172,6 +165,17 @@ def integrate(
 
 
 # -- inputs ------------------------------------------------------------------
+
+
+def _controls(ctl: dict, method: str) -> tuple:
+    """Return the controls as the generated functions take them, with STEP's switch offset."""
+    # numpy scalars: equations over them divide by zero to inf, not an exception.
+    # STEP switches half a step early on a fixed grid (Vensim, PySD); at the
+    # step time itself for the adaptive solvers, whose limit is continuous time.
+    offset = 0.0 if method in IVP_METHODS else ctl["time_step"] / 2
+    return tuple(
+        np.float64(ctl[k]) for k in ("initial_time", "final_time", "time_step", "saveper")
+    ) + (np.float64(offset),)
 
 
 def _positive(value, what):
@@ -300,6 +304,7 @@ class _Job:
     atol: float
     scenario: str
     first_run: int = 0  # index of this part's first run in the whole ensemble
+    labels: tuple = ()  # (scenario, run) of each column, where runs of several share a pass
 
 
 def _width(c) -> int:
@@ -378,7 +383,7 @@ def measure(
     tables: dict | None = None,
     start: Branch | None = None,
     stop: int | None = None,
-    scenario: str = "",
+    labels: tuple = (),
 ) -> tuple:
     """Integrate by Euler over grid steps ``[start.step, stop)``, keeping only weighted sums.
 
@@ -393,7 +398,7 @@ def measure(
 
     Parameters
     ----------
-    params, tables, scenario
+    params, tables
         As for :func:`integrate`.
     weights
         Rule name to a matrix ``(rows, steps of grid_times(model))``.
@@ -404,6 +409,9 @@ def measure(
         initial time when ``None``.
     stop
         First grid step not taken; the end of the grid when ``None``.
+    labels
+        ``(scenario, run)`` that each column stands for, named when a run
+        turns NaN; the column's index when empty.
 
     Returns
     -------
@@ -418,9 +426,7 @@ def measure(
     grid, _ = _time_grid(ctl)
     first = 0 if start is None else start.step
     stop = len(grid) if stop is None else stop
-    ctl_tuple = tuple(
-        np.float64(ctl[k]) for k in ("initial_time", "final_time", "time_step", "saveper")
-    ) + (np.float64(ctl["time_step"] / 2),)
+    ctl_tuple = _controls(ctl, "euler")
     keep = _select(model, list(outputs))
     by_key = {k: (w, i) for k, w, i in keep}
     where_of = {name: by_key[find_element(model, name).key] for name in outputs}
@@ -432,14 +438,15 @@ def measure(
     for rule, w in weights.items():
         idx = [j for j, n in enumerate(dyn) if outputs[n] == rule]
         if idx:
-            rows = [(np.flatnonzero(w[:, k]), w[w[:, k] != 0, k]) for k in range(len(grid))]
-            blocks.append((slice(idx[0], idx[-1] + 1), rows))
+            blocks.append((slice(idx[0], idx[-1] + 1), _rows_by_step(w)))
     s = np.empty((model.n_states, n_runs))
     m = np.empty((model.n_memory, n_runs))
     n_rows = len(next(iter(weights.values())))
     sums = np.zeros((n_rows, len(dyn), n_runs)) if start is None else start.sums.copy()
     buf = np.empty((len(dyn), n_runs))
-    job = _Job(model, L, ctl_tuple, grid, np.ones(len(grid), bool), keep, "euler", 0, 0, scenario)
+    job = _Job(
+        model, L, ctl_tuple, grid, np.ones(len(grid), bool), keep, "euler", 0, 0, "", 0, labels
+    )
     with np.errstate(all="ignore"):  # NaN and inf are checked and named instead
         model.initialize(c, L, ctl_tuple, s, m)
         if start is not None:
@@ -475,6 +482,14 @@ def measure(
         else:
             out[:, j] = sums[:, row[name]]
     return out, None
+
+
+def _rows_by_step(w: np.ndarray) -> list:
+    """For each step (column of ``w``), the rows it adds to and by how much."""
+    steps, rows = np.nonzero(w.T)  # ordered by step
+    bounds = np.searchsorted(steps, np.arange(w.shape[1] + 1))
+    values = w.T[steps, rows]
+    return [(rows[a:b], values[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def _rk4(job: _Job, c, s, m):
@@ -590,6 +605,9 @@ def _raise_nan(job: _Job, t, s, m, c):
         culprit = model.state_names[rows[0]] if rows.size else "a stock's rate"
     where = f" (run {job.first_run + run})" if n > 1 or job.first_run else ""
     scen = f" in scenario '{job.scenario}'" if job.scenario else ""
+    if job.labels:
+        name, index = job.labels[run]
+        where, scen = f" (run {index})", f" in scenario '{name}'" if name else ""
     raise SimulationError(
         f"{model.spec.path}: '{culprit}' became NaN or infinite at time {t:g}{where}{scen}; "
         "check its equation and the values it uses"

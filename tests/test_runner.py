@@ -1,5 +1,7 @@
 """Measuring runs year by year while integrating, and sharing runs between scenarios."""
 
+import dataclasses
+import math
 from pathlib import Path
 
 import numpy as np
@@ -172,8 +174,6 @@ def test_runs_joined_side_by_side_keep_each_part_whatever_its_spelling(tiny):
 
 
 def test_shipped_scenarios_share_the_past_until_their_own_settings_act():
-    import dataclasses
-
     model = load_model(ROOT / "model" / "brain_circulation.mdl")
     grid = grid_times(model)
 
@@ -204,3 +204,27 @@ def test_shipped_scenarios_share_the_past_until_their_own_settings_act():
         "future border closure duration",
     }
     assert split(load("baseline"))[2] == len(grid)
+
+
+def test_a_run_that_turns_nan_in_a_shared_pass_is_named_by_its_scenario_and_index(tmp_path):
+    from sim.errors import SimulationError
+    from sim.runner import _Job, _measure_all
+
+    mdl = write_mdl(
+        tmp_path / "nan.mdl",
+        "k = 10 ~ dmnl [0, 10] ~ source: test. |\n"
+        "x = LN(k - Time / 5) ~ dmnl ~ |\nstock = INTEG(x, 0) ~ dmnl ~ |",
+        step=0.5,
+    )
+    model = load_model(mdl)
+    timing = {"stock": "may1"}
+
+    def job(name, k):
+        params = {"k": np.asarray(k, dtype=float)}
+        scenario = dataclasses.replace(_scenario(), name=name)
+        return _Job(scenario, params, len(k), {}, name, params, {}, math.inf)
+
+    bad = [10.0] * 5 + [1.0]  # the sixth run of 'second' fails at time 5
+    jobs = [job("first", [10.0] * 6), job("second", bad)]
+    with pytest.raises(SimulationError, match=r"time 5 \(run 5\) in scenario 'second'"):
+        _measure_all(jobs, model, timing, workers=1)

@@ -1,7 +1,7 @@
 """Reading the brain model: our .mdl reader against PySD's translator, and a whole CLI run.
 
 Prints one JSON line: milliseconds to read ``model/brain_circulation.mdl``
-into a spec with ``sim.vensim.read_mdl`` and with PySD's Vensim translator
+into a spec with ``sim.engine.vensim.read_mdl`` and with PySD's Vensim translator
 (import excluded, same process, best of ``--repeat``), their ratio, and the
 wall time of ``brainsim simulate model/brain_circulation.mdl --out FILE`` in
 a fresh process (best of ``--repeat``; there is no cache, every run reads
@@ -19,7 +19,7 @@ import time
 import warnings
 from pathlib import Path
 
-from sim.vensim import read_mdl
+from sim.engine.vensim import read_mdl
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "model" / "brain_circulation.mdl"

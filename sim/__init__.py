@@ -9,17 +9,17 @@ The public API is the pipeline ``.mdl`` → spec → compiled model → Dataset:
 
 from pathlib import Path
 
-from sim.compile import CompiledModel, compile_model
-from sim.errors import (
+from sim.engine.compile import CompiledModel, compile_model
+from sim.engine.errors import (
     BrainsimError,
     ModelError,
     ParameterError,
     SimulationError,
     UnsupportedFunctionError,
 )
-from sim.simulate import METHODS, Result, integrate, simulate, to_dataset
-from sim.spec import ModelSpec
-from sim.vensim import read_mdl
+from sim.engine.simulate import METHODS, Result, integrate, simulate, to_dataset
+from sim.engine.spec import ModelSpec
+from sim.engine.vensim import read_mdl
 
 
 def load_model(path: str | Path) -> CompiledModel:

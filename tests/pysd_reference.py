@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.errors import ModelError, UnsupportedFunctionError
-from sim.names import python_name, vensim_key
-from sim.spec import (
+from sim.engine.errors import ModelError, UnsupportedFunctionError
+from sim.engine.names import python_name, vensim_key
+from sim.engine.spec import (
     FUNCTIONS,
     Call,
     Element,
@@ -23,7 +23,7 @@ from sim.spec import (
     Ref,
     Stateful,
 )
-from sim.vensim import check_names, mark_flows
+from sim.engine.vensim import check_names, mark_flows
 
 # PySD's own bookkeeping columns, not model variables.
 PYSD_ONLY = {"INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER", "Time", "TIME"}
@@ -73,7 +73,7 @@ def compare(ours, ref: pd.DataFrame, rtol=1e-9, atol=1e-12) -> list:
 
 # --- PySD's translator as the reference reader ---------------------------------
 #
-# sim.vensim reads .mdl files itself (PySD's parser is too slow for a run that
+# sim.engine.vensim reads .mdl files itself (PySD's parser is too slow for a run that
 # must take under a second). This is the reader it replaced: PySD's abstract
 # model lowered into the same spec, so that tests can require both to agree.
 

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from sim import brief
-from sim.briefing import findings, footer, render, stale
-from sim.labels import LABELS, label
-from sim.vensim import read_mdl
+from sim.engine.vensim import read_mdl
+from sim.reports import figures
+from sim.reports.briefing import findings, footer, render, stale
+from sim.reports.labels import LABELS, label
 
 from conftest import DATA, ROOT
 
@@ -40,7 +40,7 @@ def _texts(fig) -> str:
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
 def test_history_figure(ds, lang):
-    fig = brief.history(ds, lang, footer(ds, lang, "baseline"))
+    fig = figures.history(ds, lang, footer(ds, lang, "baseline"))
     visible = [ax for ax in fig.axes if ax.get_visible()]
     assert len(visible) == len(set(ds["obs_series"].values.tolist()))
     assert label("fig_history", lang) in _texts(fig)
@@ -52,7 +52,7 @@ def test_history_figure(ds, lang):
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
 def test_targets_figure(ds, lang):
-    fig = brief.targets(ds, lang, footer(ds, lang))
+    fig = figures.targets(ds, lang, footer(ds, lang))
     panels = [ax for ax in fig.axes if ax.get_visible() and ax.lines]
     assert len(panels) == 7  # the J-MIRAI outputs and researchers dispatched
     first = panels[0]
@@ -66,7 +66,7 @@ def test_targets_figure(ds, lang):
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
 def test_probability_table(ds, lang):
-    fig = brief.probability(ds, lang, footer(ds, lang))
+    fig = figures.probability(ds, lang, footer(ds, lang))
     ax = fig.axes[0]
     assert len(ax.get_yticklabels()) == ds.sizes["scenario"]
     assert len(ax.get_xticklabels()) == ds.sizes["target"]
@@ -78,12 +78,12 @@ def test_probability_table(ds, lang):
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
 def test_tornado_and_sobol(ds, lang):
-    fig = brief.tornado(ds, lang, footer(ds, lang, "baseline"), top=5)
+    fig = figures.tornado(ds, lang, footer(ds, lang, "baseline"), top=5)
     bars = [ax for ax in fig.axes if ax.get_visible()]
     assert len(bars) == 7
     assert all(len(ax.patches) == 5 for ax in bars)
     assert all(ax.get_xlabel() == label("swing", lang) for ax in bars)
-    fig = brief.sobol(ds, lang, footer(ds, lang, "baseline"), top=6)
+    fig = figures.sobol(ds, lang, footer(ds, lang, "baseline"), top=6)
     heat, lines = fig.axes[0], fig.axes[1]
     assert len(heat.get_yticklabels()) == 6
     assert len(lines.lines) == 5
@@ -93,12 +93,12 @@ def test_tornado_and_sobol(ds, lang):
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
 def test_goal_and_researchers(ds, lang):
-    fig = brief.goal(ds, lang, footer(ds, lang, "expanded-scholarships"))
+    fig = figures.goal(ds, lang, footer(ds, lang, "expanded-scholarships"))
     ax = fig.axes[0]
     curve = ax.lines[0]
     np.testing.assert_allclose(curve.get_ydata(), ds["goal_probability"].values)
     assert ax.get_xlabel() == label("coverage", lang)
-    fig = brief.researchers(ds, lang, footer(ds, lang))
+    fig = figures.researchers(ds, lang, footer(ds, lang))
     ax = fig.axes[0]
     assert ax.get_ylabel() == label("persons_per_year", lang)
     # scenarios, two observed bases and the FY2000 level
@@ -109,7 +109,7 @@ def test_goal_and_researchers(ds, lang):
 @pytest.mark.parametrize("lang", ["en", "ja"])
 def test_diagram_figure(lang):
     spec = read_mdl(DATA / "docs" / "admissions.mdl")
-    fig = brief.diagram(spec, lang, "footer")
+    fig = figures.diagram(spec, lang, "footer")
     assert label("fig_diagram", lang) in _texts(fig)
     assert _pixels(fig) > 0.01
 
@@ -133,7 +133,7 @@ def test_render_writes_png_svg_and_pdf_for_each_language(ds, tmp_path):
     spec = read_mdl(DATA / "docs" / "admissions.mdl")
     made = render(ds, spec, tmp_path, ("en", "ja"), progress=lambda _: None)
     for lang in ("en", "ja"):
-        for key in brief.FIGURES:
+        for key in figures.FIGURES:
             assert (tmp_path / f"{key}_{lang}.png").stat().st_size > 10_000
             assert (tmp_path / f"{key}_{lang}.svg").stat().st_size > 1_000
         assert (tmp_path / f"briefing_{lang}.pdf").read_bytes().startswith(b"%PDF")
@@ -149,7 +149,7 @@ def test_check_finds_stale_headline_figures(tmp_path):
         shutil.copytree(ROOT / folder, tmp_path / folder)
     headline = tmp_path / "docs" / "headline"
     headline.mkdir(parents=True)
-    from sim.briefing import inputs
+    from sim.reports.briefdata import inputs
 
     (headline / "manifest.json").write_text(json.dumps({"inputs": inputs(tmp_path)}))
     assert stale(tmp_path, headline) == []
@@ -165,7 +165,7 @@ def test_committed_headline_figures_are_current(run_cli):
 
 
 def test_japanese_lines_never_break_inside_a_number():
-    from sim.briefing import wrap
+    from sim.reports.briefing import wrap
 
     text = (
         "現行政策では、2033年の留学者数は190,951（5〜95%：134,525〜286,832）。"

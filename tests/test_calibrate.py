@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import sim
-from sim import calibrate as cal
-from sim.history import load_history
-from sim.vensim import read_mdl, set_constants
+from sim.engine.vensim import read_mdl, set_constants
+from sim.studies import calibrate as cal
+from sim.studies.history import load_history
 
 from conftest import ROOT, write_mdl
 
@@ -227,7 +227,7 @@ def shipped():
 
 
 def test_calibrated_defaults_meet_the_fit_bars(shipped):
-    from sim.calibration import HEADLINE
+    from sim.reports.calibration import HEADLINE
 
     model, problem = shipped
     defaults = np.array(
@@ -259,7 +259,7 @@ def test_shipped_ensemble_is_large_enough_and_covers_history(shipped):
     ],
 )
 def test_a_damaged_ensemble_file_is_one_clear_error(tmp_path, body, message):
-    from sim.errors import BrainsimError
+    from sim.engine.errors import BrainsimError
 
     path = tmp_path / "e.csv"
     path.write_text("# seed: 1\n" + body, encoding="utf-8")

@@ -7,8 +7,8 @@ from fractions import Fraction
 import pytest
 
 import sim
-from sim.check import Problem, check_model, format_problems
-from sim.units import (
+from sim.engine.check import Problem, check_model, format_problems
+from sim.engine.units import (
     DIMENSIONLESS,
     Dims,
     UnitsError,

@@ -10,8 +10,8 @@ import pytest
 from matplotlib.figure import Figure
 
 from sim import read_mdl
-from sim.diagram import save_diagram, stock_flow_diagram, stock_flows
-from sim.docs import constants_table, update_readme
+from sim.reports.diagram import save_diagram, stock_flow_diagram, stock_flows
+from sim.reports.docs import constants_table, update_readme
 
 from conftest import DATA, MODELS
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from sim.errors import BrainsimError
-from sim.history import load_history, observe, timing
+from sim.engine.errors import BrainsimError
+from sim.studies.history import load_history, observe, timing
 
 
 def test_rules_follow_model_notes():

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 import sim
-from sim.check import check_model
-from sim.diagram import stock_flows
-from sim.history import load_history, observe
-from sim.spec import Op, Ref
+from sim.engine.check import check_model
+from sim.engine.spec import Op, Ref
+from sim.reports.diagram import stock_flows
+from sim.studies.history import load_history, observe
 
 from conftest import ROOT
 from pysd_reference import compare, pysd_run

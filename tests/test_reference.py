@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import sim
-from sim.spec import FUNCTIONS, Call, LookupCall, Op
+from sim.engine.spec import FUNCTIONS, Call, LookupCall, Op
 
 from conftest import MODELS
 from pysd_reference import compare, pysd_run

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from sim import load_model
-from sim.runner import (
+from sim.engine.simulate import grid_times, integrate, measure
+from sim.studies.runner import (
     _year_weights,
     _years,
     measure_runs,
@@ -18,9 +19,8 @@ from sim.runner import (
     scenario_constants,
     tables,
 )
-from sim.scenario import Policy, Scenario, Uncertainty, load_scenario
-from sim.simulate import grid_times, integrate, measure
-from sim.stem import ramped_constants, stem_settings, time_lookups
+from sim.studies.scenario import Policy, Scenario, Uncertainty, load_scenario
+from sim.studies.stem import ramped_constants, stem_settings, time_lookups
 
 from conftest import ROOT, write_mdl
 
@@ -146,17 +146,17 @@ def test_scenarios_sharing_a_run_give_what_each_gives_alone():
 
 
 def test_run_scenarios_reads_an_ensemble_once(monkeypatch):
-    import sim.runner
+    import sim.studies.runner
 
     model = load_model(ROOT / "model" / "brain_circulation.mdl")
     reads = []
-    real = sim.runner.read_ensemble
+    real = sim.studies.runner.read_ensemble
 
     def counting(path, m):
         reads.append(Path(path))
         return real(path, m)
 
-    monkeypatch.setattr(sim.runner, "read_ensemble", counting)
+    monkeypatch.setattr(sim.studies.runner, "read_ensemble", counting)
     cache: dict = {}
     for name in ("baseline", "weak-yen"):
         scenario = load_scenario(ROOT / "scenarios" / f"{name}.yaml", model)
@@ -165,7 +165,7 @@ def test_run_scenarios_reads_an_ensemble_once(monkeypatch):
 
 
 def test_runs_joined_side_by_side_keep_each_part_whatever_its_spelling(tiny):
-    from sim.runner import _join
+    from sim.studies.runner import _join
 
     joined = _join(
         [({"life": np.array([2.0, 3.0, 9.0])}, 1, 2), ({"Life": 5.0}, 0, 3), ({}, 0, 1)], tiny
@@ -207,8 +207,8 @@ def test_shipped_scenarios_share_the_past_until_their_own_settings_act():
 
 
 def test_a_run_that_turns_nan_in_a_shared_pass_is_named_by_its_scenario_and_index(tmp_path):
-    from sim.errors import SimulationError
-    from sim.runner import _Job, _measure_all
+    from sim.engine.errors import SimulationError
+    from sim.studies.runner import _Job, _measure_all
 
     mdl = write_mdl(
         tmp_path / "nan.mdl",

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 import sim
-from sim.runner import output_timing, run_scenarios, tables
-from sim.scenario import ScenarioError, load_scenario, schema
-from sim.targets import TARGETS
+from sim.studies.runner import output_timing, run_scenarios, tables
+from sim.studies.scenario import ScenarioError, load_scenario, schema
+from sim.studies.targets import TARGETS
 
 from conftest import ROOT
 

@@ -5,7 +5,7 @@ import pytest
 import xarray as xr
 
 import sim
-from sim.errors import ParameterError, SimulationError
+from sim.engine.errors import ParameterError, SimulationError
 
 from conftest import MODELS, write_mdl
 

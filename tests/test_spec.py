@@ -3,9 +3,9 @@
 import pytest
 
 import sim
-from sim.errors import ModelError, UnsupportedFunctionError
-from sim.names import python_name, vensim_key
-from sim.spec import Ref
+from sim.engine.errors import ModelError, UnsupportedFunctionError
+from sim.engine.names import python_name, vensim_key
+from sim.engine.spec import Ref
 
 from conftest import write_mdl
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import sim
-from sim import sweep as sw
-from sim.goal import parse_goal, seek
-from sim.runner import sample_distributions
-from sim.scenario import load_scenario
+from sim.studies import sweep as sw
+from sim.studies.goal import parse_goal, seek
+from sim.studies.runner import sample_distributions
+from sim.studies.scenario import load_scenario
 
 from conftest import ROOT, write_mdl
 

@@ -5,9 +5,9 @@ import math
 import pytest
 
 import sim
-from sim.errors import ModelError, UnsupportedFunctionError
-from sim.spec import Call, LookupCall, Num, Op, Ref
-from sim.vensim import read_mdl
+from sim.engine.errors import ModelError, UnsupportedFunctionError
+from sim.engine.spec import Call, LookupCall, Num, Op, Ref
+from sim.engine.vensim import read_mdl
 
 from conftest import DATA, ROOT, write_mdl
 from pysd_reference import pysd_spec

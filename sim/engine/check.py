@@ -1,6 +1,6 @@
 """Check a model spec: dimensional consistency, units, ranges and sources.
 
-:func:`check_model` takes a :class:`~sim.spec.ModelSpec` and returns a list
+:func:`check_model` takes a :class:`~sim.engine.spec.ModelSpec` and returns a list
 of :class:`Problem`, each one line naming the element and the fix. It never
 raises for a problem in the model (a malformed unit string is a problem too)
 and prints nothing; the command line prints :func:`format_problems` and
@@ -19,9 +19,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-from sim.spec import Call, Element, LookupCall, ModelSpec, Num, Op, Ref, Stateful, source_of
-from sim.units import DIMENSIONLESS, Dims, UnitsError, divide, format_units, multiply, parse_units
-from sim.units import power as dims_power
+from sim.engine.spec import Call, Element, LookupCall, ModelSpec, Num, Op, Ref, Stateful, source_of
+from sim.engine.units import (
+    DIMENSIONLESS,
+    Dims,
+    UnitsError,
+    divide,
+    format_units,
+    multiply,
+    parse_units,
+)
+from sim.engine.units import power as dims_power
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""A model as data: the frozen spec that :func:`sim.vensim.read_mdl` makes of a ``.mdl``.
+"""A model as data: the frozen spec that :func:`sim.engine.vensim.read_mdl` makes of a ``.mdl``.
 
 An expression tree (numbers, references, operators, calls, lookups), the
 hidden states that stateful functions become, and the named elements with
@@ -9,7 +9,7 @@ checking, documenting, drawing) reads only this.
 import re
 from dataclasses import dataclass
 
-from sim.names import python_name, vensim_key
+from sim.engine.names import python_name, vensim_key
 
 # --- expression tree -------------------------------------------------------
 

@@ -3,7 +3,7 @@
 The parameters whose comment in the ``.mdl`` begins ``calibrated:`` are
 fitted to ``model/history.csv`` by weighted least squares, each within its
 ``[min, max]`` range, from several starts. Every observation is measured on
-the model the way the data measure the world (:mod:`sim.history`). Each
+the model the way the data measure the world (:mod:`sim.studies.history`). Each
 series (a series name and the model variable it is compared with, so that
 basis breaks mapped to different variables stay apart) counts through
 relative errors, ``(model - observed) / observed``, weighted by one over the
@@ -38,9 +38,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.errors import BrainsimError
-from sim.history import Observation, observation_weights
-from sim.names import vensim_key
+from sim.engine.errors import BrainsimError
+from sim.engine.names import vensim_key
+from sim.studies.history import Observation, observation_weights
 
 # Relative weight of a series, 1 when not listed. Each entry says why.
 SERIES_WEIGHTS = {
@@ -184,7 +184,7 @@ def modelled(problem: Problem, values: np.ndarray, workers: int | None = 1) -> n
 
     ``values`` holds one parameter set per column, shaped ``(p, n_runs)``.
     """
-    from sim.simulate import integrate
+    from sim.engine.simulate import integrate
 
     model, data = problem.model, problem.data
     params = {name: values[i] for i, name in enumerate(problem.names)}
@@ -405,7 +405,7 @@ ENSEMBLE_KEYS = (
 
 def write_ensemble(path: Path, ens: Ensemble) -> None:
     """Write the kept sets as CSV: ``#`` lines of provenance, then one row per member."""
-    from sim.output import atomic_path
+    from sim.engine.files import atomic_path
 
     header = {
         "model_sha256": ens.model_sha256,
@@ -418,7 +418,8 @@ def write_ensemble(path: Path, ens: Ensemble) -> None:
         "method": (
             f"Latin hypercube of the Gaussian around the fit, {PRIOR_SCALE:g} x the "
             f"least-squares covariance, clipped to the .mdl ranges; kept when cost <= "
-            f"{THRESHOLD:g} x best; the first {MEMBERS} kept are the members (sim/calibrate.py)"
+            f"{THRESHOLD:g} x best; the first {MEMBERS} kept are the members "
+            "(sim/studies/calibrate.py)"
         ),
     }
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
@@ -550,12 +551,12 @@ def bands(model, names: tuple, values: np.ndarray, timing: dict, workers=None) -
     """Return the 5th, 50th and 95th percentiles of each output, year by year, over the ensemble.
 
     ``values`` holds one parameter set per row (``(n, p)``); ``timing`` maps
-    an output name to its observation rule (:data:`sim.targets.OUTPUT_TIMING`).
+    an output name to its observation rule (:data:`sim.studies.targets.OUTPUT_TIMING`).
     Returns rows ``(variable, year, p05, p50, p95)`` for every whole year the
     run covers under that rule.
     """
-    from sim.history import timing_weights
-    from sim.simulate import integrate
+    from sim.engine.simulate import integrate
+    from sim.studies.history import timing_weights
 
     params = {name: values[:, i] for i, name in enumerate(names)}
     result = integrate(

@@ -6,8 +6,6 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
-
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
@@ -63,26 +61,3 @@ def _umask() -> int:
     umask = os.umask(0)
     os.umask(umask)
     return umask
-
-
-def write_run_csv(result, path: str | Path, run: int = 0) -> None:
-    """Write one run of a :class:`sim.simulate.Result` as CSV.
-
-    Columns: ``time``, then one per output, headed by its Vensim name. Values
-    are written with 17 significant digits, so that reading the file back
-    gives the same floating-point numbers.
-    """
-    spec = result.model.spec
-    header = ["time"] + [spec.element(key).name for key, _, _ in result.outputs]
-    columns = [result.times] + [result.series(j)[:, run] for j in range(len(result.outputs))]
-    table = np.column_stack(columns)
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
-        fh.write(",".join(_csv_field(h) for h in header) + "\n")
-        for row in table:
-            fh.write(",".join(f"{v:.17g}" for v in row) + "\n")
-
-
-def _csv_field(text: str) -> str:
-    if any(ch in text for ch in ',"\n'):
-        return '"' + text.replace('"', '""') + '"'
-    return text

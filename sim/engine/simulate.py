@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.compile import CompiledModel
-from sim.errors import ParameterError, SimulationError
-from sim.names import suggestion
-from sim.parallel import parallel_map
+from sim.engine.compile import CompiledModel
+from sim.engine.errors import ParameterError, SimulationError
+from sim.engine.names import suggestion
+from sim.engine.parallel import parallel_map
 
 if TYPE_CHECKING:  # xarray takes half a second to import; only to_dataset needs it
     import xarray as xr
@@ -74,7 +74,7 @@ def integrate(
     Parameters
     ----------
     model
-        From :func:`sim.compile.compile_model`.
+        From :func:`sim.engine.compile.compile_model`.
     params
         Constant name (Vensim or Python spelling) to a value or a 1-d array of
         one value per run; arrays must share one length ``n_runs``. Values

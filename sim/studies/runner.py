@@ -4,7 +4,7 @@ A scenario becomes one vectorised run: one column per ensemble member (or
 per sampled parameter set), with the scenario's constants, levers and
 lookup overrides applied to every column. Each output is then measured year
 by year as its data are (1 May stocks, fiscal-year means of flows; see
-:mod:`sim.history`), and only those yearly values are kept.
+:mod:`sim.studies.history`), and only those yearly values are kept.
 """
 
 import math
@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.calibrate import read_ensemble
-from sim.errors import BrainsimError
-from sim.history import timing_weights
-from sim.scenario import Scenario
-from sim.targets import OUTPUT_TIMING
+from sim.engine.errors import BrainsimError
+from sim.studies.calibrate import read_ensemble
+from sim.studies.history import timing_weights
+from sim.studies.scenario import Scenario
+from sim.studies.targets import OUTPUT_TIMING
 
 PROJECTION_START = 2024  # the first year a target can be newly met (after the data end)
 
@@ -123,13 +123,13 @@ def run_scenarios(scenarios: list, model, timing: dict, root, workers=None) -> l
 
     Scenarios run over the same parameter sets share one run (the stem)
     until the step at which their own settings may first act (see
-    :mod:`sim.stem`); from there each carries on, those with the same
+    :mod:`sim.studies.stem`); from there each carries on, those with the same
     lookups side by side in one vectorised pass. The runs are cut into
     chunks shared out across the cores. A run's numbers do not depend on its
     neighbours, nor on what it was run with.
     """
-    from sim.simulate import grid_times
-    from sim.stem import stem_settings
+    from sim.engine.simulate import grid_times
+    from sim.studies.stem import stem_settings
 
     grid = grid_times(model)
     ensembles: dict = {}
@@ -198,8 +198,8 @@ def _measure_all(jobs: list, model, timing: dict, workers=None, progress=None) -
     """
     import os
 
-    from sim.parallel import parallel_map
-    from sim.simulate import grid_times
+    from sim.engine.parallel import parallel_map
+    from sim.engine.simulate import grid_times
 
     grid = grid_times(model)
     years = _years(model)
@@ -247,7 +247,7 @@ def _measure_chunk(jobs: list, a: int, e: int, model, weights: dict, timing: dic
     Returns one array ``(year, output, run)`` per job (``None`` where the job
     has no run in the chunk). ``end`` is the number of grid steps.
     """
-    from sim.simulate import Branch, measure
+    from sim.engine.simulate import Branch, measure
 
     live = [b for b, job in enumerate(jobs) if job.n > a]
     width = {b: min(e, jobs[b].n) - a for b in live}

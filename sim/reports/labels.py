@@ -2,8 +2,11 @@
 
 Figures ask for labels by key (:func:`label`); model variables and scenario
 names are translated here too, so that one catalogue serves both languages.
-Numbers are never written here: templates take them as fields.
+Numbers are never written into labels: templates take them as fields, formatted
+by :func:`fmt` the same way in both languages.
 """
+
+import math
 
 LABELS = {
     # figure titles
@@ -183,3 +186,12 @@ def name(text: str, lang: str) -> str:
         if text in table:
             return table[text][lang]
     return text
+
+
+def fmt(value: float, lang: str) -> str:
+    """Format a number as a briefing shows it: thousands separated, ratios as percentages."""
+    if not math.isfinite(value):
+        return "—"
+    if abs(value) < 1.5:
+        return f"{value:.0%}"
+    return f"{value:,.0f}"

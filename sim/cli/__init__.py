@@ -4,7 +4,7 @@ import argparse
 import signal
 import sys
 
-from sim.errors import BrainsimError, ParameterError
+from sim.engine.errors import BrainsimError, ParameterError
 
 EXAMPLES = {
     "simulate": "example: brainsim simulate model/brain_circulation.mdl "
@@ -49,8 +49,8 @@ def _parse_set(items: list) -> dict:
 
 
 def _check(args) -> int:
-    from sim.check import check_model, format_problems
-    from sim.vensim import read_mdl
+    from sim.engine.check import check_model, format_problems
+    from sim.engine.vensim import read_mdl
 
     problems = check_model(read_mdl(args.model))
     sys.stdout.write(format_problems(problems) + "\n")
@@ -60,10 +60,10 @@ def _check(args) -> int:
 def _document(args) -> int:
     from pathlib import Path
 
-    from sim.diagram import save_diagram
-    from sim.docs import update_readme
-    from sim.output import atomic_path
-    from sim.vensim import read_mdl
+    from sim.engine.files import atomic_path
+    from sim.engine.vensim import read_mdl
+    from sim.reports.diagram import save_diagram
+    from sim.reports.docs import update_readme
 
     spec = read_mdl(args.model)
     readme = Path(args.readme)
@@ -92,7 +92,7 @@ def _document(args) -> int:
 
 def _history(args) -> None:
     from sim import load_model
-    from sim.history import compare_history, history_table, load_history
+    from sim.studies.history import compare_history, history_table, load_history
 
     model = load_model(args.model)
     rows = load_history(args.history, [el.name for el in model.spec.elements])
@@ -104,7 +104,7 @@ def _history(args) -> None:
 
 
 def _calibrate(args) -> None:
-    from sim.calibration import run_calibration
+    from sim.reports.calibration import run_calibration
 
     summary = run_calibration(
         args.model,
@@ -123,10 +123,10 @@ def _compare(args) -> None:
     from pathlib import Path
 
     from sim import load_model
-    from sim.history import load_history
-    from sim.results import write_results
-    from sim.runner import output_timing, rule_for, run_scenarios
-    from sim.scenario import load_scenario
+    from sim.reports.results import write_results
+    from sim.studies.history import load_history
+    from sim.studies.runner import output_timing, rule_for, run_scenarios
+    from sim.studies.scenario import load_scenario
 
     model = load_model(args.model)
     scenarios = [load_scenario(path, model) for path in args.scenarios]
@@ -152,13 +152,13 @@ def _compare(args) -> None:
 
 
 def _target_outputs() -> set:
-    from sim.targets import OUTPUT_TIMING
+    from sim.studies.targets import OUTPUT_TIMING
 
     return set(OUTPUT_TIMING)
 
 
 def _name(model, name: str) -> str:
-    from sim.simulate import find_element
+    from sim.engine.simulate import find_element
 
     return find_element(model, name).name
 
@@ -194,11 +194,11 @@ def _sweep(args) -> None:
     import time
 
     from sim import load_model
-    from sim.runner import rule_for
-    from sim.scenario import load_scenario
-    from sim.sweep import check_n, factors_for, run_sweep
-    from sim.sweepout import write_sweep
-    from sim.targets import OUTPUT_TIMING
+    from sim.reports.sweepout import write_sweep
+    from sim.studies.runner import rule_for
+    from sim.studies.scenario import load_scenario
+    from sim.studies.sweep import check_n, factors_for, run_sweep
+    from sim.studies.targets import OUTPUT_TIMING
 
     check_n(args.method, args.n)
     model = load_model(args.model)
@@ -228,8 +228,8 @@ def _target(args) -> None:
     from pathlib import Path
 
     from sim import load_model
-    from sim.goal import parse_goal, seek
-    from sim.scenario import load_scenario
+    from sim.studies.goal import parse_goal, seek
+    from sim.studies.scenario import load_scenario
 
     if not 0 < args.probability <= 1:
         raise BrainsimError(f"--probability {args.probability:g} is outside (0, 1]; give e.g. 0.8")
@@ -241,7 +241,7 @@ def _target(args) -> None:
         scenario, model, root, args.lever, goal, args.probability, tolerance=args.tolerance
     )
     if args.out:
-        from sim.sweepout import write_target
+        from sim.reports.sweepout import write_target
 
         write_target(args.out, answer, scenario, model, ["brainsim", *sys.argv[1:]])
     sys.stdout.write(answer.sentence() + "\n")
@@ -250,7 +250,7 @@ def _target(args) -> None:
 def _brief(args) -> int:
     from pathlib import Path
 
-    from sim.briefing import run_brief, stale
+    from sim.reports.briefing import run_brief, stale
 
     root = Path(args.root).resolve()
     headline = Path(args.headline) if args.headline else root / "docs" / "headline"
@@ -282,15 +282,15 @@ def _brief(args) -> int:
 def _schema(args) -> None:
     import json
 
-    from sim.scenario import schema
+    from sim.studies.scenario import schema
 
     sys.stdout.write(json.dumps(schema(), indent=2, ensure_ascii=False) + "\n")
 
 
 def _simulate(args) -> None:
     from sim import load_model
-    from sim.output import write_run_csv
-    from sim.simulate import integrate
+    from sim.engine.simulate import integrate
+    from sim.reports.results import write_run_csv
 
     model = load_model(args.model)
     write_run_csv(integrate(model, _parse_set(args.set), method=args.method), args.out)
@@ -298,7 +298,7 @@ def _simulate(args) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the parser for every subcommand."""
-    from sim.simulate import METHODS
+    from sim.engine.simulate import METHODS
 
     parser = _Parser(
         prog="brainsim",

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.errors import BrainsimError
-from sim.targets import Target
+from sim.engine.errors import BrainsimError
+from sim.studies.targets import Target
 
 GOAL = re.compile(
     r"^\s*(?P<var>[^@]+?)\s*@\s*(?P<year>\d{4})\s*(?P<op>>=|<=)\s*(?P<value>\S+)\s*$"
@@ -22,7 +22,7 @@ GOAL = re.compile(
 
 
 def parse_goal(text: str, model) -> Target:
-    """Parse ``'VARIABLE@YEAR>=VALUE'`` (or ``<=``) into a :class:`~sim.targets.Target`."""
+    """Parse ``'VARIABLE@YEAR>=VALUE'`` (or ``<=``) into a :class:`~sim.studies.targets.Target`."""
     found = GOAL.match(text or "")
     if not found:
         raise BrainsimError(
@@ -35,7 +35,7 @@ def parse_goal(text: str, model) -> Target:
         raise BrainsimError(f"--goal '{text}': '{found['value']}' is not a number") from None
     if not math.isfinite(value):
         raise BrainsimError(f"--goal '{text}': the level must be a finite number")
-    from sim.simulate import find_element
+    from sim.engine.simulate import find_element
 
     el = find_element(model, found["var"])
     year = int(found["year"])
@@ -48,8 +48,8 @@ def parse_goal(text: str, model) -> Target:
 
 def lever_constant(model, name: str):
     """Return the constant a lever name stands for (``scholarship coverage`` -> ``... target``)."""
-    from sim.names import suggestion
-    from sim.scenario import levers
+    from sim.engine.names import suggestion
+    from sim.studies.scenario import levers
 
     known = levers(model)
     for lever, el in known.items():
@@ -110,7 +110,7 @@ def seek(
     If the lever works against the goal (the probability falls as it rises),
     the largest level is found instead.
     """
-    from sim.runner import measure_runs, parameters, rule_for
+    from sim.studies.runner import measure_runs, parameters, rule_for
 
     if not 0 < probability <= 1:
         raise BrainsimError(f"--probability {probability:g} is outside (0, 1]; give e.g. 0.8")

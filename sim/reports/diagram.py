@@ -27,8 +27,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Polygon
 
-from sim.output import atomic_path
-from sim.spec import Call, LookupCall, ModelSpec, Num, Op, Ref, references
+from sim.engine.files import atomic_path
+from sim.engine.spec import Call, LookupCall, ModelSpec, Num, Op, Ref, references
 
 # --- geometry, in inches ----------------------------------------------------
 

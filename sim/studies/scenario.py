@@ -14,9 +14,9 @@ from pathlib import Path
 
 import yaml
 
-from sim.errors import BrainsimError
-from sim.names import closest, vensim_key
-from sim.targets import TARGETS, Target
+from sim.engine.errors import BrainsimError
+from sim.engine.names import closest, vensim_key
+from sim.studies.targets import TARGETS, Target
 
 DEFAULT_ENSEMBLE = "model/ensemble.csv"
 TOP_KEYS = (

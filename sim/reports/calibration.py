@@ -1,6 +1,6 @@
 """``brainsim calibrate``: fit, ensemble, bands and every file they produce.
 
-The arithmetic is in :mod:`sim.calibrate`; this module runs the steps in
+The arithmetic is in :mod:`sim.studies.calibrate`; this module runs the steps in
 order, times them, and writes the outputs (all or nothing).
 """
 
@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.calibrate import (
+from sim.engine.errors import BrainsimError
+from sim.studies.calibrate import (
     THRESHOLD,
     coverage,
     ensemble,
@@ -22,7 +23,6 @@ from sim.calibrate import (
     report_rows,
     write_ensemble,
 )
-from sim.errors import BrainsimError
 
 # Series whose fit issue 4 sets a bar for (MAPE, %), by series name over all its bases.
 HEADLINE = {
@@ -47,8 +47,9 @@ def run_calibration(
 ) -> str:
     """Calibrate, build the ensemble, write every output; return the printed summary."""
     from sim import load_model
-    from sim.calibrate import fit_statistics
-    from sim.fitreport import (
+    from sim.engine.files import atomic_dir, atomic_path
+    from sim.engine.vensim import set_constants
+    from sim.reports.fitreport import (
         FITTED_COLUMNS,
         REPORT_COLUMNS,
         fitted_rows,
@@ -56,10 +57,9 @@ def run_calibration(
         series_figure,
         write_csv,
     )
-    from sim.history import load_history
-    from sim.output import atomic_dir, atomic_path
-    from sim.targets import OUTPUT_TIMING
-    from sim.vensim import set_constants
+    from sim.studies.calibrate import fit_statistics
+    from sim.studies.history import load_history
+    from sim.studies.targets import OUTPUT_TIMING
 
     if starts < 1 or samples < 1:
         raise BrainsimError("--starts and --samples must be at least 1")
@@ -82,7 +82,7 @@ def run_calibration(
         raise BrainsimError(f"no parameter set of {samples} passed the threshold; raise --samples")
     member_obs = modelled(problem, ens.values.T, workers=None)
     share = coverage(problem, ens.values)
-    from sim.calibrate import bands
+    from sim.studies.calibrate import bands
 
     # the target outputs the model has, then every variable history observes
     timing = {n: r for n, r in OUTPUT_TIMING.items() if model.spec.has(n)}

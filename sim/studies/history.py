@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.errors import BrainsimError
-from sim.names import suggestion, vensim_key
+from sim.engine.errors import BrainsimError
+from sim.engine.names import suggestion, vensim_key
 
 COLUMNS = ("series", "year", "value", "unit", "source", "note", "model_variable")
 
@@ -66,7 +66,8 @@ def timing(series: str) -> str:
         if series.startswith(prefix):
             return rule
     raise BrainsimError(
-        f"series '{series}' has no observation rule; add it to sim.history.TIMING_BY_PREFIX "
+        f"series '{series}' has no observation rule; add it to "
+        "sim.studies.history.TIMING_BY_PREFIX "
         "(stock on 1 May, mid-year stock, fiscal or calendar flow)"
     )
 
@@ -164,7 +165,7 @@ def compare_history(model, observations: tuple, params: dict | None = None) -> l
     The model is run once, saved at every TIME STEP so that flows can be
     averaged over fiscal years.
     """
-    from sim.simulate import simulate
+    from sim.engine.simulate import simulate
 
     names = sorted({o.model_variable for o in observations})
     ds = simulate(model, params, saveper=model.controls["time_step"], outputs=names)

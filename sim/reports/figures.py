@@ -1,8 +1,8 @@
-"""The briefing figures, drawn from the Dataset of :func:`sim.briefing.collect`.
+"""The briefing figures, drawn from the Dataset of :func:`sim.reports.briefdata.collect`.
 
 Each function takes the Dataset, a language (``en`` or ``ja``) and a footer
 line, and returns a matplotlib Figure; nothing here runs the model. All
-words come from :mod:`sim.labels`; the Japanese font is the bundled
+words come from :mod:`sim.reports.labels`; the Japanese font is the bundled
 IPAexGothic of matplotlib-fontja, so figures render the same on a fresh
 machine.
 """
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.briefing import DISPATCH_SERIES, fmt
-from sim.labels import label, name
-from sim.targets import TARGETS
+from sim.reports.briefdata import DISPATCH_SERIES
+from sim.reports.labels import fmt, label, name
+from sim.studies.targets import TARGETS
 
 FIGURES = (
     "history",
@@ -353,9 +353,9 @@ def researchers(ds, lang: str, footer: str):
 
 
 def diagram(spec, lang: str, footer: str):
-    """7. The model's stock-and-flow diagram, as :mod:`sim.diagram` draws it."""
+    """7. The model's stock-and-flow diagram, as :mod:`sim.reports.diagram` draws it."""
     _setup()
-    from sim.diagram import stock_flow_diagram
+    from sim.reports.diagram import stock_flow_diagram
 
     fig, ax = stock_flow_diagram(spec)
     # replaces the diagram's own (English) title, drawn on the left

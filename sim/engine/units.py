@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 
-from sim.errors import BrainsimError
+from sim.engine.errors import BrainsimError
 
 
 class UnitsError(BrainsimError):

@@ -11,6 +11,8 @@
   is first met;
 - ``manifest.json``: hashes of the model, scenario files and ensemble, the
   versions, the seed and the command.
+
+``brainsim simulate`` writes one run's full trajectory as CSV (:func:`write_run_csv`).
 """
 
 import datetime
@@ -21,8 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.fitreport import write_csv
-from sim.runner import percentiles, quantile_rows, target_rows
+from sim.engine.files import atomic_path
+from sim.reports.fitreport import write_csv
+from sim.studies.runner import percentiles, quantile_rows, target_rows
 
 TARGET_COLUMNS = (
     "scenario",
@@ -44,7 +47,7 @@ def write_results(out, results: list, model, outputs: list, command: list) -> li
 
     Returns the target rows, for printing.
     """
-    from sim.output import atomic_dir
+    from sim.engine.files import atomic_dir
 
     targets = [row for res in results for row in target_rows(res)]
     with atomic_dir(out) as tmp:
@@ -136,7 +139,7 @@ def _fmt(value: float) -> str:
 
 def target_table(rows: list, results: list, model) -> str:
     """Return the target table in markdown: one section per scenario."""
-    from sim.simulate import package_version
+    from sim.engine.simulate import package_version
 
     lines = [
         "# Targets: value in the target year (median, 5–95%), probability of meeting it",
@@ -177,7 +180,7 @@ def _manifest(results: list, model, command: list) -> dict:
     import scipy
     import xarray
 
-    from sim.simulate import package_version
+    from sim.engine.simulate import package_version
 
     files = {}
     for res in results:
@@ -209,3 +212,26 @@ def _manifest(results: list, model, command: list) -> dict:
         },
         "platform": sys.platform,
     }
+
+
+def write_run_csv(result, path: str | Path, run: int = 0) -> None:
+    """Write one run of a :class:`sim.engine.simulate.Result` as CSV.
+
+    Columns: ``time``, then one per output, headed by its Vensim name. Values
+    are written with 17 significant digits, so that reading the file back
+    gives the same floating-point numbers.
+    """
+    spec = result.model.spec
+    header = ["time"] + [spec.element(key).name for key, _, _ in result.outputs]
+    columns = [result.times] + [result.series(j)[:, run] for j in range(len(result.outputs))]
+    table = np.column_stack(columns)
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+        fh.write(",".join(_csv_field(h) for h in header) + "\n")
+        for row in table:
+            fh.write(",".join(f"{v:.17g}" for v in row) + "\n")
+
+
+def _csv_field(text: str) -> str:
+    if any(ch in text for ch in ',"\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text

@@ -18,8 +18,8 @@ differ from the ``.mdl``'s.
 
 import numpy as np
 
-from sim.scenario import Scenario, levers
-from sim.spec import Call, LookupCall, Op, Ref
+from sim.engine.spec import Call, LookupCall, Op, Ref
+from sim.studies.scenario import Scenario, levers
 
 RAMP, START, RAMP_YEARS = "policy_ramp", "policy_start_year", "policy_ramp_years"
 

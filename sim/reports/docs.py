@@ -10,7 +10,7 @@ up to date by comparing it with its own update.
 import re
 from pathlib import Path
 
-from sim.spec import Element, ModelSpec, source_of
+from sim.engine.spec import Element, ModelSpec, source_of
 
 CONSTANTS_START = "<!-- constants:start -->"
 CONSTANTS_END = "<!-- constants:end -->"

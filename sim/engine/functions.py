@@ -67,7 +67,7 @@ def check_delay_order(delay_time, order, time_step, owner, function):
     different answer without saying so.
     """
     if np.any(order * time_step > delay_time):
-        from sim.errors import SimulationError
+        from sim.engine.errors import SimulationError
 
         raise SimulationError(
             f"{function} in '{owner}': delay time {np.min(delay_time):g} is shorter than "

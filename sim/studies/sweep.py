@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.errors import BrainsimError
+from sim.engine.errors import BrainsimError
 
 METHODS = ("lhs", "morris", "sobol", "oat")
 MIN_N = {"lhs": 10, "morris": 4, "sobol": 16, "oat": 1}
@@ -267,7 +267,7 @@ def factors_for(scenario, model, names=None) -> list:
             try:
                 el = model.spec.element(name)
             except KeyError:
-                from sim.names import suggestion
+                from sim.engine.names import suggestion
 
                 consts = [e.name for e in model.spec.elements if e.kind == "constant"]
                 raise BrainsimError(
@@ -303,7 +303,7 @@ def run_sweep(
     run covers, and so for each target year; only the outputs in ``timing``
     are kept, so memory is bounded by outputs x years x runs.
     """
-    from sim.runner import PROJECTION_START, measure_runs, scenario_constants
+    from sim.studies.runner import PROJECTION_START, measure_runs, scenario_constants
 
     if len(factors) < 2 and method in ("sobol", "morris"):
         raise BrainsimError(f"{method} needs at least 2 parameters; give more with --params")

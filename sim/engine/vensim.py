@@ -1,4 +1,4 @@
-"""Read a Vensim ``.mdl`` file into a :class:`~sim.spec.ModelSpec`.
+"""Read a Vensim ``.mdl`` file into a :class:`~sim.engine.spec.ModelSpec`.
 
 A small hand-written reader of the subset brainsim runs. It follows PySD's
 Vensim grammar (``pysd/translators/vensim/parsing_grammars``) rule for rule:
@@ -11,7 +11,7 @@ changed. PySD's translator remains the reference: ``tests/test_vensim.py``
 reads every shipped and test model both ways and requires equal specs.
 
 Stateful functions (SMOOTH, DELAY, TREND, INITIAL) nested in an equation are
-hoisted into hidden :class:`~sim.spec.Stateful` entries, so that later steps
+hoisted into hidden :class:`~sim.engine.spec.Stateful` entries, so that later steps
 see only plain expressions over variables, stocks and hidden states.
 """
 
@@ -21,9 +21,9 @@ import math
 import re
 from pathlib import Path
 
-from sim.errors import ModelError, UnsupportedFunctionError
-from sim.names import python_name, suggestion, vensim_key
-from sim.spec import (
+from sim.engine.errors import ModelError, UnsupportedFunctionError
+from sim.engine.names import python_name, suggestion, vensim_key
+from sim.engine.spec import (
     CONTROL_KEYS,
     FUNCTIONS,
     Call,
@@ -68,7 +68,7 @@ _INTEG = re.compile(r"[\s\\]*INTEG[\s\\]*\(", re.IGNORECASE)
 
 
 def read_mdl(path: str | Path) -> ModelSpec:
-    """Read a Vensim ``.mdl`` file into a :class:`~sim.spec.ModelSpec`.
+    """Read a Vensim ``.mdl`` file into a :class:`~sim.engine.spec.ModelSpec`.
 
     Parameters
     ----------
@@ -82,7 +82,7 @@ def read_mdl(path: str | Path) -> ModelSpec:
         file:line and the equation), uses subscripts, data or macros, or
         refers to an undefined name.
     UnsupportedFunctionError
-        An equation uses a function outside :data:`~sim.spec.FUNCTIONS` and
+        An equation uses a function outside :data:`~sim.engine.spec.FUNCTIONS` and
         :data:`STATEFULS`.
     """
     path = Path(path)

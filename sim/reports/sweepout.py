@@ -11,15 +11,15 @@ import json
 
 import numpy as np
 
-from sim.fitreport import write_csv
-from sim.sweep import index_rows
+from sim.reports.fitreport import write_csv
+from sim.studies.sweep import index_rows
 
 MAIN_INDEX = {"sobol": "ST", "morris": "mu_star", "oat": "swing", "lhs": "rank_corr"}
 
 
 def write_sweep(out, sweep, scenario, model, command: list, elapsed: float) -> str:
     """Write every file of a sweep into the folder ``out``; return the printed summary."""
-    from sim.output import atomic_dir
+    from sim.engine.files import atomic_dir
 
     rows = index_rows(sweep)
     text = summary(sweep, scenario, model, elapsed)
@@ -46,7 +46,7 @@ def write_sweep(out, sweep, scenario, model, command: list, elapsed: float) -> s
 
 
 def _design_values(sweep, model) -> np.ndarray:
-    from sim.sweep import values
+    from sim.studies.sweep import values
 
     defaults = {
         f.name: model.defaults[model.param_keys.index(model.spec.element(f.name).key)]
@@ -147,7 +147,7 @@ def _g(value: float) -> str:
 
 def write_target(out, answer, scenario, model, command: list) -> None:
     """Write the probability curve and the answer into the folder ``out``."""
-    from sim.output import atomic_dir
+    from sim.engine.files import atomic_dir
 
     with atomic_dir(out) as tmp:
         write_csv(

@@ -7,8 +7,7 @@ The public API is the pipeline ``.mdl`` → spec → compiled model → Dataset:
 >>> ds = sim.simulate(model, {"tau": [2.0, 4.0]})           # doctest: +SKIP
 """
 
-from pathlib import Path
-
+from sim.engine import load_model
 from sim.engine.compile import CompiledModel, compile_model
 from sim.engine.errors import (
     BrainsimError,
@@ -20,12 +19,6 @@ from sim.engine.errors import (
 from sim.engine.simulate import METHODS, Result, integrate, simulate, to_dataset
 from sim.engine.spec import ModelSpec
 from sim.engine.vensim import read_mdl
-
-
-def load_model(path: str | Path) -> CompiledModel:
-    """Read and compile a Vensim ``.mdl`` file (``read_mdl`` then ``compile_model``)."""
-    return compile_model(read_mdl(path))
-
 
 __all__ = [
     "METHODS",

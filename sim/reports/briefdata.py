@@ -46,7 +46,7 @@ def collect(root: Path, progress=print):
     """Run everything the briefing needs; return it as an ``xarray.Dataset``."""
     import xarray as xr
 
-    from sim import load_model
+    from sim.engine import load_model
 
     model = load_model(root / "model" / "brain_circulation.mdl")
     history = load_history(root / "model" / "history.csv", [el.name for el in model.spec.elements])

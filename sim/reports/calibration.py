@@ -4,6 +4,7 @@ The arithmetic is in :mod:`sim.studies.calibrate`; this module runs the steps in
 order, times them, and writes the outputs (all or nothing).
 """
 
+import dataclasses
 import datetime
 import hashlib
 import re
@@ -13,13 +14,20 @@ from pathlib import Path
 import numpy as np
 
 from sim.engine.errors import BrainsimError
+from sim.engine.files import atomic_dir, atomic_path
+from sim.reports.fitreport import (
+    FITTED_COLUMNS,
+    REPORT_COLUMNS,
+    fitted_rows,
+    report_markdown,
+    series_figure,
+    write_csv,
+)
 from sim.studies.calibrate import (
     THRESHOLD,
-    coverage,
-    ensemble,
-    fit,
-    make_problem,
-    modelled,
+    Calibration,
+    calibrate,
+    fit_statistics,
     report_rows,
     write_ensemble,
 )
@@ -46,134 +54,101 @@ def run_calibration(
     update_model: bool = False,
 ) -> str:
     """Calibrate, build the ensemble, write every output; return the printed summary."""
-    from sim import load_model
-    from sim.engine.files import atomic_dir, atomic_path
+    from sim.engine import load_model
     from sim.engine.vensim import set_constants
-    from sim.reports.fitreport import (
-        FITTED_COLUMNS,
-        REPORT_COLUMNS,
-        fitted_rows,
-        report_markdown,
-        series_figure,
-        write_csv,
-    )
-    from sim.studies.calibrate import fit_statistics
     from sim.studies.history import load_history
-    from sim.studies.targets import OUTPUT_TIMING
 
     if starts < 1 or samples < 1:
         raise BrainsimError("--starts and --samples must be at least 1")
     clock = time.perf_counter()
     model = load_model(model_path)
     observations = load_history(history_path, [el.name for el in model.spec.elements])
-    problem = make_problem(model, observations)
-    defaults = np.array(
-        [model.defaults[model.param_keys.index(_key(model, n))] for n in problem.names]
-    )
-
-    best = fit(problem, starts=starts, seed=seed)
-    # the .mdl keeps six significant digits; report the values it will hold
-    rounded = np.clip([float(f"{v:.6g}") for v in best.values], problem.lower, problem.upper)
-    best_obs = modelled(problem, rounded[:, None])[:, 0]
-    t_fit = time.perf_counter() - clock
-
-    ens = ensemble(problem, best, samples=samples, seed=seed)
-    if len(ens.costs) == 0:
-        raise BrainsimError(f"no parameter set of {samples} passed the threshold; raise --samples")
-    member_obs = modelled(problem, ens.values.T, workers=None)
-    share = coverage(problem, ens.values)
-    from sim.studies.calibrate import bands
-
-    # the target outputs the model has, then every variable history observes
-    timing = {n: r for n, r in OUTPUT_TIMING.items() if model.spec.has(n)}
-    for obs in observations:
-        timing.setdefault(model.spec.element(obs.model_variable).name, obs.timing)
-    band_rows = bands(model, ens.names, ens.values, timing)
-    runs = best.runs + 1 + samples + max(ens.full_range_size, 0) + 2 * len(ens.costs)
-
-    rows = report_rows(problem, best_obs)
-    data = problem.data
-    headline = []
-    for series, bar in HEADLINE.items():
-        idx = [i for i, o in enumerate(data.observations) if o.series == series]
-        if idx:
-            stats = fit_statistics(data.y[idx], best_obs[idx])
-            headline.append((series, len(idx), stats["mape"], bar))
+    cal = calibrate(model, observations, starts=starts, samples=samples, seed=seed)
+    rows = report_rows(cal.problem, cal.best_obs)
 
     new_text = None
-    note = (
-        f"Fitted by brainsim calibrate to {Path(history_path).name} on "
-        f"{datetime.date.today().isoformat()} (report: {out}/fit_report.md)."
-    )
     if update_model:
-        new_text = set_constants(model_path, dict(zip(problem.names, rounded, strict=True)), note)
+        note = (
+            f"Fitted by brainsim calibrate to {Path(history_path).name} on "
+            f"{datetime.date.today().isoformat()} (report: {out}/fit_report.md)."
+        )
+        values = dict(zip(cal.problem.names, cal.rounded, strict=True))
+        new_text = set_constants(model_path, values, note)
         sha = hashlib.sha256(new_text.encode("utf-8")).hexdigest()
     else:
         sha = model.spec.sha256
     provenance = (
         f"Model {model_path} (sha256 {sha[:12]}), history {history_path}, "
-        f"{len(problem.names)} parameters, {int(np.count_nonzero(data.weight))} fitted "
-        f"observations; brainsim calibrate, seed {seed}."
+        f"{len(cal.problem.names)} parameters, {int(np.count_nonzero(cal.problem.data.weight))} "
+        f"fitted observations; brainsim calibrate, seed {seed}."
     )
-    elapsed = time.perf_counter() - clock
-    summary = _summary(
-        problem, best, ens, headline, rows, band_rows, share, t_fit, elapsed, runs, provenance
+    summary = _summary(cal, _headline(cal), rows, time.perf_counter() - clock, provenance)
+    caption = (
+        f"{Path(model_path).name} sha256 {sha[:12]} · {Path(history_path).name} · "
+        f"brainsim calibrate, seed {seed}"
     )
-
     with atomic_dir(out) as tmp:
-        write_csv(
-            tmp / "fitted_parameters.csv",
-            list(FITTED_COLUMNS),
-            fitted_rows(problem, best, defaults, ens.values),
-        )
-        write_csv(
-            tmp / "fit_report.csv",
-            list(REPORT_COLUMNS),
-            [[r[c] for c in REPORT_COLUMNS] for r in rows],
-        )
-        (tmp / "fit_report.md").write_text(
-            report_markdown(rows, "Fit of the calibrated baseline to history", provenance),
-            encoding="utf-8",
-        )
-        write_csv(tmp / "baseline_bands.csv", ["variable", "year", "p05", "p50", "p95"], band_rows)
-        (tmp / "summary.md").write_text(summary, encoding="utf-8")
-        figures = tmp / "figures"
-        figures.mkdir()
-        lo, hi = np.percentile(member_obs, [5, 95], axis=1)
-        for r in rows:
-            idx = [i for i, lab in enumerate(data.labels) if lab == r["series"]]
-            name = re.sub(r"[^0-9a-zA-Z]+", "_", r["series"]).strip("_")
-            series_figure(
-                figures / f"{name}.png",
-                f"{r['series']} — MAPE {r['mape']:.1f}%",
-                [data.observations[i] for i in idx],
-                best_obs[idx],
-                (lo[idx], hi[idx]),
-                f"{Path(model_path).name} sha256 {sha[:12]} · {Path(history_path).name} · "
-                f"brainsim calibrate, seed {seed}",
-            )
-        write_ensemble(Path(ensemble_path), _with_sha(ens, sha))
+        _write_report(tmp, cal, rows, summary, provenance, caption)
+        write_ensemble(Path(ensemble_path), dataclasses.replace(cal.ensemble, model_sha256=sha))
         if new_text is not None:
             with atomic_path(model_path) as mdl:
                 mdl.write_text(new_text, encoding="utf-8")
     return summary
 
 
-def _key(model, name: str) -> str:
-    return model.spec.element(name).key
+def _headline(cal: Calibration) -> list:
+    """Return ``(series, n, MAPE, bar)`` of each series issue 4 sets a bar for."""
+    data = cal.problem.data
+    headline = []
+    for series, bar in HEADLINE.items():
+        idx = [i for i, o in enumerate(data.observations) if o.series == series]
+        if idx:
+            stats = fit_statistics(data.y[idx], cal.best_obs[idx])
+            headline.append((series, len(idx), stats["mape"], bar))
+    return headline
 
 
-def _with_sha(ens, sha: str):
-    import dataclasses
-
-    return dataclasses.replace(ens, model_sha256=sha)
+def _write_report(tmp: Path, cal: Calibration, rows, summary, provenance, caption) -> None:
+    """Write the fit report, the fitted values, the bands and one figure per series."""
+    problem, data = cal.problem, cal.problem.data
+    write_csv(
+        tmp / "fitted_parameters.csv",
+        list(FITTED_COLUMNS),
+        fitted_rows(problem, cal.best, cal.defaults, cal.ensemble.values),
+    )
+    write_csv(
+        tmp / "fit_report.csv",
+        list(REPORT_COLUMNS),
+        [[r[c] for c in REPORT_COLUMNS] for r in rows],
+    )
+    (tmp / "fit_report.md").write_text(
+        report_markdown(rows, "Fit of the calibrated baseline to history", provenance),
+        encoding="utf-8",
+    )
+    write_csv(tmp / "baseline_bands.csv", ["variable", "year", "p05", "p50", "p95"], cal.band_rows)
+    (tmp / "summary.md").write_text(summary, encoding="utf-8")
+    figures = tmp / "figures"
+    figures.mkdir()
+    lo, hi = np.percentile(cal.member_obs, [5, 95], axis=1)
+    for r in rows:
+        idx = [i for i, lab in enumerate(data.labels) if lab == r["series"]]
+        name = re.sub(r"[^0-9a-zA-Z]+", "_", r["series"]).strip("_")
+        series_figure(
+            figures / f"{name}.png",
+            f"{r['series']} — MAPE {r['mape']:.1f}%",
+            [data.observations[i] for i in idx],
+            cal.best_obs[idx],
+            (lo[idx], hi[idx]),
+            caption,
+        )
 
 
 def _fmt(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
-def _summary(problem, best, ens, headline, rows, band_rows, share, t_fit, elapsed, runs, prov):
+def _summary(cal: Calibration, headline: list, rows: list, elapsed: float, prov: str) -> str:
+    best, ens, share, runs, t_fit = cal.best, cal.ensemble, cal.coverage, cal.runs, cal.fit_seconds
     lines = ["# brainsim calibrate", "", prov, "", "## Headline fit (issue 4 bars)", ""]
     lines += ["| series (all bases) | n | MAPE % | bar % | |", "|---|---|---|---|---|"]
     for series, n, mape, bar in headline:
@@ -210,7 +185,7 @@ def _summary(problem, best, ens, headline, rows, band_rows, share, t_fit, elapse
         "| output | p50 | p05 | p95 |",
         "|---|---|---|---|",
     ]
-    for name, year, p05, p50, p95 in band_rows:
+    for name, year, p05, p50, p95 in cal.band_rows:
         if year == 2033:
             lines.append(f"| {name} | {_fmt(p50)} | {_fmt(p05)} | {_fmt(p95)} |")
     lines += [

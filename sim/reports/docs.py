@@ -152,3 +152,32 @@ def _cell(text: str) -> str:
     """Make ``text`` safe inside one markdown table cell."""
     text = re.sub(r"\s+", " ", text).strip()
     return text.replace("\\", "\\\\").replace("|", "\\|")
+
+
+def document(model: str | Path, readme: str | Path, diagram: str | Path, check: bool = False):
+    """Regenerate the model README's tables and the diagram from the ``.mdl``.
+
+    With ``check``, change nothing and raise if the README or the diagram is
+    out of date. The README is rewritten only between its markers.
+    """
+    from sim.engine.errors import BrainsimError
+    from sim.engine.files import atomic_path
+    from sim.engine.vensim import read_mdl
+    from sim.reports.diagram import save_diagram
+
+    spec = read_mdl(model)
+    readme, diagram = Path(readme), Path(diagram)
+    if not readme.is_file():
+        raise BrainsimError(f"{readme}: no such file; write the README with its markers first")
+    try:
+        current = readme.read_text(encoding="utf-8")
+        updated = update_readme(current, spec, diagram.with_suffix(".png").name)
+    except ValueError as err:
+        raise BrainsimError(f"{readme}: {err}") from None
+    if check:
+        if updated != current or not diagram.with_suffix(".png").is_file():
+            raise BrainsimError(f"{readme} is out of date with {model}; run brainsim document")
+        return
+    save_diagram(spec, diagram)
+    with atomic_path(readme) as tmp:
+        tmp.write_text(updated, encoding="utf-8")

@@ -175,6 +175,24 @@ def target_table(rows: list, results: list, model) -> str:
     return "\n".join(lines)
 
 
+def target_lines(rows: list) -> str:
+    """Return the target table the command line prints: one row per scenario and target."""
+    lines = [
+        "| scenario | target | year | median | 5–95% | probability | year met |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        # one format per row, chosen by the goal: a count's band stays in whole people
+        fmt = (lambda v: f"{v:,.0f}") if abs(r["goal"]) >= 100 else (lambda v: f"{v:.2f}")
+        sign = "≥" if r["sense"] == "at_least" else "≤"
+        lines.append(
+            f"| {r['scenario']} | {r['target']} {sign} {fmt(r['goal'])} | {r['year']} | "
+            f"{fmt(r['p50'])} | {fmt(r['p05'])}–{fmt(r['p95'])} | {r['probability']:.0%} | "
+            f"{r['median_year_met']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def _manifest(results: list, model, command: list) -> dict:
     import numpy
     import scipy

@@ -587,3 +587,61 @@ def coverage(problem: Problem, members: np.ndarray) -> float:
     y = problem.data.y
     used = problem.data.weight > 0
     return float(np.mean(((y >= lo) & (y <= hi))[used]))
+
+
+@dataclasses.dataclass(frozen=True)
+class Calibration:
+    """Everything one calibration found: the fit, the ensemble and the baseline's bands."""
+
+    problem: Problem
+    defaults: np.ndarray  # the .mdl's values of the calibrated parameters before the fit
+    best: Fit
+    rounded: np.ndarray  # the fitted values as the .mdl will hold them (six digits)
+    best_obs: np.ndarray  # the rounded fit at each observation
+    ensemble: Ensemble
+    member_obs: np.ndarray  # each member at each observation (observation, member)
+    coverage: float
+    band_rows: list
+    runs: int
+    fit_seconds: float
+
+
+def calibrate(model, observations: tuple, *, starts: int, samples: int, seed: int) -> Calibration:
+    """Fit the calibrated parameters to ``observations``, then draw the constrained ensemble."""
+    from sim.studies.targets import OUTPUT_TIMING
+
+    clock = time.perf_counter()
+    problem = make_problem(model, observations)
+    defaults = np.array(
+        [model.defaults[model.param_keys.index(model.spec.element(n).key)] for n in problem.names]
+    )
+    best = fit(problem, starts=starts, seed=seed)
+    # the .mdl keeps six significant digits; report the values it will hold
+    rounded = np.clip([float(f"{v:.6g}") for v in best.values], problem.lower, problem.upper)
+    best_obs = modelled(problem, rounded[:, None])[:, 0]
+    fit_seconds = time.perf_counter() - clock
+
+    ens = ensemble(problem, best, samples=samples, seed=seed)
+    if len(ens.costs) == 0:
+        raise BrainsimError(f"no parameter set of {samples} passed the threshold; raise --samples")
+    member_obs = modelled(problem, ens.values.T, workers=None)
+    share = coverage(problem, ens.values)
+    # the target outputs the model has, then every variable history observes
+    timing = {n: r for n, r in OUTPUT_TIMING.items() if model.spec.has(n)}
+    for obs in observations:
+        timing.setdefault(model.spec.element(obs.model_variable).name, obs.timing)
+    band_rows = bands(model, ens.names, ens.values, timing)
+    runs = best.runs + 1 + samples + max(ens.full_range_size, 0) + 2 * len(ens.costs)
+    return Calibration(
+        problem,
+        defaults,
+        best,
+        rounded,
+        best_obs,
+        ens,
+        member_obs,
+        share,
+        band_rows,
+        runs,
+        fit_seconds,
+    )

@@ -49,6 +49,22 @@ def output_timing(model, observations=()) -> dict:
     return timing
 
 
+def kept_outputs(model, timing: dict, extra=()) -> tuple:
+    """Return ``(timing, outputs)``: the rules of every output measured, and those kept run by run.
+
+    The target outputs are always kept, then the variables named in ``extra``
+    (any spelling); each extra output not yet in ``timing`` gets its rule.
+    """
+    from sim.engine.simulate import find_element
+
+    timing = dict(timing)
+    named = [find_element(model, name).name for name in extra]
+    outputs = list(dict.fromkeys([n for n in timing if n in OUTPUT_TIMING] + named))
+    for name in outputs:
+        timing.setdefault(name, rule_for(model, name))
+    return timing, outputs
+
+
 def parameters(scenario: Scenario, model, root, ensembles: dict | None = None) -> tuple:
     """Return ``(params, n_runs, ensemble sha256)`` for a scenario's runs.
 

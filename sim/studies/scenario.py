@@ -153,6 +153,17 @@ def _suggest(word: str, candidates: list) -> str:
 # --- loading -----------------------------------------------------------------
 
 
+def load_scenarios(paths: list, model) -> list:
+    """Load each scenario file of ``paths``; refuse two scenarios of the same name."""
+    scenarios = [load_scenario(path, model) for path in paths]
+    names = [s.name for s in scenarios]
+    if len(set(names)) != len(names):
+        raise ScenarioError(
+            f"a scenario is named twice in {', '.join(map(str, paths))}; give each once"
+        )
+    return scenarios
+
+
 def load_scenario(path: str | Path, model, _chain: tuple = ()) -> Scenario:
     """Load ``path`` and the scenarios it extends, checked against ``model``.
 
@@ -487,16 +498,6 @@ def schema() -> dict:
         "required": list(LANGUAGES),
         "additionalProperties": False,
     }
-    dist = {
-        "type": "object",
-        "minProperties": 1,
-        "maxProperties": 1,
-        "properties": {
-            fam: {"type": "array", "items": number, "minItems": n, "maxItems": n}
-            for fam, n in DISTRIBUTIONS.items()
-        },
-        "additionalProperties": False,
-    }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "brainsim scenario",
@@ -515,62 +516,78 @@ def schema() -> dict:
                 "additionalProperties": number,
                 "description": "constants, by .mdl name",
             },
-            "policies": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": list(POLICY_KEYS),
-                    "additionalProperties": False,
-                    "properties": {
-                        "lever": {"type": "string"},
-                        "from": number,
-                        "ramp_years": number,
-                        "to": number,
-                    },
-                },
-            },
+            "policies": {"type": "array", "items": _policy_schema(number)},
             "series": {
                 "type": "object",
                 "description": "lookup overrides: year -> value; points before the first "
                 "year given are kept",
                 "additionalProperties": {"type": "object", "additionalProperties": number},
             },
-            "uncertainty": {
-                "oneOf": [
-                    {"enum": ["ensemble", "none"]},
-                    {
-                        "type": "object",
-                        "properties": {"ensemble": {"type": "string"}},
-                        "required": ["ensemble"],
-                        "additionalProperties": False,
-                    },
-                    {
-                        "type": "object",
-                        "required": ["distributions"],
-                        "additionalProperties": False,
-                        "properties": {
-                            "distributions": {"type": "object", "additionalProperties": dist},
-                            "samples": {"type": "integer", "minimum": 1},
-                            "seed": {"type": "integer", "minimum": 0},
-                        },
-                    },
-                ]
+            "uncertainty": _uncertainty_schema(number),
+            "targets": {"type": "array", "items": _target_schema(number)},
+        },
+    }
+
+
+def _policy_schema(number: dict) -> dict:
+    return {
+        "type": "object",
+        "required": list(POLICY_KEYS),
+        "additionalProperties": False,
+        "properties": {
+            "lever": {"type": "string"},
+            "from": number,
+            "ramp_years": number,
+            "to": number,
+        },
+    }
+
+
+def _uncertainty_schema(number: dict) -> dict:
+    dist = {
+        "type": "object",
+        "minProperties": 1,
+        "maxProperties": 1,
+        "properties": {
+            fam: {"type": "array", "items": number, "minItems": n, "maxItems": n}
+            for fam, n in DISTRIBUTIONS.items()
+        },
+        "additionalProperties": False,
+    }
+    return {
+        "oneOf": [
+            {"enum": ["ensemble", "none"]},
+            {
+                "type": "object",
+                "properties": {"ensemble": {"type": "string"}},
+                "required": ["ensemble"],
+                "additionalProperties": False,
             },
-            "targets": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["variable", "year"],
-                    "additionalProperties": False,
-                    "properties": {
-                        "variable": {"type": "string"},
-                        "year": {"type": "integer"},
-                        "at_least": number,
-                        "at_most": number,
-                        "label": {"type": "string"},
-                    },
-                    "oneOf": [{"required": ["at_least"]}, {"required": ["at_most"]}],
+            {
+                "type": "object",
+                "required": ["distributions"],
+                "additionalProperties": False,
+                "properties": {
+                    "distributions": {"type": "object", "additionalProperties": dist},
+                    "samples": {"type": "integer", "minimum": 1},
+                    "seed": {"type": "integer", "minimum": 0},
                 },
             },
+        ]
+    }
+
+
+def _target_schema(number: dict) -> dict:
+    return {
+        "type": "object",
+        "required": ["variable", "year"],
+        "additionalProperties": False,
+        "properties": {
+            "variable": {"type": "string"},
+            "year": {"type": "integer"},
+            "at_least": number,
+            "at_most": number,
+            "label": {"type": "string"},
         },
+        "oneOf": [{"required": ["at_least"]}, {"required": ["at_most"]}],
     }

@@ -1,0 +1,54 @@
+"""``brainsim brief``: the bilingual briefing, and the check that its headline is current."""
+
+import sys
+from pathlib import Path
+
+
+def register(sub) -> None:
+    """Add the brief command to the subcommand parsers ``sub``."""
+    p = sub.add_parser(
+        "brief",
+        help="the briefing: every figure in Japanese and English, and the PDF packs",
+        description="Run the shipped model and scenarios and draw the briefing figures "
+        "(PNG 300 dpi and SVG) in Japanese and/or English, the PDF briefing pack per "
+        "language and figures/manifest.json. --check only says whether the committed "
+        "headline figures are stale against the model, scenarios or ensemble.",
+        epilog="example: brainsim brief --lang both --out figures",
+    )
+    p.add_argument("--lang", choices=("ja", "en", "both"), default="both")
+    p.add_argument("--out", default="figures")
+    p.add_argument("--headline", help="also copy the headline figures here (docs/headline)")
+    p.add_argument("--check", action="store_true", help="exit 2 if docs/headline is stale")
+    p.add_argument("--root", default=".", help="the project folder (default: here)")
+    p.set_defaults(func=brief)
+
+
+def brief(args) -> int:
+    """Draw the briefing, or with --check say whether the headline figures are stale."""
+    from sim.reports.briefing import run_brief, stale
+
+    root = Path(args.root).resolve()
+    headline = Path(args.headline) if args.headline else root / "docs" / "headline"
+    if args.check:
+        changed = stale(root, headline)
+        if changed:
+            sys.stderr.write(
+                f"brainsim: error: the headline figures in {headline} are stale against "
+                f"{', '.join(changed)}; run brainsim brief --headline {headline}\n"
+            )
+            return 2
+        sys.stdout.write(f"{headline}: up to date\n")
+        return 0
+    langs = ("en", "ja") if args.lang == "both" else (args.lang,)
+    step = {"n": 0}
+
+    def progress(text):
+        step["n"] += 1
+        sys.stderr.write(f"brief [{step['n']}]: {text}\n")
+        sys.stderr.flush()
+
+    text = run_brief(
+        root, Path(args.out), langs, Path(args.headline) if args.headline else None, progress
+    )
+    sys.stdout.write(text)
+    return 0

@@ -1,0 +1,33 @@
+"""What every command shares: a parser whose errors are one line, and progress on a terminal."""
+
+import argparse
+import sys
+
+MODEL = "model/brain_circulation.mdl"
+HISTORY = "model/history.csv"
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line and exit status 2."""
+
+    def error(self, message):
+        """Write one line naming the fault and exit with status 2."""
+        sys.stderr.write(f"{self.prog}: error: {message}; see {self.prog} --help\n")
+        sys.exit(2)
+
+
+def progress(label: str):
+    """Return a callback that shows chunks done on a terminal, or None when not on one."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done, total):
+        sys.stderr.write(f"\r{label}: {min(done, total)}/{total} chunks of runs")
+        sys.stderr.flush()
+
+    return show
+
+
+def command() -> list:
+    """Return the command line as run, for manifests."""
+    return ["brainsim", *sys.argv[1:]]

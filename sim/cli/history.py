@@ -1,0 +1,88 @@
+"""``brainsim history`` and ``calibrate``: the model against the observed series."""
+
+import sys
+
+from sim.cli.common import HISTORY, MODEL
+
+EXAMPLES = {
+    "history": "example: brainsim history --series researchers_dispatched_midlong "
+    "--years 2000 2018 2019",
+    "calibrate": "example: brainsim calibrate --out model/calibration --update-model",
+}
+
+
+def register(sub) -> None:
+    """Add the history commands to the subcommand parsers ``sub``."""
+    p = sub.add_parser(
+        "history",
+        help="compare the default run with model/history.csv",
+        description="Print a markdown table: each observation in history.csv beside the "
+        "model's value measured the same way (1 May stocks, fiscal-year means of flows).",
+        epilog=EXAMPLES["history"],
+    )
+    p.add_argument("model", nargs="?", default=MODEL)
+    p.add_argument("--history", default=HISTORY)
+    p.add_argument("--series", nargs="*", help="only these series")
+    p.add_argument("--years", nargs="*", type=int, help="only these years")
+    p.set_defaults(func=history)
+
+    p = sub.add_parser(
+        "calibrate",
+        help="fit the calibrated parameters to history and build the ensemble",
+        description="Fit every constant marked 'calibrated:' to history.csv (weighted least "
+        "squares within the .mdl ranges, several starts), write the fitted values, the fit "
+        "report (MAPE, R², Theil statistics per series, CSV and markdown), a figure per "
+        "series and the baseline's projection bands to OUT, and the constrained ensemble "
+        "(Latin hypercube prior, sets within the threshold kept) to --ensemble.",
+        epilog=EXAMPLES["calibrate"],
+    )
+    p.add_argument("model", nargs="?", default=MODEL)
+    p.add_argument("--history", default=HISTORY)
+    p.add_argument("--out", required=True, help="folder for the report (replaced whole)")
+    p.add_argument(
+        "--ensemble",
+        default="model/ensemble.csv",
+        help="where to write the ensemble (default: model/ensemble.csv, read by scenario runs)",
+    )
+    p.add_argument("--starts", type=int, default=3, help="least-squares starts (default 3)")
+    p.add_argument(
+        "--samples", type=int, default=50_000, help="prior ensemble size (default 50,000)"
+    )
+    p.add_argument("--seed", type=int, default=20261127, help="seed of the prior sample")
+    p.add_argument(
+        "--update-model",
+        action="store_true",
+        help="write the fitted values into the .mdl as its defaults",
+    )
+    p.set_defaults(func=calibrate)
+
+
+def history(args) -> None:
+    """Print the observations beside the default run, measured the same way."""
+    from sim.engine import load_model
+    from sim.studies.history import compare_history, history_table, load_history
+
+    model = load_model(args.model)
+    rows = load_history(args.history, [el.name for el in model.spec.elements])
+    if args.series:
+        rows = tuple(o for o in rows if o.series in args.series)
+    if args.years:
+        rows = tuple(o for o in rows if o.year in args.years)
+    sys.stdout.write(history_table(compare_history(model, rows)) + "\n")
+
+
+def calibrate(args) -> None:
+    """Fit, build the ensemble, write the report; print its summary."""
+    from sim.reports.calibration import run_calibration
+
+    summary = run_calibration(
+        args.model,
+        args.history,
+        args.out,
+        ensemble_path=args.ensemble,
+        starts=args.starts,
+        samples=args.samples,
+        seed=args.seed,
+        update_model=args.update_model,
+    )
+    sys.stdout.write(summary)

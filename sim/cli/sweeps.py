@@ -1,0 +1,122 @@
+"""``brainsim sweep`` and ``target``: sensitivity of a scenario, and the level a goal needs."""
+
+import sys
+
+from sim.cli.common import MODEL, command, progress
+from sim.engine.errors import BrainsimError
+
+EXAMPLES = {
+    "sweep": "example: brainsim sweep scenarios/baseline.yaml --method morris -n 20 "
+    "--params 'scholarship coverage target' 'employment support target' --out results/morris",
+    "target": "example: brainsim target scenarios/expanded-scholarships.yaml --lever "
+    "'scholarship coverage' --goal 'japanese students abroad per year@2033>=500000' "
+    "--probability 0.8",
+}
+
+
+def register(sub) -> None:
+    """Add the sweep commands to the subcommand parsers ``sub``."""
+    p = sub.add_parser(
+        "sweep",
+        help="sensitivity sweep: LHS bands, Morris, Sobol or one-at-a-time swings",
+        description="Sweep the parameters of a scenario (its distributions, --params with "
+        "their .mdl ranges, or every ranged constant) and compute, for each target output "
+        "in every year from 2024, LHS rank correlations and bands, Morris mu*/sigma, Sobol "
+        "S1/ST with bootstrap intervals, or one-at-a-time swings. Writes sweep.nc (design, "
+        "outputs and indices), indices.csv and summary.md to OUT.",
+        epilog=EXAMPLES["sweep"],
+    )
+    p.add_argument("scenario", help="a scenario YAML file")
+    p.add_argument("--method", default="sobol", help="lhs, morris, sobol or oat")
+    p.add_argument(
+        "-n",
+        type=int,
+        default=64,
+        help="sample size (sobol: a power of two; morris: trajectories)",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--params", nargs="*", help="constants to sweep over their .mdl ranges")
+    p.add_argument("--outputs", nargs="*", help="more variables to analyse")
+    p.add_argument(
+        "--second-order",
+        action="store_true",
+        help="sobol: second-order design and S2 indices in the target year",
+    )
+    p.add_argument("--out", required=True)
+    p.add_argument("--model", default=MODEL)
+    p.set_defaults(func=sweep)
+
+    p = sub.add_parser(
+        "target",
+        help="the smallest lever level that meets a goal with a given probability",
+        description="Search the lever's .mdl range for the smallest level at which the goal "
+        "holds in at least the given share of the scenario's runs (its ensemble), or say "
+        "that the range cannot reach it; with --out, write the probability curve.",
+        epilog=EXAMPLES["target"],
+    )
+    p.add_argument("scenario", help="a scenario YAML file")
+    p.add_argument(
+        "--lever", required=True, help="a lever (e.g. 'scholarship coverage') or constant"
+    )
+    p.add_argument("--goal", required=True, help="VARIABLE@YEAR>=VALUE or VARIABLE@YEAR<=VALUE")
+    p.add_argument("--probability", type=float, default=0.8, help="in (0, 1]; default 0.8")
+    p.add_argument("--tolerance", type=float, help="of the level (default: range / 1000)")
+    p.add_argument("--out", help="folder for the curve (curve.csv, answer.md)")
+    p.add_argument("--model", default=MODEL)
+    p.set_defaults(func=target)
+
+
+def sweep(args) -> None:
+    """Run the sweep, write its files, print its summary."""
+    import time
+
+    from sim.engine import load_model
+    from sim.reports.sweepout import write_sweep
+    from sim.studies.runner import kept_outputs
+    from sim.studies.scenario import load_scenario
+    from sim.studies.sweep import check_n, factors_for, run_sweep
+    from sim.studies.targets import OUTPUT_TIMING
+
+    check_n(args.method, args.n)
+    model = load_model(args.model)
+    scenario = load_scenario(args.scenario, model)
+    factors = factors_for(scenario, model, args.params)
+    timing, _ = kept_outputs(model, OUTPUT_TIMING, args.outputs or [])
+    start = time.perf_counter()
+    result = run_sweep(
+        scenario,
+        model,
+        timing,
+        args.method,
+        args.n,
+        args.seed,
+        factors,
+        second_order=args.second_order,
+        progress=progress("sweep"),
+    )
+    elapsed = time.perf_counter() - start
+    sys.stdout.write(write_sweep(args.out, result, scenario, model, command(), elapsed))
+
+
+def target(args) -> None:
+    """Find the lever level that meets the goal; print the answer, write the curve."""
+    from pathlib import Path
+
+    from sim.engine import load_model
+    from sim.studies.goal import parse_goal, seek
+    from sim.studies.scenario import load_scenario
+
+    if not 0 < args.probability <= 1:
+        raise BrainsimError(f"--probability {args.probability:g} is outside (0, 1]; give e.g. 0.8")
+    model = load_model(args.model)
+    scenario = load_scenario(args.scenario, model)
+    goal = parse_goal(args.goal, model)
+    root = Path(args.model).resolve().parent.parent
+    answer = seek(
+        scenario, model, root, args.lever, goal, args.probability, tolerance=args.tolerance
+    )
+    if args.out:
+        from sim.reports.sweepout import write_target
+
+        write_target(args.out, answer, scenario, model, command())
+    sys.stdout.write(answer.sentence() + "\n")

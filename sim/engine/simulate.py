@@ -114,24 +114,25 @@ def integrate(
     """
     if method not in METHODS:
         raise ParameterError(f"unknown method '{method}'; choose one of {', '.join(METHODS)}")
-    c, n_runs = _constants(model, params or {})
+    c, _ = _constants(model, params or {})
     table_values = _tables(model, tables or {})
-    ctl = dict(model.controls)
-    if time_step is not None:
-        ctl["time_step"] = _positive(time_step, "time step")
-    if saveper is not None:
-        ctl["saveper"] = _positive(saveper, "saveper")
-    if final_time is not None:
-        if not final_time > ctl["initial_time"]:
-            raise ParameterError(
-                f"final time {final_time:g} is not after the initial time "
-                f"{ctl['initial_time']:g}; give a later final time"
-            )
-        ctl["final_time"] = float(final_time)
+    ctl = _overridden(model.controls, time_step, saveper, final_time)
     grid, saved = _time_grid(ctl)
     keep = _select(model, outputs)
     ctl_tuple = _controls(ctl, method)
     job = _Job(model, table_values, ctl_tuple, grid, saved, keep, method, rtol, atol, scenario)
+    values = _run_in_parts(job, c, workers)
+    _check_finite_constants(model, c, keep, ctl_tuple[0])
+    times = _round_times(grid[saved], ctl["time_step"])
+    attrs = _attrs(model, method, ctl, params, scenario, seed)
+    return Result(
+        model=model, times=times, outputs=tuple(keep), values=values, constants=c, attrs=attrs
+    )
+
+
+def _run_in_parts(job: "_Job", c: np.ndarray, workers: int | None) -> np.ndarray:
+    """Integrate the runs (columns of ``c``) in parts, on up to ``workers`` processes."""
+    model, method = job.model, job.method
     run = _euler if method == "euler" else _rk4 if method == "rk4" else _ivp
 
     def chunk(cols: slice) -> np.ndarray:
@@ -143,28 +144,36 @@ def integrate(
         s = np.empty((model.n_states, *part.shape[1:]))
         m = np.empty((model.n_memory, *part.shape[1:]))
         with np.errstate(all="ignore"):  # NaN and inf are checked and named instead
-            model.initialize(part, table_values, ctl_tuple, s, m)
+            model.initialize(part, job.tables, job.ctl, s, m)
             return run(dataclasses.replace(job, first_run=cols.start), part, s, m)
 
     # Runs are independent columns: split them across cores. Each part is the
     # same arithmetic as in one pass, so results do not depend on the split.
+    n_runs = c.shape[1]
     n_chunks = max(1, min(workers or os.cpu_count() or 1, n_runs // _MIN_CHUNK))
     edges = np.linspace(0, n_runs, n_chunks + 1).astype(int)
     parts = [slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]
-    values = np.concatenate(parallel_map(chunk, parts), axis=2)
-    _check_finite_constants(model, c, keep, ctl_tuple[0])
-    times = _round_times(grid[saved], ctl["time_step"])
-    return Result(
-        model=model,
-        times=times,
-        outputs=tuple(keep),
-        values=values,
-        constants=c,
-        attrs=_attrs(model, method, ctl, params, scenario, seed),
-    )
+    return np.concatenate(parallel_map(chunk, parts), axis=2)
 
 
 # -- inputs ------------------------------------------------------------------
+
+
+def _overridden(controls: dict, time_step, saveper, final_time) -> dict:
+    """Return the model's controls with those the caller gives in their place, checked."""
+    ctl = dict(controls)
+    if time_step is not None:
+        ctl["time_step"] = _positive(time_step, "time step")
+    if saveper is not None:
+        ctl["saveper"] = _positive(saveper, "saveper")
+    if final_time is not None:
+        if not final_time > ctl["initial_time"]:
+            raise ParameterError(
+                f"final time {final_time:g} is not after the initial time "
+                f"{ctl['initial_time']:g}; give a later final time"
+            )
+        ctl["final_time"] = float(final_time)
+    return ctl
 
 
 def _controls(ctl: dict, method: str) -> tuple:
@@ -424,35 +433,70 @@ def measure(
     L = _tables(model, tables or {})
     ctl = dict(model.controls, saveper=model.controls["time_step"])
     grid, _ = _time_grid(ctl)
-    first = 0 if start is None else start.step
-    stop = len(grid) if stop is None else stop
     ctl_tuple = _controls(ctl, "euler")
     keep = _select(model, list(outputs))
+    where_of, dyn = _measured(model, keep, weights, outputs)
+    blocks = _rule_blocks(weights, outputs, dyn)
+    job = _Job(
+        model, L, ctl_tuple, grid, np.ones(len(grid), bool), keep, "euler", 0, 0, "", 0, labels
+    )
+    n_rows = len(next(iter(weights.values())))
+    sums = np.zeros((n_rows, len(dyn), n_runs)) if start is None else start.sums.copy()
+    s, m = _starting_states(job, c, start)
+    first = 0 if start is None else start.step
+    stop = len(grid) if stop is None else stop
+    sources = [where_of[n] for n in dyn]
+    s, m = _euler_sums(job, c, s, m, sums, sources, blocks, first, stop)
+    _check_finite_constants(model, c, keep, ctl_tuple[0])
+    if stop < len(grid):
+        return None, Branch(stop, s, m, sums)
+    return _sums_by_output(weights, outputs, where_of, dyn, sums, c), None
+
+
+def _measured(model: CompiledModel, keep: list, weights: dict, outputs: dict) -> tuple:
+    """Return where each output is read, and the outputs that vary in time, ordered by rule."""
     by_key = {k: (w, i) for k, w, i in keep}
     where_of = {name: by_key[find_element(model, name).key] for name in outputs}
     # outputs of one rule sit side by side, so one slice takes them all
     order = sorted(outputs, key=lambda name: list(weights).index(outputs[name]))
     dyn = [n for n in order if where_of[n][0] != "c"]
-    sources = [where_of[n] for n in dyn]
+    return where_of, dyn
+
+
+def _rule_blocks(weights: dict, outputs: dict, dyn: list) -> list:
+    """Return, for each rule, the slice of ``dyn`` it weights and its rows by step."""
     blocks = []
     for rule, w in weights.items():
         idx = [j for j, n in enumerate(dyn) if outputs[n] == rule]
         if idx:
             blocks.append((slice(idx[0], idx[-1] + 1), _rows_by_step(w)))
-    s = np.empty((model.n_states, n_runs))
-    m = np.empty((model.n_memory, n_runs))
-    n_rows = len(next(iter(weights.values())))
-    sums = np.zeros((n_rows, len(dyn), n_runs)) if start is None else start.sums.copy()
-    buf = np.empty((len(dyn), n_runs))
-    job = _Job(
-        model, L, ctl_tuple, grid, np.ones(len(grid), bool), keep, "euler", 0, 0, "", 0, labels
-    )
+    return blocks
+
+
+def _starting_states(job: _Job, c: np.ndarray, start: Branch | None) -> tuple:
+    """Return the states and memory to start from: the initial ones, or those of ``start``."""
+    model = job.model
+    s = np.empty((model.n_states, c.shape[1]))
+    m = np.empty((model.n_memory, c.shape[1]))
     with np.errstate(all="ignore"):  # NaN and inf are checked and named instead
-        model.initialize(c, L, ctl_tuple, s, m)
-        if start is not None:
-            s[...], m[...] = start.states, start.memory
-        D, M = np.empty_like(s), np.empty_like(m)
-        dt, last = ctl_tuple[2], len(grid) - 1
+        # also when carrying on: it fills the run-constant rows of c
+        model.initialize(c, job.tables, job.ctl, s, m)
+    if start is not None:
+        s[...], m[...] = start.states, start.memory
+    return s, m
+
+
+def _euler_sums(job: _Job, c, s, m, sums, sources, blocks, first: int, stop: int) -> tuple:
+    """Take Euler steps ``[first, stop)``, adding to ``sums``; return the states and memory.
+
+    ``sources`` says where each output that varies in time is read, and
+    ``blocks`` which of them each step adds, to which rows, with what weight.
+    """
+    model, L, ctl_tuple, grid = job.model, job.tables, job.ctl, job.grid
+    buf = np.empty((len(sources), c.shape[1]))
+    D, M = np.empty_like(s), np.empty_like(m)
+    dt, last = ctl_tuple[2], len(grid) - 1
+    with np.errstate(all="ignore"):  # NaN and inf are checked and named instead
         for step in range(first, stop):
             t = grid[step]
             values = model.evaluate(t, s, m, c, L, ctl_tuple, D, M, True)
@@ -470,10 +514,13 @@ def measure(
             D *= dt
             s += D
             m, M = M, m
-    _check_finite_constants(model, c, keep, ctl_tuple[0])
-    if stop <= last:
-        return None, Branch(stop, s, m, sums)
-    out = np.empty((n_rows, len(outputs), n_runs))
+    return s, m
+
+
+def _sums_by_output(weights: dict, outputs: dict, where_of: dict, dyn: list, sums, c):
+    """Return the sums shaped ``(rows, outputs, runs)`` in the order of ``outputs``."""
+    n_rows = len(next(iter(weights.values())))
+    out = np.empty((n_rows, len(outputs), c.shape[1]))
     row = {name: j for j, name in enumerate(dyn)}
     for j, name in enumerate(outputs):
         where, i = where_of[name]
@@ -481,7 +528,7 @@ def measure(
             out[:, j] = weights[outputs[name]].sum(axis=1)[:, None] * c[i]
         else:
             out[:, j] = sums[:, row[name]]
-    return out, None
+    return out
 
 
 def _rows_by_step(w: np.ndarray) -> list:

@@ -13,58 +13,31 @@ reads every shipped and test model both ways and requires equal specs.
 Stateful functions (SMOOTH, DELAY, TREND, INITIAL) nested in an equation are
 hoisted into hidden :class:`~sim.engine.spec.Stateful` entries, so that later steps
 see only plain expressions over variables, stocks and hidden states.
+
+This module splits the file into equations and assembles the spec; each
+equation is parsed by :mod:`~sim.engine.calls` (function calls, statefuls
+and lookup tables), on top of :mod:`~sim.engine.expressions` (operators and
+operands) and :mod:`~sim.engine.cursor` (the tokens).
 """
 
 import dataclasses
 import hashlib
-import math
 import re
 from pathlib import Path
 
+from sim.engine.calls import EquationReader
+from sim.engine.cursor import NAME, NUMBER, SPACE, ParseError
 from sim.engine.errors import ModelError, UnsupportedFunctionError
 from sim.engine.names import python_name, suggestion, vensim_key
 from sim.engine.spec import (
     CONTROL_KEYS,
-    FUNCTIONS,
-    Call,
     Element,
-    Lookup,
-    LookupCall,
     ModelSpec,
     Num,
     Op,
     Ref,
-    Stateful,
     references,
 )
-
-# name → (kind, spelling in messages, number of arguments, fixed order or None).
-# The fixed-order forms take their initial value from the input unless an
-# ``I`` form gives it (PySD's vensim_structures.py).
-STATEFULS = {
-    "smooth": ("smooth", "SMOOTH", 2, 1),
-    "smoothi": ("smooth", "SMOOTH", 3, 1),
-    "smooth3": ("smooth", "SMOOTH", 2, 3),
-    "smooth3i": ("smooth", "SMOOTH", 3, 3),
-    "smooth_n": ("smooth", "SMOOTH N", 4, None),
-    "delay1": ("delay", "DELAY", 2, 1),
-    "delay1i": ("delay", "DELAY", 3, 1),
-    "delay3": ("delay", "DELAY", 2, 3),
-    "delay3i": ("delay", "DELAY", 3, 3),
-    "delay_n": ("delay_n", "DELAY N", 4, None),
-    "trend": ("trend", "TREND", 3, 1),
-    "initial": ("initial", "INITIAL", 1, 1),
-}
-
-_SPACE = re.compile(r"[\s\\]*")  # Vensim continues lines with a backslash
-_NUMBER = re.compile(r"[+-]?[\s\\]*(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)")
-_NAME = re.compile(r"\"(?:\\\"|[^\"])*\"|\w[\w'$\s]*")
-_LOGIC = re.compile(r":(AND|OR):", re.IGNORECASE)
-_NOT = re.compile(r":NOT:", re.IGNORECASE)
-_NA = re.compile(r":NA:", re.IGNORECASE)
-_COMPARE = re.compile(r"=|<>|<=|<|>=|>")
-_WITH_LOOKUP = re.compile(r"WITH\s+LOOKUP\s*\(", re.IGNORECASE)
-_INTEG = re.compile(r"[\s\\]*INTEG[\s\\]*\(", re.IGNORECASE)
 
 
 def read_mdl(path: str | Path) -> ModelSpec:
@@ -83,7 +56,7 @@ def read_mdl(path: str | Path) -> ModelSpec:
         refers to an undefined name.
     UnsupportedFunctionError
         An equation uses a function outside :data:`~sim.engine.spec.FUNCTIONS` and
-        :data:`STATEFULS`.
+        :data:`~sim.engine.calls.STATEFULS`.
     """
     path = Path(path)
     if not path.is_file():
@@ -91,8 +64,8 @@ def read_mdl(path: str | Path) -> ModelSpec:
     raw = path.read_bytes()
     text = raw.decode("utf-8", errors="replace")
     entries = split_entries(str(path), text)
-    reader = _Reader(str(path), text, {vensim_key(e.name) for e in entries})
-    elements = [reader.element(entry) for entry in entries]
+    reader = EquationReader(str(path), {vensim_key(e.name) for e in entries})
+    elements = [_element(reader, text, entry) for entry in entries]
     elements = mark_flows(elements)
     check_names(str(path), elements, reader.statefuls, reader.lookups)
     return ModelSpec(
@@ -131,8 +104,8 @@ def split_entries(path: str, text: str) -> list[Entry]:
     entries: list[Entry] = []
     seen: dict = {}
     pos = start
-    while _SPACE.match(text, pos).end() < end:
-        at = _SPACE.match(text, pos).end()
+    while SPACE.match(text, pos).end() < end:
+        at = SPACE.match(text, pos).end()
         parts, pos = _entry_parts(text, at, end)
         if parts is None:
             if not entries:
@@ -196,8 +169,8 @@ def _entry_parts(text: str, pos: int, end: int):
 
 def _entry(path, text, eq, eq_at, units, doc, doc_at) -> Entry | None:
     """Split an equation at its definition sign; ``None`` for what the engine ignores."""
-    lead = _SPACE.match(eq).end()
-    found = _NAME.match(eq, lead)
+    lead = SPACE.match(eq).end()
+    found = NAME.match(eq, lead)
     if not found:
         raise ModelError(
             f"{path}:{_line(text, eq_at + lead)}: Vensim syntax error: an equation must start "
@@ -274,318 +247,40 @@ def _units_and_limits(path: str, name: str, units: str) -> tuple:
 # --- equations ----------------------------------------------------------------
 
 
-class _Syntax(Exception):
-    """A parse failure at ``pos`` in the equation text; becomes a ModelError."""
-
-    def __init__(self, pos: int, why: str):
-        super().__init__(why)
-        self.pos = pos
-        self.why = why
-
-
-class _Reader:
-    """Parses each equation into the expression tree, hoisting statefuls."""
-
-    def __init__(self, path: str, text: str, defined: set):
-        self.path = path
-        self.text = text
-        self.defined = defined
-        self.statefuls: list[Stateful] = []
-        self.lookups: list[Lookup] = []
-        self.owner = ""
-        self.src = ""
-        self.pos = 0
-
-    def element(self, entry: Entry) -> Element:
-        self.owner = entry.name
-        self.src = entry.rhs
-        self.pos = 0
-        key = vensim_key(entry.name)
-        units, limits = _units_and_limits(self.path, entry.name, entry.units)
-        common = {
-            "name": entry.name,
-            "key": key,
-            "py_name": python_name(entry.name),
-            "units": units,
-            "limits": limits,
-            "doc": _one_line(entry.doc),
-        }
-        try:
-            if entry.definition == "(":
-                self.lookups.append(self.table(key))
-                self.end()
-                return Element(kind="lookup", expr=None, **common)
-            if key in CONTROL_KEYS:
-                expr = self.whole()
-                return Element(kind="control", expr=expr, **common)
-            if _INTEG.match(self.src):
-                self.pos = _INTEG.match(self.src).end()
-                flow, init = self.arguments("INTEG", 2)
-                if self.skip() < len(self.src):
-                    self.unsupported(
-                        "INTEG inside a larger expression (INTEG must be the whole equation)"
-                    )
-                return Element(kind="stock", expr=flow, init=init, **common)
-            expr = self.whole()
-        except _Syntax as err:
-            at = entry.offset + min(err.pos, len(self.src))
-            raise ModelError(
-                f"{self.path}:{_line(self.text, at)}: Vensim syntax error in the equation of "
-                f"'{entry.name}' ({err.why}); fix the equation"
-            ) from None
-        kind = "constant" if isinstance(expr, Num) else "auxiliary"
-        return Element(kind=kind, expr=expr, **common)
-
-    # -- scanning
-
-    def skip(self) -> int:
-        self.pos = _SPACE.match(self.src, self.pos).end()
-        return self.pos
-
-    def take(self, pattern: re.Pattern):
-        """Consume ``pattern`` after blanks and return its match, or ``None``."""
-        found = pattern.match(self.src, self.skip())
-        if found:
-            self.pos = found.end()
-        return found
-
-    def at(self, chars: str) -> bool:
-        """Whether the next non-blank character is one of ``chars``."""
-        return self.skip() < len(self.src) and self.src[self.pos] in chars
-
-    def expect(self, char: str) -> None:
-        if not self.at(char):
-            raise _Syntax(self.pos, f"expected '{char}' {self.where()}")
-        self.pos += 1
-
-    def where(self) -> str:
-        rest = self.src[self.pos :].strip()
-        return f"before '{rest[:20]}'" if rest else "at the end of the equation"
-
-    def end(self) -> None:
-        if self.skip() < len(self.src):
-            raise _Syntax(self.pos, f"unexpected text {self.where()}")
-
-    def whole(self):
-        expr = self.logic()
-        self.end()
-        return expr
-
-    def unsupported(self, what: str):
-        raise UnsupportedFunctionError(
-            f"{self.path}: '{self.owner}' uses {what}, which brainsim does not support; "
-            "rewrite it with the functions listed in DESIGN.md §3"
-        )
-
-    # -- precedence levels, loosest first (PySD's components.peg)
-
-    def logic(self):
-        # :AND: and :OR: share a level; PySD nests the chain from the right
-        args, ops = [self.negation()], []
-        while found := self.take(_LOGIC):
-            ops.append(found.group(1).lower())
-            args.append(self.negation())
-        result = args[-1]
-        for op, arg in zip(reversed(ops), reversed(args[:-1]), strict=True):
-            result = Op(op, (arg, result))
-        return result
-
-    def negation(self):
-        if self.take(_NOT):
-            return Op("not", (self.comparison(),))
-        return self.comparison()
-
-    def comparison(self):
-        left = self.additive()
-        found = self.take(_COMPARE)
-        return Op(found.group(), (left, self.additive())) if found else left
-
-    def additive(self):
-        result = self.product()
-        while self.at("+-"):
-            op = self.src[self.pos]
-            self.pos += 1
-            result = Op(op, (result, self.product()))
-        return result
-
-    def product(self):
-        result = self.power()
-        while self.at("*/"):
-            op = self.src[self.pos]
-            self.pos += 1
-            result = Op(op, (result, self.power()))
-        return result
-
-    def power(self):
-        # Built from the right; a leading minus applies to the power it starts,
-        # so -a ^ 2 is -(a ^ 2), while a minus on a number is part of the
-        # number: -2 ^ 2 is 4 (PySD's split_arithmetic).
-        terms = [self.signed()]
-        while self.at("^"):
-            self.pos += 1
-            terms.append(self.signed())
-        negative, result = terms[-1]
-        result = Op("neg", (result,)) if negative else result
-        for negative, base in reversed(terms[:-1]):
-            result = Op("^", (base, result))
-            if negative:
-                result = Op("neg", (result,))
-        return result
-
-    def signed(self) -> tuple:
-        sign = ""
-        if self.at("+-"):
-            sign = self.src[self.pos]
-            self.pos += 1
-        node = self.primary()
-        if sign == "-" and isinstance(node, Num):
-            return False, Num(-node.value)
-        return sign == "-", node
-
-    def primary(self):
-        start = self.skip()
-        if start >= len(self.src):
-            raise _Syntax(start, "an operand is missing at the end of the equation")
-        if self.take(_WITH_LOOKUP):
-            arg = self.logic()
-            self.expect(",")
-            table = self.table(f"_lookup_{len(self.lookups) + 1}")
-            self.expect(")")
-            self.lookups.append(table)
-            return LookupCall(table.key, arg)
-        if self.src[start] == "(":
-            self.pos += 1
-            inner = self.logic()
-            self.expect(")")
-            return inner
-        if found := self.take(_NUMBER):
-            return Num(float(re.sub(r"[\s\\]", "", found.group())))
-        if self.take(_NA):
-            return Num(math.nan)
-        found = self.take(_NAME)
-        if not found:
-            raise _Syntax(start, f"unexpected '{self.src[start]}' where a value should be")
-        name = found.group()
-        if self.at("["):
-            self.unsupported("subscripts")
-        if self.at("("):
-            self.pos += 1
-            return self.call(vensim_key(name))
-        return Ref(vensim_key(name))
-
-    # -- calls
-
-    def arguments(self, spelling: str, count) -> list:
-        """Parse ``a, b, ...)`` after an opening parenthesis; check the count."""
-        args = []
-        if self.at(")"):
-            self.pos += 1
-        else:
-            while True:
-                if self.at("'"):
-                    self.unsupported(f"the function {spelling} with a file argument")
-                args.append(self.logic())
-                if self.at(","):
-                    self.pos += 1
-                    continue
-                self.expect(")")
-                break
-        counts = count if isinstance(count, tuple) else (count,)
-        if count is not None and len(args) not in counts:
-            raise ModelError(
-                f"{self.path}: '{self.owner}' calls {spelling} with {len(args)} "
-                f"arguments; it takes {' or '.join(map(str, counts))}"
-            )
-        return args
-
-    def call(self, fn: str):
-        spelling = fn.replace("_", " ").upper()
-        if fn in self.defined:
-            args = self.arguments(fn, None)
-            if len(args) != 1:
-                raise ModelError(
-                    f"{self.path}: '{self.owner}' calls lookup '{fn}' with {len(args)} "
-                    "arguments; a lookup takes one"
-                )
-            return LookupCall(fn, args[0])
-        if fn in STATEFULS:
-            return self.stateful(fn, spelling)
-        if fn == "integ":
-            self.unsupported("INTEG inside a larger expression (INTEG must be the whole equation)")
-        if fn not in FUNCTIONS:
-            self.unsupported(f"the function {spelling}")
-        args = self.arguments(spelling, FUNCTIONS[fn])
-        if fn == "pulse_train":
-            # Vensim's (start, width, interval, end); the engine takes PySD's order
-            start, width, interval, end = args
-            args = [start, interval, width, end]
-        return Call(fn, tuple(args))
-
-    def stateful(self, fn: str, spelling: str):
-        kind, function, count, order = STATEFULS[fn]
-        args = self.arguments(spelling, count)
-        inp = args[0]
-        if kind == "initial":
-            time, init = None, inp
-        else:
-            time = args[1]
-            init = args[2] if count >= 3 else inp
-        order = args[3] if order is None else Num(float(order))
-        key = f"_{kind}_{len(self.statefuls) + 1}"
-        self.statefuls.append(
-            Stateful(
-                key=key,
-                kind=kind,
-                owner=self.owner,
-                function=function,
-                input=inp,
-                time=time,
-                init=init,
-                order=order,
-            )
-        )
-        return Ref(key)
-
-    # -- lookup tables
-
-    def table(self, key: str) -> Lookup:
-        """Parse ``([(x0,y0)-(x1,y1)], (x,y), ...)`` into a table."""
-        self.expect("(")
-        if self.at("["):
-            close = self.src.find("]", self.pos)
-            if close < 0:
-                raise _Syntax(self.pos, "the range of the lookup is not closed with ']'")
-            self.pos = close + 1
-            if self.at(","):
-                self.pos += 1
-        if re.match(r"GET[ _](XLS|DIRECT)", self.src[self.skip() :], re.IGNORECASE):
-            self.unsupported("GET XLS/DIRECT LOOKUPS")
-        points = []
-        while self.at("("):
-            self.pos += 1
-            x = self.number()
-            self.expect(",")
-            y = self.number()
-            self.expect(")")
-            points.append((x, y))
-            if self.at(","):
-                self.pos += 1
-        self.expect(")")
-        if not points:
-            raise _Syntax(self.pos, "a lookup needs at least one (x, y) point")
-        xs = tuple(p[0] for p in points)
-        if any(b < a for a, b in zip(xs, xs[1:], strict=False)):
-            raise ModelError(
-                f"{self.path}: lookup in '{self.owner}' has x values that decrease; "
-                "list the points in increasing x"
-            )
-        return Lookup(key=key, xs=xs, ys=tuple(p[1] for p in points))
-
-    def number(self) -> float:
-        found = self.take(_NUMBER)
-        if not found:
-            raise _Syntax(self.pos, f"expected a number {self.where()}")
-        return float(re.sub(r"[\s\\]", "", found.group()))
+def _element(reader: EquationReader, text: str, entry: Entry) -> Element:
+    """Parse the equation of ``entry`` into an element of the spec."""
+    reader.start(entry.name, entry.rhs)
+    key = vensim_key(entry.name)
+    units, limits = _units_and_limits(reader.path, entry.name, entry.units)
+    common = {
+        "name": entry.name,
+        "key": key,
+        "py_name": python_name(entry.name),
+        "units": units,
+        "limits": limits,
+        "doc": _one_line(entry.doc),
+    }
+    try:
+        if entry.definition == "(":
+            reader.lookups.append(reader.table(key))
+            reader.end()
+            return Element(kind="lookup", expr=None, **common)
+        if key in CONTROL_KEYS:
+            expr = reader.whole()
+            return Element(kind="control", expr=expr, **common)
+        stock = reader.stock()
+        if stock is not None:
+            flow, init = stock
+            return Element(kind="stock", expr=flow, init=init, **common)
+        expr = reader.whole()
+    except ParseError as err:
+        at = entry.offset + min(err.pos, len(reader.src))
+        raise ModelError(
+            f"{reader.path}:{_line(text, at)}: Vensim syntax error in the equation of "
+            f"'{entry.name}' ({err.why}); fix the equation"
+        ) from None
+    kind = "constant" if isinstance(expr, Num) else "auxiliary"
+    return Element(kind=kind, expr=expr, **common)
 
 
 # --- writing constants back -----------------------------------------------------
@@ -613,7 +308,7 @@ def set_constants(path: str | Path, values: dict, note: str) -> str:
     marker = note.split()[0]
     for name, value in values.items():
         entry = entries.get(vensim_key(name))
-        if entry is None or entry.definition == "(" or not _NUMBER.fullmatch(entry.rhs.strip()):
+        if entry is None or entry.definition == "(" or not NUMBER.fullmatch(entry.rhs.strip()):
             raise ModelError(f"{path}: '{name}' is not a constant of the model; cannot set it")
         lead = len(entry.rhs) - len(entry.rhs.lstrip())
         start = entry.offset + lead

@@ -879,6 +879,16 @@ def _wrap_key(width: float, scale: float) -> str:
 
 def _draw(ax: Axes, scene: _Scene, scale: float) -> None:
     """Add the scene's artists to ``ax``."""
+    # artists of equal zorder are drawn, and written to the SVG, in the order added
+    boxes = _draw_stocks(ax, scene, scale)
+    for pipe in scene.pipes:
+        _draw_pipe(ax, pipe, boxes, scale)
+    _draw_flow_labels(ax, scene, scale)
+    _draw_links(ax, scene, boxes, scale)
+
+
+def _draw_stocks(ax: Axes, scene: _Scene, scale: float) -> dict:
+    """Draw each stock as a labelled box; return the boxes by stock key."""
     boxes = {}
     for key, (x, y) in scene.stocks.items():
         box = FancyBboxPatch(
@@ -905,48 +915,56 @@ def _draw(ax: Axes, scene: _Scene, scale: float) -> None:
             zorder=4,
             gid=f"stock-label:{key}",
         )
-    for pipe in scene.pipes:
-        cloud = None
-        gid = _pipe_gid(pipe)
-        if pipe.cloud is not None:
-            cloud = Polygon(
-                _cloud_outline(pipe.cloud),
-                closed=True,
-                facecolor="white",
-                edgecolor=CLOUD_EDGE,
-                linewidth=1.0 * scale,
-                zorder=3,
-                gid=f"cloud:{gid}",
-            )
-            ax.add_patch(cloud)
-        ax.add_patch(
-            FancyArrowPatch(
-                pipe.start,
-                pipe.end,
-                connectionstyle=f"arc3,rad={pipe.rad}",
-                arrowstyle="-|>,head_length=0.6,head_width=0.35",
-                mutation_scale=14 * scale,
-                linewidth=2.0 * scale,
-                color=PIPE_COLOR,
-                patchA=boxes.get(pipe.source) or cloud,
-                patchB=boxes.get(pipe.target) or cloud,
-                shrinkA=0,
-                shrinkB=0,
-                zorder=2,
-                gid=f"flow:{gid}",
-            )
+    return boxes
+
+
+def _draw_pipe(ax: Axes, pipe: _Pipe, boxes: dict, scale: float) -> None:
+    """Draw one arrow of a flow with its valve, and its cloud if it has one."""
+    cloud = None
+    gid = _pipe_gid(pipe)
+    if pipe.cloud is not None:
+        cloud = Polygon(
+            _cloud_outline(pipe.cloud),
+            closed=True,
+            facecolor="white",
+            edgecolor=CLOUD_EDGE,
+            linewidth=1.0 * scale,
+            zorder=3,
+            gid=f"cloud:{gid}",
         )
-        ax.add_patch(
-            Polygon(
-                _valve_outline(pipe.valve, pipe.angle),
-                closed=True,
-                facecolor="white",
-                edgecolor=PIPE_COLOR,
-                linewidth=1.0 * scale,
-                zorder=3,
-                gid=f"valve:{gid}",
-            )
+        ax.add_patch(cloud)
+    ax.add_patch(
+        FancyArrowPatch(
+            pipe.start,
+            pipe.end,
+            connectionstyle=f"arc3,rad={pipe.rad}",
+            arrowstyle="-|>,head_length=0.6,head_width=0.35",
+            mutation_scale=14 * scale,
+            linewidth=2.0 * scale,
+            color=PIPE_COLOR,
+            patchA=boxes.get(pipe.source) or cloud,
+            patchB=boxes.get(pipe.target) or cloud,
+            shrinkA=0,
+            shrinkB=0,
+            zorder=2,
+            gid=f"flow:{gid}",
         )
+    )
+    ax.add_patch(
+        Polygon(
+            _valve_outline(pipe.valve, pipe.angle),
+            closed=True,
+            facecolor="white",
+            edgecolor=PIPE_COLOR,
+            linewidth=1.0 * scale,
+            zorder=3,
+            gid=f"valve:{gid}",
+        )
+    )
+
+
+def _draw_flow_labels(ax: Axes, scene: _Scene, scale: float) -> None:
+    """Write each flow's label beside its valve."""
     for label in scene.labels:
         ax.text(
             label.x,
@@ -960,6 +978,10 @@ def _draw(ax: Axes, scene: _Scene, scale: float) -> None:
             gid=label.gid,
             linespacing=1.1,
         )
+
+
+def _draw_links(ax: Axes, scene: _Scene, boxes: dict, scale: float) -> None:
+    """Draw a thin dashed arrow from each stock to each flow whose equation names it."""
     for link in scene.links:
         ax.add_patch(
             FancyArrowPatch(

@@ -1,0 +1,197 @@
+"""Parse the function calls of Vensim equations, and their lookup tables.
+
+Calls to built-in functions become :class:`~sim.engine.spec.Call` nodes and
+calls to the model's lookups :class:`~sim.engine.spec.LookupCall` nodes.
+Stateful functions (SMOOTH, DELAY, TREND, INITIAL) are hoisted into hidden
+:class:`~sim.engine.spec.Stateful` entries, leaving a reference in their
+place. Lookup tables, whether defined on their own or inline with WITH
+LOOKUP, are collected as :class:`~sim.engine.spec.Lookup` entries.
+"""
+
+import re
+
+from sim.engine.cursor import NUMBER, ParseError
+from sim.engine.errors import ModelError
+from sim.engine.expressions import ExpressionParser
+from sim.engine.spec import FUNCTIONS, Call, Lookup, LookupCall, Num, Ref, Stateful
+
+# name → (kind, spelling in messages, number of arguments, fixed order or None).
+# The fixed-order forms take their initial value from the input unless an
+# ``I`` form gives it (PySD's vensim_structures.py).
+STATEFULS = {
+    "smooth": ("smooth", "SMOOTH", 2, 1),
+    "smoothi": ("smooth", "SMOOTH", 3, 1),
+    "smooth3": ("smooth", "SMOOTH", 2, 3),
+    "smooth3i": ("smooth", "SMOOTH", 3, 3),
+    "smooth_n": ("smooth", "SMOOTH N", 4, None),
+    "delay1": ("delay", "DELAY", 2, 1),
+    "delay1i": ("delay", "DELAY", 3, 1),
+    "delay3": ("delay", "DELAY", 2, 3),
+    "delay3i": ("delay", "DELAY", 3, 3),
+    "delay_n": ("delay_n", "DELAY N", 4, None),
+    "trend": ("trend", "TREND", 3, 1),
+    "initial": ("initial", "INITIAL", 1, 1),
+}
+
+_INTEG = re.compile(r"[\s\\]*INTEG[\s\\]*\(", re.IGNORECASE)
+
+
+class EquationReader(ExpressionParser):
+    """Parses each equation into the expression tree, hoisting statefuls.
+
+    Attributes
+    ----------
+    defined
+        Keys of every name the file defines, to tell lookup calls from functions.
+    statefuls
+        The hidden states hoisted so far, in file order.
+    lookups
+        The lookup tables read so far, in file order.
+    """
+
+    def __init__(self, path: str, defined: set):
+        super().__init__(path)
+        self.defined = defined
+        self.statefuls: list[Stateful] = []
+        self.lookups: list[Lookup] = []
+
+    def stock(self):
+        """Parse an equation ``INTEG(flow, init)``; return ``None`` if it is not one."""
+        found = _INTEG.match(self.src)
+        if not found:
+            return None
+        self.pos = found.end()
+        flow, init = self.arguments("INTEG", 2)
+        if self.skip() < len(self.src):
+            self.unsupported("INTEG inside a larger expression (INTEG must be the whole equation)")
+        return flow, init
+
+    def arguments(self, spelling: str, count) -> list:
+        """Parse ``a, b, ...)`` after an opening parenthesis; check the count."""
+        args = []
+        if self.at(")"):
+            self.pos += 1
+        else:
+            while True:
+                if self.at("'"):
+                    self.unsupported(f"the function {spelling} with a file argument")
+                args.append(self.logic())
+                if self.at(","):
+                    self.pos += 1
+                    continue
+                self.expect(")")
+                break
+        counts = count if isinstance(count, tuple) else (count,)
+        if count is not None and len(args) not in counts:
+            raise ModelError(
+                f"{self.path}: '{self.owner}' calls {spelling} with {len(args)} "
+                f"arguments; it takes {' or '.join(map(str, counts))}"
+            )
+        return args
+
+    def call(self, fn: str):
+        """Parse a call to ``fn`` after its ``(``: a lookup, a stateful or a function."""
+        spelling = fn.replace("_", " ").upper()
+        if fn in self.defined:
+            args = self.arguments(fn, None)
+            if len(args) != 1:
+                raise ModelError(
+                    f"{self.path}: '{self.owner}' calls lookup '{fn}' with {len(args)} "
+                    "arguments; a lookup takes one"
+                )
+            return LookupCall(fn, args[0])
+        if fn in STATEFULS:
+            return self.stateful(fn, spelling)
+        if fn == "integ":
+            self.unsupported("INTEG inside a larger expression (INTEG must be the whole equation)")
+        if fn not in FUNCTIONS:
+            self.unsupported(f"the function {spelling}")
+        args = self.arguments(spelling, FUNCTIONS[fn])
+        if fn == "pulse_train":
+            # Vensim's (start, width, interval, end); the engine takes PySD's order
+            start, width, interval, end = args
+            args = [start, interval, width, end]
+        return Call(fn, tuple(args))
+
+    def stateful(self, fn: str, spelling: str):
+        """Parse the arguments of stateful ``fn``, hoist it, and return a reference to it."""
+        kind, function, count, order = STATEFULS[fn]
+        args = self.arguments(spelling, count)
+        inp = args[0]
+        if kind == "initial":
+            time, init = None, inp
+        else:
+            time = args[1]
+            init = args[2] if count >= 3 else inp
+        order = args[3] if order is None else Num(float(order))
+        key = f"_{kind}_{len(self.statefuls) + 1}"
+        self.statefuls.append(
+            Stateful(
+                key=key,
+                kind=kind,
+                owner=self.owner,
+                function=function,
+                input=inp,
+                time=time,
+                init=init,
+                order=order,
+            )
+        )
+        return Ref(key)
+
+    # -- lookup tables
+
+    def with_lookup(self):
+        """Parse ``input, table)`` after ``WITH LOOKUP(`` and keep the table."""
+        arg = self.logic()
+        self.expect(",")
+        table = self.table(f"_lookup_{len(self.lookups) + 1}")
+        self.expect(")")
+        self.lookups.append(table)
+        return LookupCall(table.key, arg)
+
+    def table(self, key: str) -> Lookup:
+        """Parse ``([(x0,y0)-(x1,y1)], (x,y), ...)`` into a table."""
+        self.expect("(")
+        if self.at("["):
+            close = self.src.find("]", self.pos)
+            if close < 0:
+                raise ParseError(self.pos, "the range of the lookup is not closed with ']'")
+            self.pos = close + 1
+            if self.at(","):
+                self.pos += 1
+        if re.match(r"GET[ _](XLS|DIRECT)", self.src[self.skip() :], re.IGNORECASE):
+            self.unsupported("GET XLS/DIRECT LOOKUPS")
+        points = []
+        while self.at("("):
+            self.pos += 1
+            x = self.number()
+            self.expect(",")
+            y = self.number()
+            self.expect(")")
+            points.append((x, y))
+            if self.at(","):
+                self.pos += 1
+        self.expect(")")
+        if not points:
+            raise ParseError(self.pos, "a lookup needs at least one (x, y) point")
+        xs = tuple(p[0] for p in points)
+        if any(b < a for a, b in zip(xs, xs[1:], strict=False)):
+            raise ModelError(
+                f"{self.path}: lookup in '{self.owner}' has x values that decrease; "
+                "list the points in increasing x"
+            )
+        return Lookup(key=key, xs=xs, ys=tuple(p[1] for p in points))
+
+    def number(self) -> float:
+        """Parse a number.
+
+        Raises
+        ------
+        ParseError
+            The next token is not a number.
+        """
+        found = self.take(NUMBER)
+        if not found:
+            raise ParseError(self.pos, f"expected a number {self.where()}")
+        return float(re.sub(r"[\s\\]", "", found.group()))

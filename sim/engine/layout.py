@@ -1,0 +1,162 @@
+"""Lay out the arrays of a compiled model, and read what is fixed before any run.
+
+Decides the row of every value in ``c`` (parameters, then run-constant
+auxiliaries), ``s`` (stocks, then the stages of SMOOTH/DELAY/TREND) and
+``m`` (DELAY N's remembered delay times); see :mod:`sim.engine.compile`.
+The control values and the order of each stage block must be known to do
+so, and are worked out from the constants' default values.
+"""
+
+from dataclasses import dataclass
+
+from sim.engine.errors import ModelError
+from sim.engine.spec import CONTROL_KEYS, ModelSpec, Num, Op, Ref, Stateful
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each value of a compiled model lives.
+
+    Attributes
+    ----------
+    params
+        Keys of the constants, in file order: rows ``0..n_params-1`` of ``c``.
+    frozen
+        Keys of the auxiliaries that do not change during a run and of the
+        INITIALs: the rows of ``c`` after the parameters.
+    const_row
+        Row of ``c`` of each parameter and frozen key.
+    state_names
+        A label for each row of ``s``.
+    state_row
+        First row of ``s`` of each stock and stage block.
+    orders
+        Number of stages of each stage block.
+    memory_row
+        First row of ``m`` of each DELAY N.
+    n_memory
+        Rows of ``m``.
+    """
+
+    params: list
+    frozen: list
+    const_row: dict
+    state_names: list
+    state_row: dict
+    orders: dict
+    memory_row: dict
+    n_memory: int
+
+
+def plan_layout(spec: ModelSpec, defaults: dict, dynamic: set) -> Layout:
+    """Assign rows of ``c``, ``s`` and ``m``; ``dynamic`` holds the keys that change in a run.
+
+    Raises
+    ------
+    ModelError
+        A stateful order that is not a whole constant number.
+    """
+    statefuls = {s.key: s for s in spec.statefuls}
+    computed = [el.key for el in spec.of_kind("auxiliary", "flow")]
+    frozen = [k for k in computed if k not in dynamic] + [
+        k for k in statefuls if statefuls[k].kind == "initial"
+    ]
+    state_names, state_row, orders = [], {}, {}
+    for el in spec.of_kind("stock"):
+        state_row[el.key] = len(state_names)
+        state_names.append(el.name)
+    memory_row, n_memory = {}, 0
+    for key, st in statefuls.items():
+        if st.kind == "initial":
+            continue
+        n = 1 if st.kind == "trend" else stateful_order(spec.path, st, defaults)
+        orders[key] = n
+        state_row[key] = len(state_names)
+        state_names += [f"{st.function} in '{st.owner}'[{i + 1}]" for i in range(n)]
+        if st.kind == "delay_n":
+            memory_row[key] = n_memory
+            n_memory += n
+    params = [el.key for el in spec.of_kind("constant")]
+    const_row = {k: i for i, k in enumerate(params)}
+    for key in frozen:
+        const_row[key] = len(const_row)
+    return Layout(
+        params=params,
+        frozen=frozen,
+        const_row=const_row,
+        state_names=state_names,
+        state_row=state_row,
+        orders=orders,
+        memory_row=memory_row,
+        n_memory=n_memory,
+    )
+
+
+def control_values(spec: ModelSpec, defaults: dict) -> dict:
+    """Return ``initial_time``, ``final_time``, ``time_step`` and ``saveper``.
+
+    Raises
+    ------
+    ModelError
+        A control value that is not made of constants, or values that do
+        not define a run.
+    """
+    elements = {el.key: el for el in spec.elements}
+    values = {}
+    for key in CONTROL_KEYS:
+        expr = elements[key].expr
+        env = {**defaults, **values}
+        try:
+            values[key] = float(constant_value(expr, env))
+        except KeyError as missing:
+            raise ModelError(
+                f"{spec.path}: {elements[key].name} depends on '{missing.args[0]}', "
+                "which is not a constant; give control variables numeric values"
+            ) from None
+    if not values["time_step"] > 0 or not values["saveper"] > 0:
+        raise ModelError(f"{spec.path}: TIME STEP and SAVEPER must be positive")
+    if not values["final_time"] > values["initial_time"]:
+        raise ModelError(f"{spec.path}: FINAL TIME must be after INITIAL TIME")
+    return values
+
+
+def stateful_order(path: str, st: Stateful, defaults: dict) -> int:
+    """Return the number of stages of ``st``, from its order's constant value.
+
+    Raises
+    ------
+    ModelError
+        The order is not a whole number of at least 1 made of constants.
+    """
+    try:
+        value = float(constant_value(st.order, defaults))
+    except KeyError:
+        value = float("nan")
+    if not (value >= 1 and value == int(value)):
+        raise ModelError(
+            f"{path}: the order of {st.function} in '{st.owner}' must be a whole "
+            "number of at least 1, written as a number or a constant"
+        )
+    return int(value)
+
+
+def constant_value(expr, env: dict) -> float:
+    """Evaluate an expression made of numbers, constants and operators.
+
+    Raises
+    ------
+    KeyError
+        The expression refers to a name missing from ``env``, or uses
+        something other than arithmetic.
+    """
+    if isinstance(expr, Num):
+        return expr.value
+    if isinstance(expr, Ref):
+        return env[expr.key]
+    if isinstance(expr, Op) and expr.op in ("+", "-", "*", "/", "^", "neg"):
+        vals = [constant_value(a, env) for a in expr.args]
+        if expr.op == "neg":
+            return -vals[0]
+        a, b = vals
+        return {"+": a + b, "-": a - b, "*": a * b, "/": a / b, "^": a**b}[expr.op]
+    raise KeyError("an expression")

@@ -74,6 +74,7 @@ def test_compare_writes_every_output(compared, model):
         "targets.csv",
         "targets.md",
         "manifest.json",
+        ".brainsim-output.json",
     }
     with open(out / "quantiles.csv", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
@@ -258,7 +259,15 @@ def test_bad_scenario_is_one_clear_line(run_cli, tmp_path, case, text, fragments
     out.mkdir()
     (out / "keep.txt").write_text("earlier results")
     status, stdout, stderr = run_cli(
-        "run", bad, "--out", out, "--model", MODEL, "--history", ROOT / "model" / "history.csv"
+        "run",
+        bad,
+        "--out",
+        out,
+        "--force",  # a folder of earlier results, left as it was when the run fails
+        "--model",
+        MODEL,
+        "--history",
+        ROOT / "model" / "history.csv",
     )
     assert status == 2, stderr
     assert "Traceback" not in stderr

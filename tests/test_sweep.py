@@ -136,7 +136,7 @@ def test_target_search_finds_a_known_threshold(tmp_path):
         (["sweep", "--method", "sobol", "-n", "8", "--out", "OUT"], "too small for sobol"),
         (["sweep", "--method", "sobol", "-n", "100", "--out", "OUT"], "not a power of two"),
         (["sweep", "--method", "morris", "-n", "2", "--out", "OUT"], "too small for morris"),
-        (["sweep", "--method", "fast", "-n", "64", "--out", "OUT"], "unknown method 'fast'"),
+        (["sweep", "--method", "fast", "-n", "64", "--out", "OUT"], "invalid choice: 'fast'"),
         (
             ["sweep", "--method", "oat", "--params", "scholarship coverag", "--out", "OUT"],
             "unknown parameter 'scholarship coverag'",
@@ -180,6 +180,7 @@ def test_sweep_command_on_the_brain_model(run_cli, tmp_path):
         "indices.csv",
         "sweep.nc",
         "summary.md",
+        ".brainsim-output.json",
     }
     with open(out / "indices.csv", encoding="utf-8") as fh:
         rows = [r for r in csv.DictReader(fh) if r["index"] == "swing" and r["year"] == "2033"]

@@ -21,6 +21,9 @@ def build_parser() -> Parser:
         prog="brainsim",
         description="System-dynamics simulator of Japan's international brain circulation.",
     )
+    from sim.engine.simulate import package_version
+
+    parser.add_argument("--version", action="version", version=f"brainsim {package_version()}")
     sub = parser.add_subparsers(dest="command", parser_class=Parser)
     for group in GROUPS:
         group.register(sub)

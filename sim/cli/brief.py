@@ -3,6 +3,8 @@
 import sys
 from pathlib import Path
 
+from sim.cli.common import add_out
+
 
 def register(sub) -> None:
     """Add the brief command to the subcommand parsers ``sub``."""
@@ -16,7 +18,7 @@ def register(sub) -> None:
         epilog="example: brainsim brief --lang both --out figures",
     )
     p.add_argument("--lang", choices=("ja", "en", "both"), default="both")
-    p.add_argument("--out", default="figures")
+    add_out(p, required=False, default="figures", what="the folder for the figures and PDFs")
     p.add_argument("--headline", help="also copy the headline figures here (docs/headline)")
     p.add_argument("--check", action="store_true", help="exit 2 if docs/headline is stale")
     p.add_argument("--root", default=".", help="the project folder (default: here)")
@@ -48,7 +50,12 @@ def brief(args) -> int:
         sys.stderr.flush()
 
     text = run_brief(
-        root, Path(args.out), langs, Path(args.headline) if args.headline else None, progress
+        root,
+        Path(args.out),
+        langs,
+        Path(args.headline) if args.headline else None,
+        progress,
+        force=args.force,
     )
     sys.stdout.write(text)
     return 0

@@ -28,6 +28,25 @@ def progress(label: str):
     return show
 
 
+def add_out(
+    parser, required: bool = True, default=None, what: str = "the folder to write"
+) -> None:
+    """Add ``--out`` and ``--force``: a folder brainsim may replace, and the override."""
+    parser.add_argument(
+        "--out",
+        required=required,
+        default=default,
+        help=f"{what}; an existing folder is replaced only if brainsim wrote it"
+        + (f" (default: {default})" if default else ""),
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing --out folder that brainsim did not write (never a file, "
+        "the current folder, a parent of it or a project folder)",
+    )
+
+
 def command() -> list:
     """Return the command line as run, for manifests."""
     return ["brainsim", *sys.argv[1:]]

@@ -2,7 +2,7 @@
 
 import sys
 
-from sim.cli.common import HISTORY, MODEL
+from sim.cli.common import HISTORY, MODEL, add_out
 
 EXAMPLES = {
     "history": "example: brainsim history --series researchers_dispatched_midlong "
@@ -38,7 +38,7 @@ def register(sub) -> None:
     )
     p.add_argument("model", nargs="?", default=MODEL)
     p.add_argument("--history", default=HISTORY)
-    p.add_argument("--out", required=True, help="folder for the report (replaced whole)")
+    add_out(p, what="folder for the report")
     p.add_argument(
         "--ensemble",
         default="model/ensemble.csv",
@@ -60,10 +60,27 @@ def register(sub) -> None:
 def history(args) -> None:
     """Print the observations beside the default run, measured the same way."""
     from sim.engine import load_model
+    from sim.engine.errors import BrainsimError
+    from sim.engine.names import closest, suggestion
     from sim.studies.history import compare_history, history_table, load_history
 
     model = load_model(args.model)
     rows = load_history(args.history, [el.name for el in model.spec.elements])
+    series = sorted({o.series for o in rows})
+    for name in args.series or []:
+        if name not in series:
+            hint = suggestion(name, series) if closest(name, series) else "the series are"
+            raise BrainsimError(
+                f"--series {name}: no such series in {args.history}; {hint}"
+                + (f" the first column of {args.history}" if hint == "the series are" else "")
+            )
+    years = [o.year for o in rows]
+    for year in args.years or []:
+        if year not in years:
+            raise BrainsimError(
+                f"--years {year}: {args.history} has no observation that year; give years "
+                f"from {min(years)} to {max(years)}"
+            )
     if args.series:
         rows = tuple(o for o in rows if o.series in args.series)
     if args.years:
@@ -84,5 +101,6 @@ def calibrate(args) -> None:
         samples=args.samples,
         seed=args.seed,
         update_model=args.update_model,
+        force=args.force,
     )
     sys.stdout.write(summary)

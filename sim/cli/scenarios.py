@@ -2,7 +2,7 @@
 
 import sys
 
-from sim.cli.common import HISTORY, MODEL, command
+from sim.cli.common import HISTORY, MODEL, add_out, command
 
 EXAMPLES = {
     "run": "example: brainsim run scenarios/expanded-scholarships.yaml --out results/scholarships",
@@ -29,7 +29,7 @@ def register(sub) -> None:
             p.add_argument("scenarios", nargs="+", help="scenario YAML files")
         else:
             p.add_argument("scenarios", nargs=1, metavar="scenario", help="a scenario YAML file")
-        p.add_argument("--out", required=True, help="the folder to write")
+        add_out(p)
         p.add_argument("--model", default=MODEL)
         p.add_argument("--history", default=HISTORY)
         p.add_argument(
@@ -53,18 +53,20 @@ def compare(args) -> None:
     from pathlib import Path
 
     from sim.engine import load_model
+    from sim.engine.files import check_out
     from sim.reports.results import target_lines, write_results
     from sim.studies.history import load_history
     from sim.studies.runner import kept_outputs, output_timing, run_scenarios
     from sim.studies.scenario import load_scenarios
 
+    check_out(args.out, force=args.force)
     model = load_model(args.model)
     scenarios = load_scenarios(args.scenarios, model)
     history = load_history(args.history, [el.name for el in model.spec.elements])
     timing, outputs = kept_outputs(model, output_timing(model, history), args.outputs or [])
     root = Path(args.model).resolve().parent.parent
     results = run_scenarios(scenarios, model, timing, root)
-    rows = write_results(args.out, results, model, outputs, command())
+    rows = write_results(args.out, results, model, outputs, command(), force=args.force)
     sys.stdout.write(target_lines(rows))
 
 

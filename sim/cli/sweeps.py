@@ -2,7 +2,7 @@
 
 import sys
 
-from sim.cli.common import MODEL, command, progress
+from sim.cli.common import MODEL, add_out, command, progress
 from sim.engine.errors import BrainsimError
 
 EXAMPLES = {
@@ -27,22 +27,32 @@ def register(sub) -> None:
         epilog=EXAMPLES["sweep"],
     )
     p.add_argument("scenario", help="a scenario YAML file")
-    p.add_argument("--method", default="sobol", help="lhs, morris, sobol or oat")
+    p.add_argument(
+        "--method",
+        default="sobol",
+        choices=("lhs", "morris", "sobol", "oat"),
+        help="lhs, morris, sobol or oat (default: sobol)",
+    )
     p.add_argument(
         "-n",
         type=int,
-        default=64,
-        help="sample size (sobol: a power of two; morris: trajectories)",
+        help="sample size (sobol: a power of two, default 64; morris: trajectories, default "
+        "64; lhs: runs, default 64; oat takes none: it runs each parameter low and high)",
     )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--params", nargs="*", help="constants to sweep over their .mdl ranges")
-    p.add_argument("--outputs", nargs="*", help="more variables to analyse")
+    p.add_argument("--seed", type=int, default=0, help="seed of the design (default: 0)")
+    p.add_argument(
+        "--params",
+        nargs="*",
+        help="levers (as in a scenario's policies) or constants to sweep over their .mdl "
+        "ranges (default: the scenario's distributions, else every ranged constant)",
+    )
+    p.add_argument("--outputs", nargs="*", help="more variables to analyse (any spelling)")
     p.add_argument(
         "--second-order",
         action="store_true",
         help="sobol: second-order design and S2 indices in the target year",
     )
-    p.add_argument("--out", required=True)
+    add_out(p)
     p.add_argument("--model", default=MODEL)
     p.set_defaults(func=sweep)
 
@@ -60,8 +70,10 @@ def register(sub) -> None:
     )
     p.add_argument("--goal", required=True, help="VARIABLE@YEAR>=VALUE or VARIABLE@YEAR<=VALUE")
     p.add_argument("--probability", type=float, default=0.8, help="in (0, 1]; default 0.8")
-    p.add_argument("--tolerance", type=float, help="of the level (default: range / 1000)")
-    p.add_argument("--out", help="folder for the curve (curve.csv, answer.md)")
+    p.add_argument(
+        "--tolerance", type=float, help="of the level, above 0 (default: the range / 1000)"
+    )
+    add_out(p, required=False, what="folder for the curve (curve.csv, answer.md)")
     p.add_argument("--model", default=MODEL)
     p.set_defaults(func=target)
 
@@ -71,13 +83,20 @@ def sweep(args) -> None:
     import time
 
     from sim.engine import load_model
+    from sim.engine.files import check_out
     from sim.reports.sweepout import write_sweep
     from sim.studies.runner import kept_outputs
     from sim.studies.scenario import load_scenario
     from sim.studies.sweep import check_n, factors_for, run_sweep
     from sim.studies.targets import OUTPUT_TIMING
 
-    check_n(args.method, args.n)
+    if args.method == "oat" and args.n is not None:
+        raise BrainsimError("-n does not apply to --method oat (one low and one high run each)")
+    if args.second_order and args.method != "sobol":
+        raise BrainsimError(f"--second-order applies to sobol only, not {args.method}")
+    n = 1 if args.method == "oat" else 64 if args.n is None else args.n
+    check_n(args.method, n)
+    check_out(args.out, force=args.force)
     model = load_model(args.model)
     scenario = load_scenario(args.scenario, model)
     factors = factors_for(scenario, model, args.params)
@@ -88,14 +107,15 @@ def sweep(args) -> None:
         model,
         timing,
         args.method,
-        args.n,
+        n,
         args.seed,
         factors,
         second_order=args.second_order,
         progress=progress("sweep"),
     )
     elapsed = time.perf_counter() - start
-    sys.stdout.write(write_sweep(args.out, result, scenario, model, command(), elapsed))
+    text = write_sweep(args.out, result, scenario, model, command(), elapsed, force=args.force)
+    sys.stdout.write(text)
 
 
 def target(args) -> None:
@@ -103,11 +123,16 @@ def target(args) -> None:
     from pathlib import Path
 
     from sim.engine import load_model
+    from sim.engine.files import check_out
     from sim.studies.goal import parse_goal, seek
     from sim.studies.scenario import load_scenario
 
+    if args.tolerance is not None and not args.tolerance > 0:
+        raise BrainsimError(f"--tolerance {args.tolerance:g} must be above 0; give e.g. 0.001")
     if not 0 < args.probability <= 1:
         raise BrainsimError(f"--probability {args.probability:g} is outside (0, 1]; give e.g. 0.8")
+    if args.out is not None:
+        check_out(args.out, force=args.force)
     model = load_model(args.model)
     scenario = load_scenario(args.scenario, model)
     goal = parse_goal(args.goal, model)
@@ -115,8 +140,8 @@ def target(args) -> None:
     answer = seek(
         scenario, model, root, args.lever, goal, args.probability, tolerance=args.tolerance
     )
-    if args.out:
+    if args.out is not None:
         from sim.reports.sweepout import write_target
 
-        write_target(args.out, answer, scenario, model, command())
+        write_target(args.out, answer, scenario, model, command(), force=args.force)
     sys.stdout.write(answer.sentence() + "\n")

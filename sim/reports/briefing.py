@@ -199,19 +199,28 @@ def _render(ds, spec, out: Path, lang: str, progress) -> dict:
 
 
 def run_brief(
-    root: Path, out: Path, langs: tuple, headline: Path | None = None, progress=print
+    root: Path,
+    out: Path,
+    langs: tuple,
+    headline: Path | None = None,
+    progress=print,
+    *,
+    force: bool = False,
 ) -> str:
     """Collect, draw and write the whole briefing into ``out`` (all or nothing)."""
     import json
     import shutil
 
-    from sim.engine.files import atomic_dir
+    from sim.engine.files import atomic_dir, check_out
     from sim.engine.vensim import read_mdl
 
+    check_out(out, force=force)
+    if headline is not None:
+        check_out(headline, force=force, option="--headline")
     sources = inputs(root)
     ds = collect(root, progress)
     spec = read_mdl(root / "model" / "brain_circulation.mdl")
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, force=force) as tmp:
         ds.to_netcdf(tmp / "brief_data.nc")
         data_sha = hashlib.sha256((tmp / "brief_data.nc").read_bytes()).hexdigest()
         made = render(ds, spec, tmp, langs, progress)
@@ -231,7 +240,7 @@ def run_brief(
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     if headline is not None:
-        with atomic_dir(headline) as tmp:
+        with atomic_dir(headline, force=force, option="--headline") as tmp:
             for key in HEADLINE:
                 for lang in langs:
                     shutil.copy(out / f"{key}_{lang}.png", tmp / f"{key}_{lang}.png")

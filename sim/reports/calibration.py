@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.engine.errors import BrainsimError
-from sim.engine.files import atomic_dir, atomic_path
+from sim.engine.files import atomic_dir, atomic_path, check_out
 from sim.reports.fitreport import (
     FITTED_COLUMNS,
     REPORT_COLUMNS,
@@ -52,6 +52,7 @@ def run_calibration(
     samples: int = 50_000,
     seed: int = 20261127,
     update_model: bool = False,
+    force: bool = False,
 ) -> str:
     """Calibrate, build the ensemble, write every output; return the printed summary."""
     from sim.engine import load_model
@@ -60,6 +61,7 @@ def run_calibration(
 
     if starts < 1 or samples < 1:
         raise BrainsimError("--starts and --samples must be at least 1")
+    check_out(out, force=force)
     clock = time.perf_counter()
     model = load_model(model_path)
     observations = load_history(history_path, [el.name for el in model.spec.elements])
@@ -87,7 +89,7 @@ def run_calibration(
         f"{Path(model_path).name} sha256 {sha[:12]} · {Path(history_path).name} · "
         f"brainsim calibrate, seed {seed}"
     )
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, force=force) as tmp:
         _write_report(tmp, cal, rows, summary, provenance, caption)
         write_ensemble(Path(ensemble_path), dataclasses.replace(cal.ensemble, model_sha256=sha))
         if new_text is not None:

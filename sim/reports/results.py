@@ -42,7 +42,9 @@ TARGET_COLUMNS = (
 )
 
 
-def write_results(out, results: list, model, outputs: list, command: list) -> list:
+def write_results(
+    out, results: list, model, outputs: list, command: list, *, force: bool = False
+) -> list:
     """Write every file for ``results`` (one per scenario) into the folder ``out``.
 
     Returns the target rows, for printing.
@@ -50,7 +52,7 @@ def write_results(out, results: list, model, outputs: list, command: list) -> li
     from sim.engine.files import atomic_dir
 
     targets = [row for res in results for row in target_rows(res)]
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, force=force) as tmp:
         _netcdf(tmp / "results.nc", results, model, outputs)
         write_csv(
             tmp / "summary.csv",

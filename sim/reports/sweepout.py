@@ -17,13 +17,15 @@ from sim.studies.sweep import index_rows
 MAIN_INDEX = {"sobol": "ST", "morris": "mu_star", "oat": "swing", "lhs": "rank_corr"}
 
 
-def write_sweep(out, sweep, scenario, model, command: list, elapsed: float) -> str:
+def write_sweep(
+    out, sweep, scenario, model, command: list, elapsed: float, *, force: bool = False
+) -> str:
     """Write every file of a sweep into the folder ``out``; return the printed summary."""
     from sim.engine.files import atomic_dir
 
     rows = index_rows(sweep)
     text = summary(sweep, scenario, model, elapsed)
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, force=force) as tmp:
         write_csv(
             tmp / "indices.csv", ["method", "output", "year", "parameter", "index", "value"], rows
         )
@@ -145,11 +147,11 @@ def _g(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
 
 
-def write_target(out, answer, scenario, model, command: list) -> None:
+def write_target(out, answer, scenario, model, command: list, *, force: bool = False) -> None:
     """Write the probability curve and the answer into the folder ``out``."""
     from sim.engine.files import atomic_dir
 
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, force=force) as tmp:
         write_csv(
             tmp / "curve.csv",
             ["level", "probability"],

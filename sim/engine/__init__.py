@@ -1,14 +1,22 @@
 """The engine: a Vensim ``.mdl`` read, checked, compiled and run, fast.
 
 Steps, one module each: :mod:`~sim.engine.vensim` reads the ``.mdl`` into a
-:class:`~sim.engine.spec.ModelSpec`; :mod:`~sim.engine.units` and
+:class:`~sim.engine.spec.ModelSpec`, parsing each equation with
+:mod:`~sim.engine.expressions` (the grammar, over the lexical
+:mod:`~sim.engine.cursor`) and :mod:`~sim.engine.calls` (functions, SMOOTH
+and DELAY hoisting, lookups); :mod:`~sim.engine.units` and
 :mod:`~sim.engine.check` check its dimensions, ranges and sources;
-:mod:`~sim.engine.compile` turns it into Python over arrays of runs (with the
-Vensim functions of :mod:`~sim.engine.functions`); :mod:`~sim.engine.simulate`
-integrates it, or measures yearly sums straight from the steps;
-:mod:`~sim.engine.parallel` spreads runs over processes. :mod:`~sim.engine.errors`,
-:mod:`~sim.engine.names` and :mod:`~sim.engine.files` (atomic writes) serve
-every layer.
+:mod:`~sim.engine.compile` turns it into Python over arrays of runs: it orders
+the equations (:mod:`~sim.engine.order`), lays out the arrays
+(:mod:`~sim.engine.layout`), writes each expression
+(:mod:`~sim.engine.codegen`, with the Vensim functions of
+:mod:`~sim.engine.functions`) and the model's functions
+(:mod:`~sim.engine.emit`). :mod:`~sim.engine.simulate` integrates it, or
+measures yearly sums straight from the steps; :mod:`~sim.engine.parallel`
+spreads runs over processes; :mod:`~sim.engine.budget` refuses a study too
+large for the machine before it starts. :mod:`~sim.engine.errors`,
+:mod:`~sim.engine.names` and :mod:`~sim.engine.files` (atomic writes, and
+the rule of which folders ``--out`` may replace) serve every layer.
 
 Imports: only the standard library, numpy, scipy and xarray, and other
 modules of the engine. Never :mod:`sim.studies`, :mod:`sim.reports` or

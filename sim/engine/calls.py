@@ -153,10 +153,12 @@ class EquationReader(ExpressionParser):
     def table(self, key: str) -> Lookup:
         """Parse ``([(x0,y0)-(x1,y1)], (x,y), ...)`` into a table."""
         self.expect("(")
+        bounds = None
         if self.at("["):
             close = self.src.find("]", self.pos)
             if close < 0:
                 raise ParseError(self.pos, "the range of the lookup is not closed with ']'")
+            bounds = _bounds(self.src[self.pos + 1 : close])
             self.pos = close + 1
             if self.at(","):
                 self.pos += 1
@@ -181,7 +183,7 @@ class EquationReader(ExpressionParser):
                 f"{self.path}: lookup in '{self.owner}' has x values that decrease; "
                 "list the points in increasing x"
             )
-        return Lookup(key=key, xs=xs, ys=tuple(p[1] for p in points))
+        return Lookup(key=key, xs=xs, ys=tuple(p[1] for p in points), bounds=bounds)
 
     def number(self) -> float:
         """Parse a number.
@@ -195,3 +197,20 @@ class EquationReader(ExpressionParser):
         if not found:
             raise ParseError(self.pos, f"expected a number {self.where()}")
         return float(re.sub(r"[\s\\]", "", found.group()))
+
+
+_BOUNDS = re.compile(
+    r"\s*\(\s*([^,()]+?)\s*,\s*([^,()]+?)\s*\)\s*-\s*\(\s*([^,()]+?)\s*,\s*([^,()]+?)\s*\)"
+)
+
+
+def _bounds(text: str) -> tuple | None:
+    """Return ``((x0, x1), (y0, y1))`` of a lookup's ``(x0,y0)-(x1,y1)``, or None if unreadable."""
+    found = _BOUNDS.match(text)
+    if not found:
+        return None
+    try:
+        x0, y0, x1, y1 = (float(v) for v in found.groups())
+    except ValueError:
+        return None
+    return ((min(x0, x1), max(x0, x1)), (min(y0, y1), max(y0, y1)))

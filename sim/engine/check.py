@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+from sim.engine.errors import ModelError
 from sim.engine.spec import Call, Element, LookupCall, ModelSpec, Num, Op, Ref, Stateful, source_of
 from sim.engine.units import (
     DIMENSIONLESS,
@@ -116,7 +117,13 @@ def check_model(spec: ModelSpec) -> list[Problem]:
         by_owner.setdefault(st.owner, []).append(st)
     problems = list(problems) + _time_units(spec.elements, ctx)
     for el in spec.elements:
-        problems += _element(el, by_owner.get(el.name, ()), ctx)
+        try:
+            problems += _element(el, by_owner.get(el.name, ()), ctx)
+        except RecursionError:
+            raise ModelError(
+                f"{spec.path}: the equation of '{el.name}' is too long or too deeply nested "
+                "to check; split it into named variables"
+            ) from None
     order = {el.name: i for i, el in enumerate(spec.elements)}
     return sorted(problems, key=lambda p: order.get(p.element, len(order)))
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.engine.emit import SourceWriter
+from sim.engine.errors import ModelError
 from sim.engine.functions import NAMESPACE
 from sim.engine.layout import Layout, control_values, plan_layout
 from sim.engine.order import EquationGraph
@@ -111,9 +112,16 @@ def compile_model(spec: ModelSpec) -> CompiledModel:
     needed = graph.needed_for_rates(run_order, stocks)
     rates_order = [k for k in run_order if k in needed]
 
-    source = SourceWriter(spec, layout).module(init_order, run_order, dyn_keys, rates_order)
-    namespace = dict(NAMESPACE)
-    exec(compile(source, f"<brainsim model {spec.path}>", "exec"), namespace)  # noqa: S102
+    try:
+        source = SourceWriter(spec, layout).module(init_order, run_order, dyn_keys, rates_order)
+        namespace = dict(NAMESPACE)
+        exec(compile(source, f"<brainsim model {spec.path}>", "exec"), namespace)  # noqa: S102
+    except (RecursionError, SyntaxError, MemoryError):
+        # Python's own limits on nesting, met by a very long chain of operators
+        raise ModelError(
+            f"{spec.path}: an equation is too long or too deeply nested to compile; "
+            "split it into named variables"
+        ) from None
     return CompiledModel(
         spec=spec,
         param_keys=tuple(layout.params),

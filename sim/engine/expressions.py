@@ -20,6 +20,8 @@ _NA = re.compile(r":NA:", re.IGNORECASE)
 _COMPARE = re.compile(r"=|<>|<=|<|>=|>")
 _WITH_LOOKUP = re.compile(r"WITH\s+LOOKUP\s*\(", re.IGNORECASE)
 
+MAX_NESTING = 60  # parentheses and calls inside one another; real models use a handful
+
 
 class ExpressionParser(Cursor):
     """The operator grammar of Vensim equations, one method per precedence level.
@@ -36,12 +38,14 @@ class ExpressionParser(Cursor):
         super().__init__()
         self.path = path
         self.owner = ""
+        self.depth = 0
 
     def start(self, owner: str, src: str) -> None:
         """Begin reading ``src``, the equation of ``owner``."""
         self.owner = owner
         self.src = src
         self.pos = 0
+        self.depth = 0
 
     def whole(self):
         """Parse the rest of the equation as one expression."""
@@ -59,7 +63,7 @@ class ExpressionParser(Cursor):
         """
         raise UnsupportedFunctionError(
             f"{self.path}: '{self.owner}' uses {what}, which brainsim does not support; "
-            "rewrite it with the functions listed in DESIGN.md §3"
+            "rewrite it with the functions listed in the README (The engine)"
         )
 
     def call(self, fn: str):
@@ -73,7 +77,22 @@ class ExpressionParser(Cursor):
     # -- precedence levels, loosest first
 
     def logic(self):
-        """Parse operands joined by :AND: and :OR:."""
+        """Parse operands joined by :AND: and :OR:; refuse nesting deeper than MAX_NESTING."""
+        # every parenthesis and call argument comes back here: count the depth
+        # so that a deep expression is an error naming it, not a RecursionError
+        self.depth += 1
+        try:
+            if self.depth > MAX_NESTING:
+                raise ParseError(
+                    self.pos,
+                    f"the expression is nested more than {MAX_NESTING} levels deep; "
+                    "split it into named variables",
+                )
+            return self._logic()
+        finally:
+            self.depth -= 1
+
+    def _logic(self):
         # :AND: and :OR: share a level; PySD nests the chain from the right
         args, ops = [self.negation()], []
         while found := self.take(_LOGIC):

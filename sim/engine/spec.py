@@ -7,7 +7,7 @@ checking, documenting, drawing) reads only this.
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sim.engine.names import python_name, vensim_key
 
@@ -64,6 +64,9 @@ class Lookup:
     key: str
     xs: tuple
     ys: tuple
+    # the range the .mdl declares, ((x min, x max), (y min, y max)), or None;
+    # Vensim draws with it and brainsim checks a scenario's overrides against it
+    bounds: tuple | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -279,6 +279,11 @@ def _element(reader: EquationReader, text: str, entry: Entry) -> Element:
             f"{reader.path}:{_line(text, at)}: Vensim syntax error in the equation of "
             f"'{entry.name}' ({err.why}); fix the equation"
         ) from None
+    except RecursionError:
+        raise ModelError(
+            f"{reader.path}:{_line(text, entry.offset)}: the equation of '{entry.name}' is "
+            "too deeply nested to read; split it into named variables"
+        ) from None
     kind = "constant" if isinstance(expr, Num) else "auxiliary"
     return Element(kind=kind, expr=expr, **common)
 

@@ -467,13 +467,26 @@ def read_ensemble(path: Path, model=None) -> tuple:
                 "rerun brainsim calibrate"
             )
         try:
-            rows.append([float(v) for v in row[2:]])
+            values = [float(v) for v in row[2:]]
         except ValueError:
             raise BrainsimError(f"{path}:{line}: a value is not a number") from None
+        if not all(math.isfinite(v) for v in values):
+            raise BrainsimError(
+                f"{path}:{line}: a value is not a finite number (NaN or inf); "
+                "rerun brainsim calibrate"
+            )
+        rows.append(values)
     if not rows:
         raise BrainsimError(f"{path}: the ensemble has no members; rerun brainsim calibrate")
     values = np.array(rows, dtype=float)
     if model is not None:
+        missing = [n for n in calibrated_names(model.spec) if n not in names]
+        if missing:
+            raise BrainsimError(
+                f"{path}: no column for the calibrated parameter '{missing[0]}'"
+                + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+                + f" of {model.spec.path}; rerun brainsim calibrate for this model"
+            )
         for j, name in enumerate(names):
             el = model.spec.element(name) if model.spec.has(name) else None
             if el is None or el.kind != "constant":

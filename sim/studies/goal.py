@@ -39,9 +39,14 @@ def parse_goal(text: str, model) -> Target:
 
     el = find_element(model, found["var"])
     year = int(found["year"])
-    lo, hi = model.controls["initial_time"], model.controls["final_time"] - 2
+    from sim.studies.history import default_rule, last_year
+
+    lo, hi = model.controls["initial_time"], last_year(model, default_rule(model, el.name))
     if not lo <= year <= hi:
-        raise BrainsimError(f"--goal '{text}': year {year} is outside {lo:g}-{hi:g}")
+        raise BrainsimError(
+            f"--goal '{text}': year {year} is outside the years the run measures "
+            f"'{el.name}' in ({lo:g}-{hi}); give a year in that span"
+        )
     sense = "at_least" if found["op"] == ">=" else "at_most"
     return Target(el.name, year, value, sense, label=text.strip())
 
@@ -116,7 +121,10 @@ def seek(
         raise BrainsimError(f"--probability {probability:g} is outside (0, 1]; give e.g. 0.8")
     el = lever_constant(model, lever)
     lo, hi = el.limits
-    tol = tolerance if tolerance is not None else (hi - lo) / 1000
+    if tolerance is not None and not tolerance > 0:
+        raise BrainsimError(f"--tolerance {tolerance:g} must be above 0; give e.g. 0.001")
+    # below a billionth of the range the search would only chase rounding
+    tol = max(tolerance if tolerance is not None else (hi - lo) / 1000, (hi - lo) * 1e-9)
     base, n, _ = parameters(scenario, model, root)
     timing = {goal.variable: rule_for(model, goal.variable)}
     year_index = goal.year - int(math.ceil(model.controls["initial_time"]))

@@ -136,6 +136,22 @@ def timing_weights(times: np.ndarray, year: int, rule: str) -> np.ndarray:
     return weights
 
 
+def last_year(model, rule: str) -> int:
+    """Return the last year whose ``rule`` observation a run of ``model`` covers."""
+    end = model.controls["final_time"]
+    reach = _POINTS[rule] if rule in _POINTS else _WINDOWS[rule][1]
+    return int(np.floor(end - reach + 1e-9))
+
+
+def default_rule(model, name: str) -> str:
+    """How an output is measured: its target's rule, else a stock on 1 May, else a fiscal mean."""
+    from sim.studies.targets import OUTPUT_TIMING
+
+    if name in OUTPUT_TIMING:
+        return OUTPUT_TIMING[name]
+    return "may1" if model.spec.element(name).kind == "stock" else "fiscal_mean"
+
+
 def observation_weights(times: np.ndarray, obs: "Observation") -> np.ndarray:
     """:func:`timing_weights` for one row of ``history.csv``."""
     return timing_weights(times, obs.year, obs.timing)

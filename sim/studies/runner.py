@@ -15,11 +15,9 @@ import numpy as np
 
 from sim.engine.errors import BrainsimError
 from sim.studies.calibrate import read_ensemble
-from sim.studies.history import timing_weights
+from sim.studies.history import default_rule, timing_weights
 from sim.studies.scenario import Scenario
-from sim.studies.targets import OUTPUT_TIMING
-
-PROJECTION_START = 2024  # the first year a target can be newly met (after the data end)
+from sim.studies.targets import OUTPUT_TIMING, PROJECTION_START
 
 
 @dataclass(frozen=True)
@@ -36,9 +34,7 @@ class ScenarioResult:
 
 def rule_for(model, name: str) -> str:
     """How an output is measured: its target's rule, else a stock on 1 May, else a fiscal mean."""
-    if name in OUTPUT_TIMING:
-        return OUTPUT_TIMING[name]
-    return "may1" if model.spec.element(name).kind == "stock" else "fiscal_mean"
+    return default_rule(model, name)
 
 
 def output_timing(model, observations=()) -> dict:
@@ -87,10 +83,23 @@ def parameters(scenario: Scenario, model, root, ensembles: dict | None = None) -
         params = {name: values[:, j] for j, name in enumerate(names)}
         n = len(values)
     elif unc.kind == "distributions":
+        check_runs(f"{scenario.files[0][0]}: uncertainty.samples", unc.samples, model, 32)
         params = sample_distributions(unc.distributions, unc.samples, unc.seed, model)
         n = unc.samples
     params.update(scenario_constants(scenario))
     return params, n, sha
+
+
+def check_runs(what: str, runs: int, model, outputs: int, fix: str = "it") -> None:
+    """Refuse ``runs`` of ``model`` keeping ``outputs`` yearly series that will not fit."""
+    from sim.engine.budget import check_size
+
+    ctl = model.controls
+    steps = (ctl["final_time"] - ctl["initial_time"]) / ctl["time_step"]
+    years = ctl["final_time"] - ctl["initial_time"] + 1
+    # each kept series is held year by year in a few copies (runs, joins, quantiles)
+    per_run = 8 * (3 * outputs * years + len(model.param_keys))
+    check_size(what, runs, per_run, steps, fix)
 
 
 def scenario_constants(scenario: Scenario) -> dict:
@@ -166,6 +175,13 @@ def run_scenarios(scenarios: list, model, timing: dict, root, workers=None) -> l
         jobs.append(_Job(s, params, n, full_tables, stem, shared, stem_tables, step))
         shas.append(sha)
     years = _years(model)
+    check_runs(
+        ", ".join(s.name for s in scenarios),
+        sum(job.n for job in jobs),
+        model,
+        len(timing),
+        "the runs (uncertainty.samples or the ensemble)",
+    )
     return [
         ScenarioResult(s, years, measured, dict(timing), job.n, sha)
         for s, job, sha, measured in zip(

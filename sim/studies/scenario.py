@@ -1,4 +1,4 @@
-"""Scenario files: strict loading of the YAML of DESIGN.md §5 against a model.
+"""Scenario files: strict loading of the scenario YAML (README, "Scenarios") against a model.
 
 A scenario lists only what differs from the baseline: constants (``set``),
 levers moved from a year over a ramp (``policies``), lookup overrides
@@ -12,11 +12,13 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from sim.engine.errors import BrainsimError
 from sim.engine.names import closest, vensim_key
-from sim.studies.targets import TARGETS, Target
+from sim.studies.history import default_rule, last_year
+from sim.studies.targets import PROJECTION_START, TARGETS, Target
 
 DEFAULT_ENSEMBLE = "model/ensemble.csv"
 TOP_KEYS = (
@@ -34,6 +36,8 @@ LANGUAGES = ("en", "ja")
 POLICY_KEYS = ("lever", "from", "ramp_years", "to")
 TARGET_KEYS = ("variable", "year", "at_least", "at_most", "label")
 DISTRIBUTIONS = {"uniform": 2, "normal": 2, "triangular": 3}
+MAX_BYTES = 1_000_000  # a scenario lists what differs from the baseline: a few kB
+MAX_DEPTH = 8  # the deepest scenario path is e.g. uncertainty.distributions.NAME.normal[0]
 
 
 class ScenarioError(BrainsimError):
@@ -80,10 +84,18 @@ class _Doc:
     """A YAML file's data with the line of every key path, for messages."""
 
     def __init__(self, path: Path):
+        from sim.engine.files import read_text
+
         self.path = path
-        text = path.read_text(encoding="utf-8")
-        self.sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        if path.stat().st_size > MAX_BYTES:
+            raise ScenarioError(
+                f"{path}: {path.stat().st_size:,} bytes is too large for a scenario file "
+                f"(at most {MAX_BYTES:,}); is it the right file?"
+            )
+        text = read_text(path, "scenario file")
+        self.sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
         self.lines: dict = {}
+        self._seen: set = set()
         try:
             loader = yaml.SafeLoader(text)
             try:
@@ -93,6 +105,11 @@ class _Doc:
                 self.data = loader.construct_document(node) if node is not None else None
             finally:
                 loader.dispose()
+        except RecursionError:
+            raise ScenarioError(
+                f"{path}: the YAML is nested too deeply to read; a scenario is at most "
+                f"{MAX_DEPTH} levels deep"
+            ) from None
         except yaml.YAMLError as err:
             mark = getattr(err, "problem_mark", None)
             line = mark.line + 1 if mark else 1
@@ -105,8 +122,22 @@ class _Doc:
             ) from None
 
     def _walk(self, node, keypath: tuple) -> None:
+        line = node.start_mark.line + 1
+        # an alias makes the same node appear twice; refusing it also stops
+        # a "billion laughs" file from expanding without end
+        if id(node) in self._seen:
+            raise ScenarioError(
+                f"{self.path}:{line}: {_dotted(keypath) or 'the document'}: YAML aliases "
+                "(*name) are not allowed in a scenario; write the value out"
+            )
+        self._seen.add(id(node))
+        if len(keypath) > MAX_DEPTH:
+            raise ScenarioError(
+                f"{self.path}:{line}: nested {len(keypath)} levels deep; a scenario is at most "
+                f"{MAX_DEPTH} levels deep (see brainsim schema)"
+            )
         # a key's own line, where known, rather than the line its value starts on
-        self.lines.setdefault(keypath, node.start_mark.line + 1)
+        self.lines.setdefault(keypath, line)
         if isinstance(node, yaml.MappingNode):
             seen = set()
             for key, value in node.value:
@@ -200,24 +231,7 @@ def load_scenario(path: str | Path, model, _chain: tuple = ()) -> Scenario:
         )
     texts = {key: _bilingual(doc, key, data[key]) for key in ("title", "description")}
 
-    base = None
-    if "extends" in data:
-        parent = data["extends"]
-        if not isinstance(parent, str):
-            raise doc.error(("extends",), "extends must name a scenario, e.g. baseline")
-        base_path = path.with_name(f"{parent}.yaml")
-        if str(base_path.resolve()) in _chain or base_path.resolve() == path.resolve():
-            raise doc.error(
-                ("extends",), f"'{parent}' extends this scenario again (a cycle); break the cycle"
-            )
-        if not base_path.is_file():
-            others = [p.stem for p in path.parent.glob("*.yaml")]
-            raise doc.error(
-                ("extends",),
-                f"no base scenario '{parent}' ({base_path} is missing); "
-                f"{_suggest(parent, others)}",
-            )
-        base = load_scenario(base_path, model, _chain + (str(path.resolve()),))
+    base = _base(doc, path, data["extends"], model, _chain) if "extends" in data else None
 
     own_set = _set(doc, data.get("set"), model)
     own_policies = _policies(doc, data.get("policies"), model)
@@ -243,6 +257,42 @@ def load_scenario(path: str | Path, model, _chain: tuple = ()) -> Scenario:
     )
 
 
+def _base(doc: _Doc, path: Path, parent, model, chain: tuple) -> Scenario:
+    """Load the scenario ``extends: parent`` names, refusing a cycle or a missing file."""
+    if not isinstance(parent, str) or not parent.strip():
+        raise doc.error(
+            ("extends",), "extends must name a scenario, e.g. baseline, or give its path"
+        )
+    base_path = _base_path(path, parent)
+    if str(base_path.resolve()) in chain or base_path.resolve() == path.resolve():
+        raise doc.error(
+            ("extends",), f"'{parent}' extends this scenario again (a cycle); break the cycle"
+        )
+    if not base_path.is_file():
+        others = [p.stem for p in path.parent.glob("*.yaml")]
+        hint = _suggest(parent, others) if others and not _is_path(parent) else ""
+        raise doc.error(
+            ("extends",),
+            f"no base scenario '{parent}' ({base_path} is missing); "
+            + (f"{hint}; or " if hint.startswith("did") else "")
+            + "give a scenario name in the same folder or a path relative to this file, "
+            "e.g. extends: ../scenarios/baseline.yaml",
+        )
+    return load_scenario(base_path, model, chain + (str(path.resolve()),))
+
+
+def _is_path(text: str) -> bool:
+    return "/" in text or "\\" in text or text.endswith((".yaml", ".yml"))
+
+
+def _base_path(path: Path, parent: str) -> Path:
+    """Return the file ``extends: parent`` names: a scenario in the same folder, or a path."""
+    if _is_path(parent):
+        given = Path(parent).expanduser()
+        return given if given.is_absolute() else path.parent / given
+    return path.with_name(f"{parent}.yaml")
+
+
 def _bilingual(doc: _Doc, key: str, value) -> dict:
     if not isinstance(value, dict):
         raise doc.error((key,), f"{key} needs both languages: {{en: ..., ja: ...}}")
@@ -250,6 +300,10 @@ def _bilingual(doc: _Doc, key: str, value) -> dict:
         if lang not in LANGUAGES:
             raise doc.error((key, lang), f"unknown language '{lang}'; use en and ja")
     for lang in LANGUAGES:
+        if lang in value and not isinstance(value[lang], str):
+            raise doc.error(
+                (key, lang), f"{key}.{lang} must be a text, not {value[lang]!r}; quote it"
+            )
         if not isinstance(value.get(lang), str) or not value[lang].strip():
             raise doc.error(
                 (key,),
@@ -260,6 +314,12 @@ def _bilingual(doc: _Doc, key: str, value) -> dict:
 
 
 def _number(doc: _Doc, keypath: tuple, value) -> float:
+    if isinstance(value, str):
+        # YAML 1.1 reads 3e4 (no decimal point) as text; it is a number to the reader
+        try:
+            value = float(value.strip().replace("_", ""))
+        except ValueError:
+            raise doc.error(keypath, f"'{value}' is not a number; give a number") from None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise doc.error(keypath, f"'{value}' is not a number; give a number")
     if not math.isfinite(value):
@@ -349,6 +409,10 @@ def _policies(doc: _Doc, value, model) -> tuple:
             raise doc.error(
                 at + ("lever",), f"unknown lever '{name}'; {_suggest(name, list(known))}"
             )
+        if any(p.lever == lever.name for p in out):
+            raise doc.error(
+                at + ("lever",), f"the lever '{name}' is moved twice in this file; keep one"
+            )
         out.append(
             Policy(
                 lever=lever.name,
@@ -390,8 +454,42 @@ def _series(doc: _Doc, value, model) -> dict:
             ys.append(_number(doc, ("series", name, year), v))
         if any(b <= a for a, b in zip(xs, xs[1:], strict=False)):
             raise doc.error(("series", name), "list the years in increasing order")
+        _series_in_bounds(doc, ("series", name), model, el, xs, ys)
         out[el.name] = (tuple(xs), tuple(ys))
     return out
+
+
+def _series_in_bounds(doc: _Doc, at: tuple, model, el, xs: list, ys: list) -> None:
+    """Refuse override points before the projection starts or outside the declared range."""
+    table = next(lk for lk in model.spec.lookups if lk.key == el.key)
+    ctl = model.controls
+    # history stays history: a scenario changes what comes after the data end
+    first = (
+        PROJECTION_START if ctl["initial_time"] < PROJECTION_START < ctl["final_time"] else None
+    )
+    for x, y in zip(xs, ys, strict=True):
+        year = int(x) if float(x).is_integer() else x
+        if first is not None and x < first:
+            raise doc.error(
+                at + (year,),
+                f"{x:g} is before the projection starts ({first}); a scenario changes the "
+                f"future only, so give years from {first}",
+            )
+        if table.bounds is None:
+            continue
+        (x0, x1), (y0, y1) = table.bounds
+        if not x0 <= x <= x1:
+            raise doc.error(
+                at + (year,),
+                f"year {x:g} is outside the span {x0:g}-{x1:g} the .mdl declares for "
+                f"'{el.name}'; give years inside it",
+            )
+        if not y0 <= y <= y1:
+            raise doc.error(
+                at + (year,),
+                f"{y:g} is outside the range [{y0:g}, {y1:g}] the .mdl declares for "
+                f"'{el.name}' ({el.units}); give a value inside it",
+            )
 
 
 def _targets(doc: _Doc, value, model) -> tuple:
@@ -414,9 +512,14 @@ def _targets(doc: _Doc, value, model) -> tuple:
         year = item.get("year")
         if isinstance(year, bool) or not isinstance(year, int):
             raise doc.error(at + ("year",), f"year '{year}' must be a whole year, e.g. 2033")
-        lo, hi = model.controls["initial_time"], model.controls["final_time"] - 1
+        lo = model.controls["initial_time"]
+        hi = last_year(model, default_rule(model, el.name))
         if not lo <= year <= hi:
-            raise doc.error(at + ("year",), f"year {year} is outside the run ({lo:g}-{hi:g})")
+            raise doc.error(
+                at + ("year",),
+                f"year {year} is outside the years the run measures '{el.name}' in "
+                f"({lo:g}-{hi}); give a year in that span",
+            )
         senses = [k for k in ("at_least", "at_most") if k in item]
         if len(senses) != 1:
             raise doc.error(at, "give exactly one of at_least or at_most")
@@ -477,6 +580,7 @@ def _uncertainty(doc: _Doc, value, model) -> Uncertainty:
             raise doc.error(where + (family,), "the standard deviation must be positive")
         else:
             _in_range(doc, where + (family,), el, nums[0])
+            _mostly_inside(doc, where + (family,), el, nums)
         out.append((el.name, family, tuple(nums)))
     samples = value.get("samples", 1000)
     seed = value.get("seed", 0)
@@ -487,6 +591,23 @@ def _uncertainty(doc: _Doc, value, model) -> Uncertainty:
                 f"{key} must be a whole number" + (" of at least 1" if key == "samples" else ""),
             )
     return Uncertainty("distributions", distributions=tuple(out), samples=samples, seed=seed)
+
+
+def _mostly_inside(doc: _Doc, keypath: tuple, el, nums: list) -> None:
+    """Refuse a normal distribution whose draws would mostly be clipped to the range."""
+    from scipy.stats import norm
+
+    lo, hi = el.limits
+    inside = norm.cdf(np.inf if hi is None else hi, *nums) - norm.cdf(
+        -np.inf if lo is None else lo, *nums
+    )
+    if inside < 0.95:
+        raise doc.error(
+            keypath,
+            f"normal({nums[0]:g}, {nums[1]:g}) puts {1 - inside:.0%} of its draws outside the "
+            f"range [{_g(lo)}, {_g(hi)}] of '{el.name}', where they would be clipped; give a "
+            "smaller standard deviation (at least 95% inside)",
+        )
 
 
 def schema() -> dict:
@@ -501,7 +622,7 @@ def schema() -> dict:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "brainsim scenario",
-        "description": "A scenario lists only what differs from the baseline (DESIGN.md §5). "
+        "description": "A scenario lists only what differs from the baseline (README: Scenarios). "
         "Names are the .mdl's; values must lie in the .mdl ranges.",
         "type": "object",
         "required": ["name", "title", "description"],

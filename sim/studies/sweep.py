@@ -76,6 +76,13 @@ def check_n(method: str, n: int) -> None:
         )
 
 
+def design_runs(method: str, d: int, n: int, second_order: bool = False) -> int:
+    """Return the number of runs of ``method``'s design over ``d`` parameters."""
+    if method == "sobol":
+        return n * (2 * d + 2 if second_order else d + 2)
+    return {"lhs": n, "morris": n * (d + 1), "oat": 2 * d + 1}[method]
+
+
 def design(
     method: str, factors: list, n: int, seed: int, second_order: bool = False
 ) -> np.ndarray:
@@ -261,20 +268,32 @@ def factors_for(scenario, model, names=None) -> list:
     ``names`` with their .mdl ranges; else the scenario's distributions; else
     every constant with a range.
     """
+    if names is not None and not names:
+        raise BrainsimError("--params names no parameter; give at least one, or leave it out")
     if names:
+        from sim.studies.scenario import levers
+
+        by_lever = levers(model)
         out = []
         for name in names:
             try:
-                el = model.spec.element(name)
+                # a lever is named as in a scenario's policies: its target is swept
+                el = by_lever[name] if name in by_lever else model.spec.element(name)
             except KeyError:
                 from sim.engine.names import suggestion
 
                 consts = [e.name for e in model.spec.elements if e.kind == "constant"]
                 raise BrainsimError(
-                    f"unknown parameter '{name}'; {suggestion(name, consts)}"
+                    f"--params: unknown parameter '{name}'; "
+                    f"{suggestion(name, consts + list(by_lever))}"
                 ) from None
+            if any(f.name == el.name for f in out):
+                raise BrainsimError(f"--params names '{el.name}' twice; give each once")
             if el.kind != "constant" or None in el.limits or el.limits[0] == el.limits[1]:
-                raise BrainsimError(f"'{el.name}' is not a constant with a [min, max] range")
+                raise BrainsimError(
+                    f"--params: '{el.name}' is not a constant with a [min, max] range; "
+                    "name a lever or a ranged constant"
+                )
             out.append(Factor(el.name, "uniform", tuple(el.limits)))
         return out
     if scenario.uncertainty.kind == "distributions":
@@ -303,10 +322,19 @@ def run_sweep(
     run covers, and so for each target year; only the outputs in ``timing``
     are kept, so memory is bounded by outputs x years x runs.
     """
-    from sim.studies.runner import PROJECTION_START, measure_runs, scenario_constants
+    from sim.studies.runner import (
+        PROJECTION_START,
+        check_runs,
+        measure_runs,
+        scenario_constants,
+    )
 
     if len(factors) < 2 and method in ("sobol", "morris"):
         raise BrainsimError(f"{method} needs at least 2 parameters; give more with --params")
+    if seed < 0 or seed >= 2**32:
+        raise BrainsimError(f"--seed {seed} is outside [0, 2^32); give e.g. --seed 0")
+    runs = design_runs(method, len(factors), n, second_order)
+    check_runs(f"a {method} sweep of {len(factors)} parameters", runs, model, len(timing), "-n")
     unit = design(method, factors, n, seed, second_order)
     defaults = {
         f.name: model.defaults[model.param_keys.index(model.spec.element(f.name).key)]

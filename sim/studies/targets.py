@@ -11,6 +11,8 @@ international students as the 1 May count, the others as fiscal-year
 
 from dataclasses import dataclass
 
+PROJECTION_START = 2024  # the first year a target can be newly met (after the data end)
+
 OUTPUT_TIMING = {
     "international students in japan": "may1",
     "japanese students abroad per year": "fiscal_mean",

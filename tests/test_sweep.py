@@ -259,3 +259,30 @@ def test_brain_model_sobol_indices_match_salib(brain_sobol, output):
         np.testing.assert_allclose(found[k], ref[k], rtol=1e-9, atol=1e-12, err_msg=k)
     assert np.ptp(y) > 0
     assert found["ST"][3] == 0.0  # the screening loss does not reach these outputs by 2033
+
+
+def test_summary_warns_when_n_is_too_small(brain_sobol):
+    from dataclasses import replace
+
+    from sim.reports.sweepout import summary
+
+    result, scenario, model = brain_sobol
+    text = summary(result, scenario, model, 1.0)
+    warning = [line for line in text.splitlines() if line.startswith("**Warning:**")]
+    assert len(warning) == 1, text
+    assert "N = 256 is too small" in warning[0]
+    assert "japanese students abroad per year (2033)" in warning[0]
+    assert "-n 1024" in warning[0]
+    # half-widths of at most 0.1 and no ST above 1 beyond its half-width: no warning
+    tight = {
+        key: {k: v * 0.1 if k.endswith("_conf") else v for k, v in found.items()}
+        for key, found in result.indices.items()
+    }
+    assert "Warning" not in summary(replace(result, indices=tight), scenario, model, 1.0)
+    # one ST of 1.2 whose half-width (0.05) does not reach 1: a warning naming that output
+    output = "international students in japan"
+    over = dict(tight)
+    over[(output, 2033)] = {**tight[(output, 2033)], "ST": np.array([0, 0, 1.2, 0])}
+    over[(output, 2033)]["ST_conf"] = np.array([0, 0, 0.05, 0])
+    text = summary(replace(result, indices=over), scenario, model, 1.0)
+    assert f"indices of {output} (2033): an ST above 1" in text

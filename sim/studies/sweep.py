@@ -281,6 +281,7 @@ class Sweep:
     target_years: dict  # output -> the year its target is set for
     indices: dict  # (output, year) -> {index name: array over factors}
     seed: int
+    n: int  # the sample size asked for (sobol: the base sample, N)
 
 
 def factors_for(scenario, model, names=None) -> list:
@@ -366,7 +367,7 @@ def run_sweep(
                 resamples=100 if at_target else 30,
                 s2=second_order and at_target,
             )
-    return Sweep(method, factors, unit, years, measured, target_years, indices, seed)
+    return Sweep(method, factors, unit, years, measured, target_years, indices, seed, n)
 
 
 def index_rows(sweep: Sweep) -> list:

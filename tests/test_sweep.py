@@ -37,16 +37,52 @@ def _tiny(tmp_path, uncertainty="none"):
     return model, load_scenario(scenario, model), scenario, mdl
 
 
-def test_sobol_recovers_the_ishigami_indices():
-    factors = [sw.Factor(f"x{i}", "uniform", (-np.pi, np.pi)) for i in range(3)]
-    unit = sw.design("sobol", factors, 1024, seed=11)
+def _salib(problem, y, seed):
+    from SALib.analyze import sobol
+
+    return sobol.analyze(problem, y, calc_second_order=False, num_resamples=100, seed=seed)
+
+
+def test_sobol_matches_salib_and_the_analytic_ishigami_indices():
+    from pathlib import Path
+
+    import SALib.test_functions
+    from SALib.test_functions import Ishigami
+    from SALib.util import read_param_file
+
+    problem = read_param_file(Path(SALib.test_functions.__file__).parent / "params/Ishigami.txt")
+    factors = [
+        sw.Factor(name, "uniform", tuple(b))
+        for name, b in zip(problem["names"], problem["bounds"], strict=True)
+    ]
+    unit = sw.saltelli_design(1024, 3, seed=11)
     x = np.column_stack([f.ppf(unit[:, i]) for i, f in enumerate(factors)])
-    y = np.sin(x[:, 0]) + 7 * np.sin(x[:, 1]) ** 2 + 0.1 * x[:, 2] ** 4 * np.sin(x[:, 0])
+    y = Ishigami.evaluate(x)
     found = sw.analyze("sobol", factors, unit, y, seed=11)
-    # analytic values for a = 7, b = 0.1 (Ishigami and Homma 1990)
-    np.testing.assert_allclose(found["S1"], [0.3139, 0.4424, 0.0], atol=0.05)
-    np.testing.assert_allclose(found["ST"], [0.5576, 0.4424, 0.2437], atol=0.05)
-    assert np.all(found["S1_conf"] > 0)
+    ref = _salib(problem, y, seed=11)
+    # the same standardisation, estimators and bootstrap draws: equal but for rounding
+    for k in ("S1", "S1_conf", "ST", "ST_conf"):
+        np.testing.assert_allclose(found[k], ref[k], rtol=1e-9, atol=1e-12, err_msg=k)
+    # analytic values for a = 7, b = 0.1 (Ishigami and Homma 1990; Sobol' and Levitan 1999)
+    a, b = 7.0, 0.1
+    v1, v2, v13 = 0.5 * (1 + b * np.pi**4 / 5) ** 2, a**2 / 8, 8 * b**2 * np.pi**8 / 225
+    v = v1 + v2 + v13
+    s1, st = np.array([v1, v2, 0]) / v, np.array([v1 + v13, v2, v13]) / v
+    np.testing.assert_allclose(s1, [0.3139, 0.4424, 0.0], atol=1e-4)
+    np.testing.assert_allclose(st, [0.5576, 0.4424, 0.2437], atol=1e-4)
+    # each estimate within its own 95% half-width of the truth (0.03 to 0.08 at N = 1024)
+    assert np.all(np.abs(found["S1"] - s1) <= found["S1_conf"])
+    assert np.all(np.abs(found["ST"] - st) <= found["ST_conf"])
+    assert np.all(found["S1_conf"] < 0.1)
+
+
+def test_sobol_indices_ignore_shift_and_scale_and_keep_constants_at_zero():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=64 * 5)
+    found = sw.sobol_indices(np.stack([y, 2e5 + 300 * y, np.full_like(y, 7.0), 0 * y]), 3)
+    for k, arr in found.items():
+        np.testing.assert_allclose(arr[1], arr[0], rtol=1e-9, err_msg=k)
+        assert np.all(arr[2:] == 0), k
 
 
 def test_second_order_design_gives_the_same_first_order_indices():
@@ -189,3 +225,65 @@ def test_sweep_command_on_the_brain_model(run_cli, tmp_path):
     assert swing[(employment, "employment support target")] > 0.01
     assert swing[(employment, "scholarship coverage target")] == pytest.approx(0, abs=1e-9)
     assert "## domestic employment rate of international graduates, 2033" in stdout
+
+
+LEVERS = [
+    "scholarship coverage target",
+    "employment support target",
+    "jmirai inbound recruitment uplift target",
+    "research security screening loss target",
+]
+
+
+@pytest.fixture(scope="module")
+def brain_sobol():
+    """A Sobol sweep of the brain model's baseline over four levers, N = 256."""
+    from sim.studies.targets import OUTPUT_TIMING
+
+    model = sim.load_model(ROOT / "model" / "brain_circulation.mdl")
+    scenario = load_scenario(ROOT / "scenarios" / "baseline.yaml", model)
+    factors = sw.factors_for(scenario, model, LEVERS)
+    result = sw.run_sweep(scenario, model, dict(OUTPUT_TIMING), "sobol", 256, 7, factors)
+    return result, scenario, model
+
+
+@pytest.mark.parametrize(
+    "output", ["japanese students abroad per year", "international students in japan"]
+)
+def test_brain_model_sobol_indices_match_salib(brain_sobol, output):
+    result, _, _ = brain_sobol
+    assert result.target_years[output] == 2033
+    y = result.values[output][list(result.years).index(2033)]
+    ref = _salib(sw.salib_problem(result.factors), y, seed=result.seed)
+    found = result.indices[(output, 2033)]
+    for k in ("S1", "S1_conf", "ST", "ST_conf"):
+        np.testing.assert_allclose(found[k], ref[k], rtol=1e-9, atol=1e-12, err_msg=k)
+    assert np.ptp(y) > 0
+    assert found["ST"][3] == 0.0  # the screening loss does not reach these outputs by 2033
+
+
+def test_summary_warns_when_n_is_too_small(brain_sobol):
+    from dataclasses import replace
+
+    from sim.reports.sweepout import summary
+
+    result, scenario, model = brain_sobol
+    text = summary(result, scenario, model, 1.0)
+    warning = [line for line in text.splitlines() if line.startswith("**Warning:**")]
+    assert len(warning) == 1, text
+    assert "N = 256 is too small" in warning[0]
+    assert "japanese students abroad per year (2033)" in warning[0]
+    assert "-n 1024" in warning[0]
+    # half-widths of at most 0.1 and no ST above 1 beyond its half-width: no warning
+    tight = {
+        key: {k: v * 0.1 if k.endswith("_conf") else v for k, v in found.items()}
+        for key, found in result.indices.items()
+    }
+    assert "Warning" not in summary(replace(result, indices=tight), scenario, model, 1.0)
+    # one ST of 1.2 whose half-width (0.05) does not reach 1: a warning naming that output
+    output = "international students in japan"
+    over = dict(tight)
+    over[(output, 2033)] = {**tight[(output, 2033)], "ST": np.array([0, 0, 1.2, 0])}
+    over[(output, 2033)]["ST_conf"] = np.array([0, 0, 0.05, 0])
+    text = summary(replace(result, indices=over), scenario, model, 1.0)
+    assert f"indices of {output} (2033): an ST above 1" in text

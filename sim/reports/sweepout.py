@@ -15,6 +15,8 @@ from sim.reports.fitreport import write_csv
 from sim.studies.sweep import index_rows
 
 MAIN_INDEX = {"sobol": "ST", "morris": "mu_star", "oat": "swing", "lhs": "rank_corr"}
+# a Sobol index is not to be trusted when its 95% half-width is wider than this
+MAX_HALF_WIDTH = 0.1
 
 
 def write_sweep(
@@ -113,7 +115,11 @@ def _dataset(sweep, design, model, command):
 
 
 def summary(sweep, scenario, model, elapsed: float) -> str:
-    """Return the indices in each output's target year, largest first, as markdown."""
+    """Return the indices in each output's target year, largest first, as markdown.
+
+    A Sobol sweep whose indices are not to be trusted (see :func:`untrusted`)
+    gets a warning line, naming the outputs and years, before the tables.
+    """
     main = MAIN_INDEX[sweep.method]
     runs = len(sweep.unit)
     lines = [
@@ -124,6 +130,15 @@ def summary(sweep, scenario, model, elapsed: float) -> str:
         f"(sha256 {model.spec.sha256[:12]}).",
         "",
     ]
+    if sweep.method == "sobol" and (loose := untrusted(sweep)):
+        lines += [
+            f"**Warning:** N = {sweep.n} is too small to trust the Sobol indices of "
+            + ", ".join(f"{o} ({y})" for o, y in loose)
+            + f": an ST above 1 by more than its half-width, or a half-width above "
+            f"{MAX_HALF_WIDTH:g}. Run again with a larger -n (e.g. -n {4 * sweep.n}; four "
+            "times N halves the half-widths).",
+            "",
+        ]
     for output, year in sorted(sweep.target_years.items()):
         found = sweep.indices.get((output, year))
         if found is None:
@@ -141,6 +156,24 @@ def summary(sweep, scenario, model, elapsed: float) -> str:
             lines.append(f"| {sweep.factors[i].name} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
+
+
+def untrusted(sweep) -> list:
+    """Return the summary's ``(output, year)`` pairs whose Sobol indices are not trusted.
+
+    A pair is untrusted when, for any parameter, ST exceeds 1 by more than
+    its confidence half-width, or the half-width of S1 or ST exceeds
+    :data:`MAX_HALF_WIDTH`.
+    """
+    out = []
+    for output, year in sorted(sweep.target_years.items()):
+        found = sweep.indices.get((output, year))
+        if found is None:
+            continue
+        st, st_conf, s1_conf = (np.nan_to_num(found[k]) for k in ("ST", "ST_conf", "S1_conf"))
+        if np.any(st - st_conf > 1) or np.any(np.maximum(s1_conf, st_conf) > MAX_HALF_WIDTH):
+            out.append((output, year))
+    return out
 
 
 def _g(value: float) -> str:

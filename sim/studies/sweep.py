@@ -145,40 +145,68 @@ def sobol_indices(
     seed: int = 0,
     level: float = 0.95,
 ) -> dict:
-    """First-order and total Sobol' indices of every row of ``y`` at once.
+    """Return first-order and total Sobol' indices of every row of ``y`` at once.
 
     ``y`` is shaped ``(outputs, runs)`` in the order of :func:`saltelli_design`.
-    The estimators are Saltelli et al. (2010) for S1 and Jansen (1999) for
-    ST, as in SALib; the confidence half-widths are the normal quantile times
-    the standard deviation of ``resamples`` bootstrap estimates (SALib's rule).
-    An output that does not vary gets indices of 0.
+    This is SALib's ``sobol.analyze`` (first and total order) vectorised over
+    outputs: each output is standardised over all its runs (``(y - mean) /
+    std``) before the Saltelli et al. (2010) S1 and Jansen (1999) ST
+    estimators; the confidence half-widths are the normal quantile times the
+    standard deviation of ``resamples`` bootstrap estimates, the resamples
+    being the columns of ``np.random.default_rng(seed).integers(n, size=(n,
+    resamples))`` as SALib draws them (SALib itself draws unseeded when its
+    seed is 0 or None; here the seed always applies). An output that does not
+    vary (its standard deviation at most 1e-12 of its largest magnitude:
+    rounding, not the parameters) gets indices of 0.
     """
     from scipy.stats import norm
 
-    y = np.atleast_2d(y)
+    y = np.atleast_2d(np.asarray(y, dtype=float))
     block = 2 * d + 2 if second_order else d + 2
-    yb = y.reshape(y.shape[0], -1, block)
-    a, b, ab = yb[:, :, 0], yb[:, :, -1], yb[:, :, 1 : d + 1]
+    sd = y.std(axis=1)
+    varies = sd > 1e-12 * np.abs(y).max(axis=1)
+    z = (y - y.mean(axis=1, keepdims=True)) / np.where(varies, sd, 1.0)[:, None]
+    zb = z.reshape(z.shape[0], -1, block)
+    n = zb.shape[1]
+    a, b, ab = zb[:, :, 0], zb[:, :, -1], zb[:, :, 1 : d + 1]
+    # per base point, the terms whose means are the estimators' numerators: (outputs, n, d)
+    first = b[:, :, None] * (ab - a[:, :, None])
+    total = 0.5 * (a[:, :, None] - ab) ** 2
+    eps = np.finfo(float).eps
 
-    def estimate(rows):
-        a_, b_, ab_ = a[:, rows], b[:, rows], ab[:, rows]
-        var = np.var(np.concatenate([a_, b_], axis=1), axis=1)[:, None]
-        safe = np.where(var > 0, var, 1.0)
-        s1 = np.mean(b_[:, :, None] * (ab_ - a_[:, :, None]), axis=1) / safe
-        st = 0.5 * np.mean((a_[:, :, None] - ab_) ** 2, axis=1) / safe
-        return np.where(var > 0, s1, 0.0), np.where(var > 0, st, 0.0)
+    def ratio(num, var):
+        ok = (var > eps)[..., None] & varies[:, None, None]
+        return np.where(ok, num / np.where(ok, var[..., None], 1.0), 0.0)
 
-    n = yb.shape[1]
-    s1, st = estimate(np.arange(n))
-    rng = np.random.default_rng(seed)
-    boots = [estimate(rng.integers(n, size=n)) for _ in range(resamples)]
-    z = norm.ppf(0.5 + level / 2)
-    if resamples > 1:
-        s1_conf = z * np.std([bt[0] for bt in boots], axis=0, ddof=1)
-        st_conf = z * np.std([bt[1] for bt in boots], axis=0, ddof=1)
-    else:
-        s1_conf = st_conf = np.full_like(s1, np.nan)
-    return {"S1": s1, "S1_conf": s1_conf, "ST": st, "ST_conf": st_conf}
+    var = np.var(np.concatenate([a, b], axis=1), axis=1)
+    s1 = ratio(first.mean(axis=1)[:, None], var[:, None])[:, 0]
+    st = ratio(total.mean(axis=1)[:, None], var[:, None])[:, 0]
+    if resamples < 2:
+        nan = np.full_like(s1, np.nan)
+        return {"S1": s1, "S1_conf": nan, "ST": st, "ST_conf": nan.copy()}
+    # A bootstrap resample's mean is a weighted mean over the base points, the
+    # weights being how often each point is drawn: one matrix product for all.
+    draws = np.random.default_rng(seed).integers(n, size=(n, resamples))
+    counts = np.bincount(
+        (draws + n * np.arange(resamples)).ravel(), minlength=n * resamples
+    ).reshape(resamples, n)
+    w = counts / n  # (resamples, n)
+
+    def boot_mean(x):  # (outputs, n, ...) -> (outputs, resamples, ...)
+        flat = np.moveaxis(x, 1, 0).reshape(n, -1)
+        return np.moveaxis((w @ flat).reshape(resamples, x.shape[0], *x.shape[2:]), 0, 1)
+
+    mean_ab = (boot_mean(a) + boot_mean(b)) / 2
+    var_r = np.maximum((boot_mean(a * a) + boot_mean(b * b)) / 2 - mean_ab**2, 0.0)
+    s1_r = ratio(boot_mean(first), var_r)
+    st_r = ratio(boot_mean(total), var_r)
+    q = norm.ppf(0.5 + level / 2)
+    return {
+        "S1": s1,
+        "S1_conf": q * s1_r.std(axis=1, ddof=1),
+        "ST": st,
+        "ST_conf": q * st_r.std(axis=1, ddof=1),
+    }
 
 
 def analyze(
@@ -260,6 +288,7 @@ class Sweep:
     target_years: dict  # output -> the year its target is set for
     indices: dict  # (output, year) -> {index name: array over factors}
     seed: int
+    n: int  # the sample size asked for (sobol: the base sample, N)
 
 
 def factors_for(scenario, model, names=None) -> list:
@@ -366,7 +395,7 @@ def run_sweep(
                 resamples=100 if at_target else 30,
                 s2=second_order and at_target,
             )
-    return Sweep(method, factors, unit, years, measured, target_years, indices, seed)
+    return Sweep(method, factors, unit, years, measured, target_years, indices, seed, n)
 
 
 def index_rows(sweep: Sweep) -> list:

@@ -244,3 +244,29 @@ def test_missing_history_file_is_one_line(run_cli, tmp_path):
     assert err.strip().splitlines() == [
         f"brainsim: error: No such file or directory: {tmp_path / 'none.csv'}"
     ]
+
+
+def test_every_option_has_help_that_names_its_default():
+    import argparse
+
+    from sim.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    missing = []
+    for name, sub in commands.choices.items():
+        for action in sub._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            flag = "/".join(action.option_strings) or action.dest
+            if not action.help:
+                missing.append(f"{name} {flag}: no help")
+            elif action.default not in (None, False) and "default" not in action.help:
+                missing.append(f"{name} {flag}: help does not name its default")
+    assert missing == []
+
+
+def test_version(run_cli):
+    status, stdout, _ = run_cli("--version")
+    assert status == 0
+    assert stdout.startswith("brainsim ")

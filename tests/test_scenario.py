@@ -74,11 +74,12 @@ def test_compare_writes_every_output(compared, model):
         "targets.csv",
         "targets.md",
         "manifest.json",
+        "difference.csv",
         ".brainsim-output.json",
     }
     with open(out / "quantiles.csv", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    assert list(rows[0]) == ["scenario", "variable", "year", "p05", "p50", "p95"]
+    assert list(rows[0]) == ["scenario", "variable", "unit", "year", "p05", "p50", "p95"]
     variables = {r["variable"] for r in rows}
     with open(ROOT / "model" / "history.csv", encoding="utf-8") as fh:
         history_vars = {model.spec.element(r["model_variable"]).name for r in csv.DictReader(fh)}

@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from sim.cli.common import add_out
+from sim.cli.common import add_out, wrote
 
 
 def register(sub) -> None:
@@ -17,7 +17,12 @@ def register(sub) -> None:
         "headline figures are stale against the model, scenarios or ensemble.",
         epilog="example: brainsim brief --lang both --out figures",
     )
-    p.add_argument("--lang", choices=("ja", "en", "both"), default="both")
+    p.add_argument(
+        "--lang",
+        choices=("ja", "en", "both"),
+        default="both",
+        help="language of the figures and PDF (default: both)",
+    )
     add_out(p, required=False, default="figures", what="the folder for the figures and PDFs")
     p.add_argument("--headline", help="also copy the headline figures here (docs/headline)")
     p.add_argument("--check", action="store_true", help="exit 2 if docs/headline is stale")
@@ -58,4 +63,5 @@ def brief(args) -> int:
         force=args.force,
     )
     sys.stdout.write(text)
+    wrote(args.out)
     return 0

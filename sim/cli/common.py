@@ -17,15 +17,33 @@ class Parser(argparse.ArgumentParser):
 
 
 def progress(label: str):
-    """Return a callback that shows chunks done on a terminal, or None when not on one."""
+    """Return a callback that shows chunks done and time left on a terminal, or None."""
     if not sys.stderr.isatty():
         return None
+    import time
+
+    start = time.monotonic()
 
     def show(done, total):
-        sys.stderr.write(f"\r{label}: {min(done, total)}/{total} chunks of runs")
+        done = min(done, total)
+        spent = time.monotonic() - start
+        left = f", about {spent * (total - done) / done:.0f} s left" if done else ""
+        sys.stderr.write(f"\r{label}: {done}/{total} chunks of runs, {spent:.0f} s{left}   ")
+        if done == total:
+            sys.stderr.write("\n")
         sys.stderr.flush()
 
     return show
+
+
+def wrote(out) -> None:
+    """Say on stderr which files a command wrote, and where."""
+    from pathlib import Path
+
+    from sim.engine.files import MARKER
+
+    files = sorted(p.name for p in Path(out).iterdir() if p.name != MARKER)
+    sys.stderr.write(f"brainsim: wrote {', '.join(files)} to {out}\n")
 
 
 def add_out(
@@ -45,6 +63,40 @@ def add_out(
         help="replace an existing --out folder that brainsim did not write (never a file, "
         "the current folder, a parent of it or a project folder)",
     )
+
+
+def project_file(given, default: str, near=()) -> str:
+    """Return a project file: as given, else ``default`` from here, else beside the scenarios.
+
+    So that a command works from any folder: a scenario in
+    ``PROJECT/scenarios/`` finds ``PROJECT/model/brain_circulation.mdl``.
+    """
+    from pathlib import Path
+
+    if given is not None:
+        return str(given)
+    if Path(default).exists():
+        return default
+    for path in near:
+        folder = Path(path).resolve().parent
+        for base in (folder.parent, folder):
+            if (base / default).exists():
+                return str(base / default)
+    return default
+
+
+def add_model(parser, history: bool = False) -> None:
+    """Add ``--model`` (and ``--history``), found beside the scenarios when not given."""
+    parser.add_argument(
+        "--model",
+        help=f"the Vensim .mdl (default: {MODEL} here, else in the scenario's project folder)",
+    )
+    if history:
+        parser.add_argument(
+            "--history",
+            help=f"observed series (default: {HISTORY} here, else in the scenario's project "
+            "folder)",
+        )
 
 
 def command() -> list:

@@ -2,7 +2,7 @@
 
 import sys
 
-from sim.cli.common import HISTORY, MODEL, add_out
+from sim.cli.common import HISTORY, MODEL, add_out, wrote
 
 EXAMPLES = {
     "history": "example: brainsim history --series researchers_dispatched_midlong "
@@ -20,8 +20,8 @@ def register(sub) -> None:
         "model's value measured the same way (1 May stocks, fiscal-year means of flows).",
         epilog=EXAMPLES["history"],
     )
-    p.add_argument("model", nargs="?", default=MODEL)
-    p.add_argument("--history", default=HISTORY)
+    p.add_argument("model", nargs="?", default=MODEL, help=f"the .mdl file (default: {MODEL})")
+    p.add_argument("--history", default=HISTORY, help=f"observed series (default: {HISTORY})")
     p.add_argument("--series", nargs="*", help="only these series")
     p.add_argument("--years", nargs="*", type=int, help="only these years")
     p.set_defaults(func=history)
@@ -36,8 +36,8 @@ def register(sub) -> None:
         "(Latin hypercube prior, sets within the threshold kept) to --ensemble.",
         epilog=EXAMPLES["calibrate"],
     )
-    p.add_argument("model", nargs="?", default=MODEL)
-    p.add_argument("--history", default=HISTORY)
+    p.add_argument("model", nargs="?", default=MODEL, help=f"the .mdl file (default: {MODEL})")
+    p.add_argument("--history", default=HISTORY, help=f"observed series (default: {HISTORY})")
     add_out(p, what="folder for the report")
     p.add_argument(
         "--ensemble",
@@ -48,7 +48,9 @@ def register(sub) -> None:
     p.add_argument(
         "--samples", type=int, default=50_000, help="prior ensemble size (default 50,000)"
     )
-    p.add_argument("--seed", type=int, default=20261127, help="seed of the prior sample")
+    p.add_argument(
+        "--seed", type=int, default=20261127, help="seed of the prior sample (default: 20261127)"
+    )
     p.add_argument(
         "--update-model",
         action="store_true",
@@ -104,3 +106,4 @@ def calibrate(args) -> None:
         force=args.force,
     )
     sys.stdout.write(summary)
+    wrote(args.out)

@@ -64,12 +64,16 @@ def register(sub) -> None:
         "stock-and-flow diagram, all from the .mdl.",
         epilog=EXAMPLES["document"],
     )
-    p.add_argument("model", nargs="?", default=MODEL)
-    p.add_argument("--readme", default="model/README.md", help="the README to update")
+    p.add_argument("model", nargs="?", default=MODEL, help=f"the .mdl file (default: {MODEL})")
+    p.add_argument(
+        "--readme",
+        default="model/README.md",
+        help="the README to update (default: model/README.md)",
+    )
     p.add_argument(
         "--diagram",
         default="model/stock_flow_diagram",
-        help="where to write the diagram (.svg and .png are added)",
+        help="where to write the diagram, .svg and .png added (default: model/stock_flow_diagram)",
     )
     p.add_argument(
         "--check", action="store_true", help="change nothing; exit 2 if the README is out of date"

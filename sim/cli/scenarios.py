@@ -2,12 +2,22 @@
 
 import sys
 
-from sim.cli.common import HISTORY, MODEL, add_out, command
+from sim.cli.common import (
+    HISTORY,
+    MODEL,
+    add_model,
+    add_out,
+    command,
+    progress,
+    project_file,
+    wrote,
+)
 
 EXAMPLES = {
     "run": "example: brainsim run scenarios/expanded-scholarships.yaml --out results/scholarships",
     "compare": "example: brainsim compare scenarios/*.yaml --out results/all",
     "schema": "example: brainsim schema > scenario.schema.json",
+    "names": "example: brainsim names --lang ja",
 }
 
 
@@ -30,8 +40,7 @@ def register(sub) -> None:
         else:
             p.add_argument("scenarios", nargs=1, metavar="scenario", help="a scenario YAML file")
         add_out(p)
-        p.add_argument("--model", default=MODEL)
-        p.add_argument("--history", default=HISTORY)
+        add_model(p, history=True)
         p.add_argument(
             "--outputs",
             nargs="*",
@@ -42,10 +51,33 @@ def register(sub) -> None:
     p = sub.add_parser(
         "schema",
         help="print the JSON Schema of scenario files",
-        description="Print the JSON Schema of scenario files, for editors.",
+        description="Print the JSON Schema of scenario files, for editors, with every name "
+        "the model offers (levers, constants, series, variables) as enums.",
         epilog=EXAMPLES["schema"],
     )
+    p.add_argument(
+        "--model",
+        help=f"the model whose names become enums (default: {MODEL} if it is here; "
+        "without a model, names are plain text)",
+    )
     p.set_defaults(func=schema)
+
+    p = sub.add_parser(
+        "names",
+        help="list what a scenario can name: levers, series, outputs and targets",
+        description="List the model's levers (unit, range, baseline and the programme each "
+        "stands for), the series a scenario may override, the outputs and the targets.",
+        epilog=EXAMPLES["names"],
+    )
+    p.add_argument("--model", default=MODEL, help=f"the model (default: {MODEL})")
+    p.add_argument(
+        "--lang",
+        choices=("en", "ja"),
+        default="en",
+        help="language of programme names (default: en)",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of markdown")
+    p.set_defaults(func=names)
 
 
 def compare(args) -> None:
@@ -60,20 +92,42 @@ def compare(args) -> None:
     from sim.studies.scenario import load_scenarios
 
     check_out(args.out, force=args.force)
+    args.model = project_file(args.model, MODEL, args.scenarios)
+    args.history = project_file(args.history, HISTORY, args.scenarios)
     model = load_model(args.model)
     scenarios = load_scenarios(args.scenarios, model)
     history = load_history(args.history, [el.name for el in model.spec.elements])
     timing, outputs = kept_outputs(model, output_timing(model, history), args.outputs or [])
     root = Path(args.model).resolve().parent.parent
-    results = run_scenarios(scenarios, model, timing, root)
+    results = run_scenarios(scenarios, model, timing, root, progress=progress(args.command))
     rows = write_results(args.out, results, model, outputs, command(), force=args.force)
     sys.stdout.write(target_lines(rows))
+    wrote(args.out)
 
 
 def schema(args) -> None:
     """Print the JSON Schema of scenario files."""
     import json
+    from pathlib import Path
 
+    from sim.engine import load_model
     from sim.studies.scenario import schema
 
-    sys.stdout.write(json.dumps(schema(), indent=2, ensure_ascii=False) + "\n")
+    path = args.model if args.model is not None else MODEL
+    given = args.model is not None or Path(MODEL).is_file()
+    doc = schema(load_model(path) if given else None)
+    sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+
+
+def names(args) -> None:
+    """Print the catalogue of names a scenario may use."""
+    import json
+
+    from sim.engine import load_model
+    from sim.reports.catalogue import catalogue, catalogue_markdown
+
+    cat = catalogue(load_model(args.model))
+    if args.json:
+        sys.stdout.write(json.dumps(cat, indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(catalogue_markdown(cat, args.lang))

@@ -2,7 +2,15 @@
 
 import sys
 
-from sim.cli.common import MODEL, add_out, command, progress
+from sim.cli.common import (
+    MODEL,
+    add_model,
+    add_out,
+    command,
+    progress,
+    project_file,
+    wrote,
+)
 from sim.engine.errors import BrainsimError
 
 EXAMPLES = {
@@ -53,7 +61,7 @@ def register(sub) -> None:
         help="sobol: second-order design and S2 indices in the target year",
     )
     add_out(p)
-    p.add_argument("--model", default=MODEL)
+    add_model(p)
     p.set_defaults(func=sweep)
 
     p = sub.add_parser(
@@ -74,7 +82,7 @@ def register(sub) -> None:
         "--tolerance", type=float, help="of the level, above 0 (default: the range / 1000)"
     )
     add_out(p, required=False, what="folder for the curve (curve.csv, answer.md)")
-    p.add_argument("--model", default=MODEL)
+    add_model(p)
     p.set_defaults(func=target)
 
 
@@ -97,6 +105,7 @@ def sweep(args) -> None:
     n = 1 if args.method == "oat" else 64 if args.n is None else args.n
     check_n(args.method, n)
     check_out(args.out, force=args.force)
+    args.model = project_file(args.model, MODEL, [args.scenario])
     model = load_model(args.model)
     scenario = load_scenario(args.scenario, model)
     factors = factors_for(scenario, model, args.params)
@@ -116,6 +125,7 @@ def sweep(args) -> None:
     elapsed = time.perf_counter() - start
     text = write_sweep(args.out, result, scenario, model, command(), elapsed, force=args.force)
     sys.stdout.write(text)
+    wrote(args.out)
 
 
 def target(args) -> None:
@@ -133,6 +143,7 @@ def target(args) -> None:
         raise BrainsimError(f"--probability {args.probability:g} is outside (0, 1]; give e.g. 0.8")
     if args.out is not None:
         check_out(args.out, force=args.force)
+    args.model = project_file(args.model, MODEL, [args.scenario])
     model = load_model(args.model)
     scenario = load_scenario(args.scenario, model)
     goal = parse_goal(args.goal, model)
@@ -145,3 +156,5 @@ def target(args) -> None:
 
         write_target(args.out, answer, scenario, model, command(), force=args.force)
     sys.stdout.write(answer.sentence() + "\n")
+    if args.out is not None:
+        wrote(args.out)

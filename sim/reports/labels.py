@@ -160,6 +160,58 @@ VARIABLES = {
     "net researcher flow": {"en": "Net researcher flow", "ja": "研究者の純流入"},
 }
 
+# the programmes each lever of the model stands for (named in the .mdl and the seed document)
+PROGRAMMES = {
+    "scholarship coverage": {
+        "en": "Study-abroad scholarships (Study Abroad Support, TOBITATE! Study Abroad JAPAN)",
+        "ja": "海外留学支援制度・トビタテ！留学JAPAN",
+    },
+    "researcher fellowships": {
+        "en": "Overseas Research Fellowships; Overseas Challenge Program for Young Researchers",
+        "ja": "海外特別研究員・若手研究者海外挑戦プログラム",
+    },
+    "degree study abroad awards": {
+        "en": "Study Abroad Support for degree-seeking students",
+        "ja": "海外留学支援制度（学位取得型）",
+    },
+    "career credit for time abroad": {
+        "en": "Credit for time abroad in hiring and KAKENHI review",
+        "ja": "採用・科研費審査での海外経験の評価（国際・若手支援強化枠）",
+    },
+    "joint research funding index": {
+        "en": "International joint-research funds (ASPIRE, NEXUS, SICORP, e-ASIA, Horizon Europe)",
+        "ja": "国際共同研究費（ASPIRE・NEXUS・SICORP・e-ASIA・ホライズン・ヨーロッパ）",
+    },
+    "jmirai inbound recruitment uplift": {
+        "en": "Inbound scholarships and recruitment (the J-MIRAI 400,000 plan)",
+        "ja": "留学生の受入れ・奨学金（J-MIRAIの40万人計画）",
+    },
+    "employment support": {
+        "en": "Employment support for international graduates",
+        "ja": "留学生就職促進プログラム",
+    },
+    "university international capacity uplift": {
+        "en": "University international capacity (successor to Top Global University)",
+        "ja": "大学の国際化体制（スーパーグローバル大学創成支援の後継）",
+    },
+    "research environment index": {
+        "en": "WPI-style research environments beyond the WPI centres",
+        "ja": "WPI拠点で整備した研究環境の横展開",
+    },
+    "sakura science scale": {
+        "en": "Sakura Science short visits",
+        "ja": "さくらサイエンスプログラム",
+    },
+    "research security screening loss": {
+        "en": "Research-security screening",
+        "ja": "研究セキュリティ審査",
+    },
+    "high school students abroad": {
+        "en": "High-school study abroad (short trips and stays of 3 months or more)",
+        "ja": "高校生の海外留学（短期・3か月以上）",
+    },
+}
+
 SCENARIOS = {
     "baseline": {"en": "Baseline", "ja": "ベースライン"},
     "expanded-scholarships": {"en": "Expanded scholarships", "ja": "留学奨学金の拡充"},

@@ -3,12 +3,23 @@
 - ``results.nc``: every run's yearly value of the outputs asked for, dims
   ``scenario × run × year`` (``run`` padded with NaN where scenarios have
   fewer runs), with units, .mdl names and the observation rule as attributes;
-- ``summary.csv``: tidy statistics over the runs (scenario, variable, year,
-  mean, sd, p05, p25, p50, p75, p95), for every variable measured;
-- ``quantiles.csv``: scenario, variable, year, p05, p50, p95;
+- ``summary.csv``: tidy statistics over the runs (scenario, variable, unit,
+  year, mean, sd, p05, p25, p50, p75, p95), for every variable measured;
+- ``quantiles.csv``: scenario, variable, unit, year, p05, p50, p95;
+- ``difference.csv`` (when ``baseline`` is among the scenarios): each
+  scenario's difference from it, run by run over the same parameter sets
+  (scenario, variable, unit, year, baseline_p50, p50, difference_p50,
+  difference_pct, difference_p05, difference_p95);
 - ``targets.csv`` and ``targets.md``: each target's value in its year
   (median and 5-95%), the probability of meeting it and the median year it
   is first met;
+
+Every file names a variable as the ``.mdl`` does ("international students in
+japan"): the ``variable`` column of the CSVs and the variable names of
+``results.nc`` are the same text, the one a scenario file uses. A year a
+variable cannot be measured in (a fiscal year that runs past the end of the
+run) has no row in the CSVs and is NaN in ``results.nc``, whose attribute
+``measured_years`` says which years are measured.
 - ``manifest.json``: hashes of the model, scenario files and ensemble, the
   versions, the seed and the command.
 
@@ -54,16 +65,31 @@ def write_results(
     targets = [row for res in results for row in target_rows(res)]
     with atomic_dir(out, force=force) as tmp:
         _netcdf(tmp / "results.nc", results, model, outputs)
+        unit = {name: model.spec.element(name).units for name in results[0].values}
         write_csv(
             tmp / "summary.csv",
-            ["scenario", "variable", "year", "mean", "sd", "p05", "p25", "p50", "p75", "p95"],
-            [row for res in results for row in _summary_rows(res)],
+            ["scenario", "variable", "unit", "year"]
+            + ["mean", "sd", "p05", "p25", "p50", "p75", "p95"],
+            [_with_unit(row, unit) for res in results for row in _summary_rows(res)],
         )
         write_csv(
             tmp / "quantiles.csv",
-            ["scenario", "variable", "year", "p05", "p50", "p95"],
-            [row for res in results for row in quantile_rows(res)],
+            ["scenario", "variable", "unit", "year", "p05", "p50", "p95"],
+            [_with_unit(row, unit) for res in results for row in quantile_rows(res)],
         )
+        baseline = next((r for r in results if r.scenario.name == "baseline"), None)
+        if baseline is not None and len(results) > 1:
+            write_csv(
+                tmp / "difference.csv",
+                ["scenario", "variable", "unit", "year", "baseline_p50", "p50"]
+                + ["difference_p50", "difference_pct", "difference_p05", "difference_p95"],
+                [
+                    _with_unit(row, unit)
+                    for res in results
+                    if res is not baseline
+                    for row in _difference_rows(res, baseline)
+                ],
+            )
         write_csv(
             tmp / "targets.csv",
             list(TARGET_COLUMNS),
@@ -75,6 +101,35 @@ def write_results(
             encoding="utf-8",
         )
     return targets
+
+
+def _with_unit(row: tuple, unit: dict) -> tuple:
+    return (row[0], row[1], unit[row[1]], *row[2:])
+
+
+def _difference_rows(res, baseline) -> list:
+    """Rows ``(scenario, variable, year, baseline p50, p50, difference p50, %, p05, p95)``.
+
+    With the same parameter sets (the ensemble) the difference is taken run
+    by run; otherwise it is the difference of the medians, with no band.
+    """
+    rows = []
+    paired = res.n_runs == baseline.n_runs and res.scenario.uncertainty == (
+        baseline.scenario.uncertainty
+    )
+    for name, arr in res.values.items():
+        base = baseline.values[name]
+        for y, year in enumerate(res.years):
+            if np.isnan(arr[y]).any() or np.isnan(base[y]).any():
+                continue
+            b50, s50 = float(np.median(base[y])), float(np.median(arr[y]))
+            if paired:
+                d05, d50, d95 = (float(v) for v in np.percentile(arr[y] - base[y], [5, 50, 95]))
+            else:
+                d05, d50, d95 = float("nan"), s50 - b50, float("nan")
+            pct = 100 * (s50 - b50) / b50 if b50 else float("nan")
+            rows.append((res.scenario.name, name, int(year), b50, s50, d50, pct, d05, d95))
+    return rows
 
 
 def _summary_rows(res) -> list:
@@ -109,13 +164,15 @@ def _netcdf(path: Path, results: list, model, outputs: list) -> None:
         arr = np.full((len(results), n_runs, len(years)), np.nan, dtype=np.float32)
         for s, res in enumerate(results):
             arr[s, : res.n_runs] = res.values[name].T
-        data[el.py_name] = (
+        measured = [int(y) for y in years if not np.isnan(arr[:, :1, years == y]).all()]
+        data[el.name] = (
             ("scenario", "run", "year"),
             arr,
             {
                 "units": el.units,
-                "vensim_name": el.name,
+                "python_name": el.py_name,
                 "measured": results[0].timing[name],
+                "measured_years": f"{measured[0]}-{measured[-1]}" if measured else "none",
                 "doc": el.doc,
             },
         )

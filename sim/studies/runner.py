@@ -143,7 +143,7 @@ def tables(scenario: Scenario, model) -> dict:
     return out
 
 
-def run_scenarios(scenarios: list, model, timing: dict, root, workers=None) -> list:
+def run_scenarios(scenarios: list, model, timing: dict, root, workers=None, progress=None) -> list:
     """Run every scenario over its uncertainty; measure every output year by year.
 
     Scenarios run over the same parameter sets share one run (the stem)
@@ -185,7 +185,11 @@ def run_scenarios(scenarios: list, model, timing: dict, root, workers=None) -> l
     return [
         ScenarioResult(s, years, measured, dict(timing), job.n, sha)
         for s, job, sha, measured in zip(
-            scenarios, jobs, shas, _measure_all(jobs, model, timing, workers), strict=True
+            scenarios,
+            jobs,
+            shas,
+            _measure_all(jobs, model, timing, workers, progress),
+            strict=True,
         )
     ]
 

@@ -442,10 +442,34 @@ def _same_timing(doc: _Doc, policies: tuple) -> None:
         )
 
 
+def series_lookups(model) -> dict:
+    """Name to element of each lookup a scenario's ``series`` may override: paths over time.
+
+    A lookup whose points lie in the run's years is a path over time (the
+    exchange rate, the world's mobile students); a table of an effect
+    against a ratio is not, and a scenario does not rewrite it.
+    """
+    ctl = model.controls
+    by_key = {lk.key: lk for lk in model.spec.lookups}
+    out = {}
+    for el in model.spec.of_kind("lookup"):
+        xs = by_key[el.key].xs
+        if xs[0] >= ctl["initial_time"] - 1 and xs[-1] <= ctl["final_time"] + 1:
+            out[el.name] = el
+    return out
+
+
 def _series(doc: _Doc, value, model) -> dict:
     out = {}
+    paths = series_lookups(model)
     for name, points in _mapping(doc, "series", value).items():
         el = _element(doc, ("series", name), model, name, ("lookup",), "lookup")
+        if el.name not in paths:
+            raise doc.error(
+                ("series", name),
+                f"'{el.name}' is a table of an effect, not a path over time; series override "
+                f"one of: {', '.join(paths)}",
+            )
         if not isinstance(points, dict) or len(points) < 1:
             raise doc.error(("series", name), "give the series as {year: value, ...}")
         xs, ys = [], []
@@ -610,8 +634,32 @@ def _mostly_inside(doc: _Doc, keypath: tuple, el, nums: list) -> None:
         )
 
 
-def schema() -> dict:
-    """Return the JSON Schema of a scenario file, for editors."""
+def schema(model=None) -> dict:
+    """Return the JSON Schema of a scenario file, for editors.
+
+    With ``model``, every name a scenario may use (levers, constants, series,
+    output variables) is an enum, so that an editor completes it.
+    """
+    doc = _schema()
+    if model is not None:
+        _name_enums(doc, model)
+    return doc
+
+
+def _name_enums(doc: dict, model) -> None:
+    props = doc["properties"]
+    constants = sorted(el.name for el in model.spec.of_kind("constant") if None not in el.limits)
+    outputs = sorted(el.name for el in model.spec.of_kind("stock", "flow", "auxiliary"))
+    props["set"]["propertyNames"] = {"enum": constants}
+    props["policies"]["items"]["properties"]["lever"] = {"enum": sorted(levers(model))}
+    props["series"]["propertyNames"] = {"enum": sorted(series_lookups(model))}
+    props["uncertainty"]["oneOf"][2]["properties"]["distributions"]["propertyNames"] = {
+        "enum": constants
+    }
+    props["targets"]["items"]["properties"]["variable"] = {"enum": outputs}
+
+
+def _schema() -> dict:
     number = {"type": "number"}
     text2 = {
         "type": "object",
@@ -631,7 +679,10 @@ def schema() -> dict:
             "name": {"type": "string", "description": "the file name without .yaml"},
             "title": text2,
             "description": text2,
-            "extends": {"type": "string", "description": "a scenario in the same folder"},
+            "extends": {
+                "type": "string",
+                "description": "a scenario in the same folder, or a path relative to this file",
+            },
             "set": {
                 "type": "object",
                 "additionalProperties": number,

@@ -212,11 +212,11 @@ BAD_CASES = [
         [":6:", "lacks 'ramp_years'"],
     ),
     (
-        "two-timings",
+        "lever-twice",
         GOOD + "policies:\n"
         "  - {lever: scholarship coverage, from: 2026, ramp_years: 4, to: 0.3}\n"
-        "  - {lever: employment support, from: 2028, ramp_years: 4, to: 2}\n",
-        [":5:", "one ramp"],
+        "  - {lever: scholarship coverage, from: 2028, ramp_years: 4, to: 0.5}\n",
+        [":7:", "policies[1].lever", "moved twice"],
     ),
     (
         "unknown-lookup",

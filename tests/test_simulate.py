@@ -7,7 +7,7 @@ import xarray as xr
 import sim
 from sim.engine.errors import ParameterError, SimulationError
 
-from conftest import MODELS, write_mdl
+from conftest import MODELS, ROOT, write_mdl
 
 
 def _sample(model, n, names, seed):
@@ -173,3 +173,12 @@ def test_delay_shorter_than_its_stages_is_refused(tmp_path):
     mdl = write_mdl(tmp_path / "d.mdl", "late = DELAY3(Time, 0.5) ~ Year ~ |", step=0.25)
     with pytest.raises(SimulationError, match="shorter than order 3 x TIME STEP"):
         sim.simulate(sim.load_model(mdl))
+
+
+def test_constants_computed_at_initialization_come_back_from_every_worker():
+    model = sim.load_model(ROOT / "model" / "brain_circulation.mdl")
+    rng = np.random.default_rng(3)
+    params = {"scholarship coverage target": rng.uniform(0, 1, 4_100)}
+    one = sim.integrate(model, params, workers=1)
+    two = sim.integrate(model, params, workers=2)
+    assert np.array_equal(one.constants, two.constants, equal_nan=True)

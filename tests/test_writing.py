@@ -86,8 +86,9 @@ def test_extends_takes_a_name_or_a_path_relative_to_the_file(model, tmp_path):
 
 def test_series_are_checked_against_the_declared_range_and_the_projection(model, tmp_path):
     cases = {
-        "high": ({2030: 1000}, "outside the range [0, 200]"),
-        "negative": ({2030: -5}, "outside the range [0, 200]"),
+        "high": ({2030: 1000}, "outside the range [50, 300]"),
+        "negative": ({2030: -5}, "outside the range [50, 300]"),
+        "zero": ({2030: 0}, "outside the range [50, 300]"),
         "history": ({1800: 100}, "before the projection starts (2024)"),
         "past": ({2010: 100}, "before the projection starts (2024)"),
     }
@@ -160,3 +161,43 @@ def test_outputs_name_variables_alike_carry_units_and_a_difference_from_baseline
     assert float(row["difference_p50"]) <= float(row["difference_p95"])
     assert float(row["difference_p50"]) > 0
     assert not any(r["scenario"] == "baseline" for r in difference)
+
+
+def test_each_lever_has_its_own_start_year_and_ramp(model, tmp_path):
+    from sim.studies.runner import run_scenarios, scenario_constants
+    from sim.studies.stem import ramped_constants
+
+    path = _scenario(
+        tmp_path,
+        "staggered",
+        uncertainty="none",
+        policies=[
+            {"lever": "scholarship coverage", "from": 2026, "ramp_years": 2, "to": 0.5},
+            {"lever": "researcher fellowships", "from": 2030, "ramp_years": 5, "to": 1000},
+        ],
+    )
+    scenario = load_scenario(path, model)
+    constants = scenario_constants(scenario)
+    assert constants["scholarship coverage policy start year"] == 2026
+    assert constants["researcher fellowships policy start year"] == 2030
+    assert constants["researcher fellowships policy ramp years"] == 5
+    # every lever and its timing act only through its own ramp: scenarios share their past
+    assert {model.spec.element(n).key for n in constants} <= ramped_constants(model)
+
+    ds = sim.simulate(
+        model, constants, outputs=["scholarship coverage", "researcher fellowships per year"]
+    )
+    at = {t: ds.sel(time=t).isel(run=0) for t in (2025.0, 2028.0, 2029.0, 2032.0, 2036.0)}
+    fellows = "researcher_fellowships_per_year"
+    assert float(at[2028.0]["scholarship_coverage"]) == pytest.approx(0.5)
+    assert float(at[2029.0][fellows]) == pytest.approx(130)  # not started yet
+    assert float(at[2032.0][fellows]) == pytest.approx(130 + (1000 - 130) * 2 / 5)
+    assert float(at[2036.0][fellows]) == pytest.approx(1000)
+    fellows = "researcher fellowships per year"
+
+    # the shared stem is the same arithmetic as running the scenario alone
+    timing = {fellows: "fiscal_mean"}
+    together = run_scenarios([scenario], model, timing, ROOT)[0].values[fellows]
+    assert together[list(range(2000, 2041)).index(2033), 0] == pytest.approx(
+        130 + (1000 - 130) * (2033.75 - 2030) / 5, rel=2e-2
+    )

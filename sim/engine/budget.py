@@ -54,15 +54,17 @@ def check_size(what: str, runs: float, bytes_per_run: float, steps: float, fix: 
     need = runs * bytes_per_run
     if need > budget:
         fits = int(budget // max(bytes_per_run, 1))
+        room = f"at most about {fits:,} runs fit" if fits else "not even one run fits"
         raise BrainsimError(
-            f"{what}: {runs:,.0f} runs would need about {human(need)} of memory, more than "
-            f"the {human(budget)} this study may use; lower {fix} "
-            f"(at most about {fits:,} runs fit)"
+            f"{what}: {runs:,.0f} run{'s' if runs != 1 else ''} would need about "
+            f"{human(need)} of memory, more than the {human(budget)} this study may use; "
+            f"lower {fix} ({room})"
         )
     seconds = runs * steps / RUN_STEPS_PER_S
     if seconds > MAX_SECONDS:
         fits = int(MAX_SECONDS * RUN_STEPS_PER_S // max(steps, 1))
+        room = f"about {fits:,} runs take a day" if fits else "even one run takes over a day"
         raise BrainsimError(
-            f"{what}: {runs:,.0f} runs of {steps:,.0f} steps would take about "
-            f"{duration(seconds)} on this machine; lower {fix} (about {fits:,} runs take a day)"
+            f"{what}: {runs:,.0f} run{'s' if runs != 1 else ''} of {steps:,.0f} steps would "
+            f"take about {duration(seconds)} on this machine; lower {fix} ({room})"
         )

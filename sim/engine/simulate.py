@@ -117,8 +117,9 @@ def integrate(
     c, _ = _constants(model, params or {})
     table_values = _tables(model, tables or {})
     ctl = _overridden(model.controls, time_step, saveper, final_time)
-    grid, saved = _time_grid(ctl)
     keep = _select(model, outputs)
+    _check_size(model, ctl, c.shape[1], len(keep))
+    grid, saved = _time_grid(ctl)
     ctl_tuple = _controls(ctl, method)
     job = _Job(model, table_values, ctl_tuple, grid, saved, keep, method, rtol, atol, scenario)
     values = _run_in_parts(job, c, workers)
@@ -135,7 +136,7 @@ def _run_in_parts(job: "_Job", c: np.ndarray, workers: int | None) -> np.ndarray
     model, method = job.model, job.method
     run = _euler if method == "euler" else _rk4 if method == "rk4" else _ivp
 
-    def chunk(cols: slice) -> np.ndarray:
+    def chunk(cols: slice) -> tuple:
         part = c[:, cols]  # a view: initialize fills its run-constant rows in place
         if part.shape[1] == 1 and method in ("euler", "rk4"):
             # one run: the same code over numpy scalars is twice as fast as over
@@ -145,7 +146,9 @@ def _run_in_parts(job: "_Job", c: np.ndarray, workers: int | None) -> np.ndarray
         m = np.empty((model.n_memory, *part.shape[1:]))
         with np.errstate(all="ignore"):  # NaN and inf are checked and named instead
             model.initialize(part, job.tables, job.ctl, s, m)
-            return run(dataclasses.replace(job, first_run=cols.start), part, s, m)
+            values = run(dataclasses.replace(job, first_run=cols.start), part, s, m)
+        # a forked worker filled its own copy of c: send the filled rows back too
+        return values, c[:, cols]
 
     # Runs are independent columns: split them across cores. Each part is the
     # same arithmetic as in one pass, so results do not depend on the split.
@@ -153,7 +156,10 @@ def _run_in_parts(job: "_Job", c: np.ndarray, workers: int | None) -> np.ndarray
     n_chunks = max(1, min(workers or os.cpu_count() or 1, n_runs // _MIN_CHUNK))
     edges = np.linspace(0, n_runs, n_chunks + 1).astype(int)
     parts = [slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]
-    return np.concatenate(parallel_map(chunk, parts), axis=2)
+    done = parallel_map(chunk, parts)
+    for cols, (_, filled) in zip(parts, done, strict=True):
+        c[:, cols] = filled
+    return np.concatenate([values for values, _ in done], axis=2)
 
 
 # -- inputs ------------------------------------------------------------------
@@ -274,6 +280,27 @@ def _select(model: CompiledModel, outputs) -> list:
     if missing:
         raise ParameterError(f"'{sorted(missing)[0]}' is a lookup or control, not an output")
     return kept
+
+
+def _check_size(model: CompiledModel, ctl: dict, n_runs: int, n_outputs: int) -> None:
+    """Refuse a run whose time grid or saved values would not fit, before building either."""
+    from sim.engine.budget import check_size
+
+    span = ctl["final_time"] - ctl["initial_time"]
+    steps = span / ctl["time_step"]
+    saves = span / min(max(ctl["saveper"], ctl["time_step"]), span) + 1
+    what = (
+        f"{model.spec.path}: INITIAL TIME {ctl['initial_time']:g} to FINAL TIME "
+        f"{ctl['final_time']:g} by TIME STEP {ctl['time_step']:g}"
+    )
+    # the grid itself is held as a float per step, on top of each run's saved values
+    check_size(
+        what,
+        n_runs,
+        8 * (saves * n_outputs + steps / max(n_runs, 1)),
+        steps,
+        "FINAL TIME, or raise TIME STEP and SAVEPER",
+    )
 
 
 def _time_grid(ctl: dict):

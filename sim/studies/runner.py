@@ -107,8 +107,8 @@ def scenario_constants(scenario: Scenario) -> dict:
     out = dict(scenario.set)
     for p in scenario.policies:
         out[p.lever] = p.to
-        out["policy start year"] = p.start
-        out["policy ramp years"] = p.ramp_years
+        out[p.start_constant] = p.start
+        out[p.ramp_constant] = p.ramp_years
     return out
 
 

@@ -52,6 +52,9 @@ class Policy:
     start: float
     ramp_years: float
     to: float
+    # the constants the start and ramp set, e.g. "scholarship coverage policy start year"
+    start_constant: str = "policy start year"
+    ramp_constant: str = "policy ramp years"
 
 
 @dataclass(frozen=True)
@@ -386,8 +389,6 @@ def _policies(doc: _Doc, value, model) -> tuple:
     if not isinstance(value, list):
         raise doc.error(("policies",), "policies must be a list of {lever, from, ramp_years, to}")
     known = levers(model)
-    start_el = model.spec.element("policy start year")
-    ramp_el = model.spec.element("policy ramp years")
     out = []
     for i, item in enumerate(value):
         at = ("policies", i)
@@ -413,9 +414,12 @@ def _policies(doc: _Doc, value, model) -> tuple:
             raise doc.error(
                 at + ("lever",), f"the lever '{name}' is moved twice in this file; keep one"
             )
+        start_el, ramp_el = lever_timing(model, lever)
         out.append(
             Policy(
                 lever=lever.name,
+                start_constant=start_el.name,
+                ramp_constant=ramp_el.name,
                 start=_in_range(
                     doc, at + ("from",), start_el, _number(doc, at + ("from",), item["from"])
                 ),
@@ -431,9 +435,30 @@ def _policies(doc: _Doc, value, model) -> tuple:
     return tuple(out)
 
 
+def lever_timing(model, lever) -> tuple:
+    """Return the constants of a lever's start year and ramp length.
+
+    Each lever has its own (``<lever> policy start year``, ``<lever> policy
+    ramp years``); a model with one shared ramp (``policy start year``,
+    ``policy ramp years``) moves every lever along it.
+    """
+    base = lever.name[: -len(" target")] if lever.name.endswith(" target") else lever.name
+    for start, ramp in (
+        (f"{base} policy start year", f"{base} policy ramp years"),
+        ("policy start year", "policy ramp years"),
+    ):
+        if model.spec.has(start) and model.spec.has(ramp):
+            return model.spec.element(start), model.spec.element(ramp)
+    raise ScenarioError(
+        f"{model.spec.path}: the lever '{base}' has no '{base} policy start year' and "
+        f"'{base} policy ramp years' constants; add them to the model"
+    )
+
+
 def _same_timing(doc: _Doc, policies: tuple) -> None:
-    # the model moves every lever along one shared ramp (policy start year, policy ramp years)
-    timings = {(p.start, p.ramp_years) for p in policies}
+    # a model with one shared ramp cannot start its levers in different years
+    shared = [p for p in policies if p.start_constant == "policy start year"]
+    timings = {(p.start, p.ramp_years) for p in shared}
     if len(timings) > 1:
         raise doc.error(
             ("policies",),

@@ -9,11 +9,13 @@ settings cannot act before which step; a setting it cannot place stays in
 the stem, whose run is then the scenario's own.
 
 A lever's constants are left out of the stem only when every use of them in
-the model is multiplied by ``policy ramp``, and ``policy ramp`` is a RAMP
-that starts at ``policy start year``: before the policy's start the lever is
-then multiplied by zero. A lookup override is left out only when every call
-of the lookup is at Time; it acts from the first step at which its values
-differ from the ``.mdl``'s.
+the model is multiplied by a ramp, an auxiliary ``RAMP(..., START, ...)``
+whose start is a constant (each lever has its own, ``<lever> policy ramp``
+from ``<lever> policy start year``), and the ramp's own constants are used
+nowhere else: before the policy's start the lever is then multiplied by
+zero. A lookup override is left out only when every call of the lookup is
+at Time; it acts from the first step at which its values differ from the
+``.mdl``'s.
 """
 
 import numpy as np
@@ -21,20 +23,35 @@ import numpy as np
 from sim.engine.spec import Call, LookupCall, Op, Ref
 from sim.studies.scenario import Scenario, levers
 
-RAMP, START, RAMP_YEARS = "policy_ramp", "policy_start_year", "policy_ramp_years"
+
+def ramps(spec) -> dict:
+    """Key of each ramp auxiliary ``RAMP(..., START, ...)`` to the constants it is made of."""
+    constants = {el.key for el in spec.of_kind("constant")}
+    out = {}
+    for el in spec.of_kind("auxiliary", "flow"):
+        expr = el.expr
+        if (
+            isinstance(expr, Call)
+            and expr.fn == "ramp"
+            and isinstance(expr.args[1], Ref)
+            and expr.args[1].key in constants
+        ):
+            out[el.key] = frozenset(_refs(expr) & constants)
+    return out
 
 
 def ramped_constants(model) -> frozenset:
-    """Keys of the lever constants that act only through ``policy ramp`` (see module doc)."""
+    """Keys of the lever constants that act only through a ramp (see module doc)."""
     spec = model.spec
-    if not (spec.has("policy ramp") and _is_ramp_from_start(spec.element("policy ramp").expr)):
+    by_ramp = ramps(spec)
+    if not by_ramp:
         return frozenset()
     targets = {el.key for el in levers(model).values()}
-    timing = {START, RAMP_YEARS}  # safe only where policy ramp itself uses them
+    timing = set().union(*by_ramp.values())  # safe only where their ramp itself uses them
     unsafe: set = set()
     for expr, owner in _expressions(spec):
-        found = _unramped_refs(expr, targets | timing)
-        unsafe |= found - timing if owner == RAMP else found
+        found = _unramped_refs(expr, targets | timing, set(by_ramp))
+        unsafe |= found - by_ramp[owner] if owner in by_ramp else found
     return frozenset((targets | timing) - unsafe)
 
 
@@ -63,7 +80,7 @@ def stem_settings(scenario: Scenario, constants: dict, tables: dict, model, grid
     keeps, and the first grid step at which the others may act (the length
     of the grid when there are none). Settings equal to the ``.mdl``'s
     values change nothing and are left out. Policies whose levers act only through
-    ``policy ramp`` act from a step before their start; a lookup override
+    their ramps act from a step before their start; a lookup override
     read only at Time, from the first step at which it differs from the
     ``.mdl``.
     """
@@ -71,7 +88,7 @@ def stem_settings(scenario: Scenario, constants: dict, tables: dict, model, grid
     step = len(grid)
     constants = {n: v for n, v in constants.items() if not is_default(model, n, v)}
     ramped = ramped_constants(model)
-    policy = {p.lever for p in scenario.policies} | {"policy start year", "policy ramp years"}
+    policy = {n for p in scenario.policies for n in (p.lever, p.start_constant, p.ramp_constant)}
     lever_keys = {model.spec.element(n).key for n in constants if n in policy}
     if scenario.policies and lever_keys <= ramped:
         # STEP and RAMP switch up to half a step early on a fixed grid: one step of margin
@@ -102,15 +119,6 @@ def is_default(model, name: str, value) -> bool:
     return np.ndim(value) == 0 and float(value) == float(default)
 
 
-def _is_ramp_from_start(expr) -> bool:
-    return (
-        isinstance(expr, Call)
-        and expr.fn == "ramp"
-        and isinstance(expr.args[1], Ref)
-        and expr.args[1].key == START
-    )
-
-
 def _expressions(spec):
     """Every expression of the model, with the key of the element it belongs to."""
     for el in spec.elements:
@@ -123,8 +131,21 @@ def _expressions(spec):
                 yield expr, st.owner
 
 
-def _unramped_refs(expr, keys: set) -> set:
-    """Keys among ``keys`` referred to outside a product with ``policy ramp``."""
+def _refs(expr) -> set:
+    found, stack = set(), [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Ref):
+            found.add(node.key)
+        elif isinstance(node, Op | Call):
+            stack.extend(node.args)
+        elif isinstance(node, LookupCall):
+            stack.append(node.arg)
+    return found
+
+
+def _unramped_refs(expr, keys: set, ramp_keys: set) -> set:
+    """Keys among ``keys`` referred to outside a product with a ramp."""
     found = set()
     stack = [expr]
     while stack:
@@ -133,7 +154,8 @@ def _unramped_refs(expr, keys: set) -> set:
             if node.key in keys:
                 found.add(node.key)
         elif isinstance(node, Op):
-            if node.op == "*" and any(isinstance(a, Ref) and a.key == RAMP for a in node.args):
+            ramped = any(isinstance(a, Ref) and a.key in ramp_keys for a in node.args)
+            if node.op == "*" and ramped:
                 continue  # everything under this product is zero before the policy starts
             stack.extend(node.args)
         elif isinstance(node, Call):

@@ -295,7 +295,7 @@ def factors_for(scenario, model, names=None) -> list:
     """Return the swept parameters.
 
     ``names`` with their .mdl ranges; else the scenario's distributions; else
-    every constant with a range.
+    every constant with a range that the scenario does not fix.
     """
     if names is not None and not names:
         raise BrainsimError("--params names no parameter; give at least one, or leave it out")
@@ -327,10 +327,17 @@ def factors_for(scenario, model, names=None) -> list:
         return out
     if scenario.uncertainty.kind == "distributions":
         return [Factor(n, fam, p) for n, fam, p in scenario.uncertainty.distributions]
+    from sim.studies.runner import scenario_constants
+
+    # what the scenario fixes (its set, its levers and their timing) is not swept over
+    fixed = set(scenario_constants(scenario))
     return [
         Factor(el.name, "uniform", tuple(el.limits))
         for el in model.spec.elements
-        if el.kind == "constant" and None not in el.limits and el.limits[0] < el.limits[1]
+        if el.kind == "constant"
+        and None not in el.limits
+        and el.limits[0] < el.limits[1]
+        and el.name not in fixed
     ]
 
 

@@ -242,7 +242,8 @@ def test_missing_history_file_is_one_line(run_cli, tmp_path):
     assert status == 2
     assert "Traceback" not in err
     assert err.strip().splitlines() == [
-        f"brainsim: error: No such file or directory: {tmp_path / 'none.csv'}"
+        f"brainsim: error: {tmp_path / 'none.csv'}: no such history file; give the path of "
+        "history.csv"
     ]
 
 

@@ -440,9 +440,10 @@ def read_ensemble(path: Path, model=None) -> tuple:
     path = Path(path)
     if not path.is_file():
         raise BrainsimError(f"{path}: no such ensemble file; run brainsim calibrate first")
+    from sim.engine.files import read_text
+
     header, rows = {}, []
-    with open(path, encoding="utf-8", newline="") as fh:
-        lines = list(fh)
+    lines = read_text(path, "ensemble file").splitlines(keepends=True)
     body = []
     for line in lines:
         if line.startswith("#"):

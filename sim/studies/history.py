@@ -82,32 +82,36 @@ def load_history(path: str | Path, variables: list | None = None) -> tuple:
     variables
         Names of the model's variables; each row's ``model_variable`` must be one.
     """
+    import io
+
+    from sim.engine.files import read_text
+
     path = Path(path)
-    with open(path, encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        if tuple(reader.fieldnames or ()) != COLUMNS:
+    if not path.is_file():
+        raise BrainsimError(f"{path}: no such history file; give the path of history.csv")
+    reader = csv.DictReader(io.StringIO(read_text(path, "history file"), newline=""))
+    if tuple(reader.fieldnames or ()) != COLUMNS:
+        raise BrainsimError(
+            f"{path}: columns are {reader.fieldnames}; expected {', '.join(COLUMNS)}"
+        )
+    rows = []
+    known = {vensim_key(v): v for v in variables or []}
+    for line, row in enumerate(reader, start=2):
+        try:
+            year, value = int(row["year"]), float(row["value"])
+        except ValueError:
             raise BrainsimError(
-                f"{path}: columns are {reader.fieldnames}; expected {', '.join(COLUMNS)}"
+                f"{path}:{line}: year '{row['year']}' or value '{row['value']}' is not a number"
+            ) from None
+        if not math.isfinite(value):
+            raise BrainsimError(f"{path}:{line}: value is not finite")
+        if variables is not None and vensim_key(row["model_variable"]) not in known:
+            raise BrainsimError(
+                f"{path}:{line}: model_variable '{row['model_variable']}' is not in the "
+                f"model; {suggestion(row['model_variable'], list(known.values()))}"
             )
-        rows = []
-        known = {vensim_key(v): v for v in variables or []}
-        for line, row in enumerate(reader, start=2):
-            try:
-                year, value = int(row["year"]), float(row["value"])
-            except ValueError:
-                raise BrainsimError(
-                    f"{path}:{line}: year '{row['year']}' or value '{row['value']}' is not a "
-                    "number"
-                ) from None
-            if not math.isfinite(value):
-                raise BrainsimError(f"{path}:{line}: value is not finite")
-            if variables is not None and vensim_key(row["model_variable"]) not in known:
-                raise BrainsimError(
-                    f"{path}:{line}: model_variable '{row['model_variable']}' is not in the "
-                    f"model; {suggestion(row['model_variable'], list(known.values()))}"
-                )
-            timing(row["series"])
-            rows.append(Observation(**{**row, "year": year, "value": value}))
+        timing(row["series"])
+        rows.append(Observation(**{**row, "year": year, "value": value}))
     return tuple(rows)
 
 

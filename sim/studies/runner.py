@@ -83,7 +83,9 @@ def parameters(scenario: Scenario, model, root, ensembles: dict | None = None) -
         params = {name: values[:, j] for j, name in enumerate(names)}
         n = len(values)
     elif unc.kind == "distributions":
-        check_runs(f"{scenario.files[0][0]}: uncertainty.samples", unc.samples, model, 32)
+        check_runs(
+            f"{scenario.files[0][0]}: uncertainty.samples", unc.samples, model, 32, "samples"
+        )
         params = sample_distributions(unc.distributions, unc.samples, unc.seed, model)
         n = unc.samples
     params.update(scenario_constants(scenario))

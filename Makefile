@@ -12,9 +12,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# Tests run in two processes, a file to each (pytest-xdist): most of their time
+# is CLI subprocesses and forked workers, which a second core overlaps.
 test: $(STAMP)
 	$(VENV)/bin/lint-imports --no-cache --no-logo
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 	$(VENV)/bin/brainsim brief --check
 
 brief: $(STAMP)

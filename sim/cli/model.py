@@ -104,7 +104,12 @@ def simulate(args) -> None:
     from sim.reports.results import write_run_csv
 
     model = load_model(args.model)
-    write_run_csv(integrate(model, parse_set(args.set), method=args.method), args.out)
+    values = parse_set(args.set)
+    try:
+        result = integrate(model, values, method=args.method)
+    except ParameterError as err:  # what the command line sets is --set
+        raise ParameterError(f"--set: {err}") from None
+    write_run_csv(result, args.out)
 
 
 def check(args) -> int:

@@ -7,7 +7,15 @@ command line prints its message on one line and exits with status 2.
 
 
 class BrainsimError(Exception):
-    """An error caused by the user's input; its message says where and how to fix it."""
+    """An error caused by the user's input; its message says where and how to fix it.
+
+    The message is kept to one line whatever text of the user's it quotes: a
+    line break inside a quoted key or equation is shown as a backslash and n.
+    """
+
+    def __init__(self, message: str = "", *args):
+        one_line = str(message).replace("\r", "\\r").replace("\n", "\\n")
+        super().__init__(one_line, *args)
 
 
 class ModelError(BrainsimError):

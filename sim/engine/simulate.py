@@ -193,6 +193,10 @@ def _controls(ctl: dict, method: str) -> tuple:
     ) + (np.float64(offset),)
 
 
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
 def _positive(value, what):
     value = float(value)
     if not value > 0 or not math.isfinite(value):
@@ -223,7 +227,8 @@ def _constants(model: CompiledModel, params: dict):
         el = find_element(model, name)
         if el.key not in index:
             raise ParameterError(
-                f"'{el.name}' is a {el.kind}, not a constant; only constants can be set"
+                f"'{el.name}' is {_article(el.kind)} {el.kind}, not a constant; only constants "
+                "can be set"
             )
         try:
             arr = np.asarray(value, dtype=float)
@@ -259,7 +264,7 @@ def _tables(model: CompiledModel, tables: dict) -> tuple:
     for name, (xs, ys) in tables.items():
         el = find_element(model, name)
         if el.kind != "lookup":
-            raise ParameterError(f"'{el.name}' is a {el.kind}, not a lookup")
+            raise ParameterError(f"'{el.name}' is {_article(el.kind)} {el.kind}, not a lookup")
         xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
         if xs.shape != ys.shape or xs.ndim != 1 or xs.size < 1:
             raise ParameterError(f"lookup '{el.name}' needs equal, non-empty lists of x and y")

@@ -37,7 +37,10 @@ def parse_goal(text: str, model) -> Target:
         raise BrainsimError(f"--goal '{text}': the level must be a finite number")
     from sim.engine.simulate import find_element
 
-    el = find_element(model, found["var"])
+    try:
+        el = find_element(model, found["var"])
+    except BrainsimError as err:
+        raise BrainsimError(f"--goal '{text}': {err}") from None
     year = int(found["year"])
     from sim.studies.history import default_rule, last_year
 
@@ -53,7 +56,7 @@ def parse_goal(text: str, model) -> Target:
 
 def lever_constant(model, name: str):
     """Return the constant a lever name stands for (``scholarship coverage`` -> ``... target``)."""
-    from sim.engine.names import suggestion
+    from sim.engine.names import closest, suggestion
     from sim.studies.scenario import levers
 
     known = levers(model)
@@ -65,7 +68,12 @@ def lever_constant(model, name: str):
     except KeyError:
         el = None
     if el is None or el.kind != "constant" or None in el.limits:
-        raise BrainsimError(f"unknown lever '{name}'; {suggestion(name, list(known))}")
+        hint = (
+            suggestion(name, list(known))
+            if closest(name, list(known))
+            else ("brainsim names lists the levers")
+        )
+        raise BrainsimError(f"--lever: unknown lever '{name}'; {hint}")
     return el
 
 

@@ -54,7 +54,10 @@ def kept_outputs(model, timing: dict, extra=()) -> tuple:
     from sim.engine.simulate import find_element
 
     timing = dict(timing)
-    named = [find_element(model, name).name for name in extra]
+    try:
+        named = [find_element(model, name).name for name in extra]
+    except BrainsimError as err:
+        raise BrainsimError(f"--outputs: {err}") from None
     outputs = list(dict.fromkeys([n for n in timing if n in OUTPUT_TIMING] + named))
     for name in outputs:
         timing.setdefault(name, rule_for(model, name))

@@ -144,6 +144,12 @@ class _Doc:
         if isinstance(node, yaml.MappingNode):
             seen = set()
             for key, value in node.value:
+                if not isinstance(key, yaml.ScalarNode):
+                    where = _dotted(keypath) or "the file"
+                    raise ScenarioError(
+                        f"{self.path}:{key.start_mark.line + 1}: {where}: a key must be plain "
+                        "text, not a list or mapping; write the name"
+                    )
                 name = key.value
                 if name in seen:
                     raise ScenarioError(
@@ -596,7 +602,16 @@ def _uncertainty(doc: _Doc, value, model) -> Uncertainty:
         if key not in allowed:
             raise doc.error(at + (key,), f"unknown key '{key}'; {_suggest(key, list(allowed))}")
     if "ensemble" in value:
-        return Uncertainty("ensemble", ensemble=str(value["ensemble"]))
+        given = value["ensemble"]
+        # relative to the project folder, as the default model/ensemble.csv is
+        root = Path(model.spec.path).resolve().parent.parent
+        if not isinstance(given, str) or not (root / given).is_file():
+            raise doc.error(
+                at + ("ensemble",),
+                f"no ensemble file '{given}' in {root}; give its path from the project folder, "
+                f"e.g. {DEFAULT_ENSEMBLE}",
+            )
+        return Uncertainty("ensemble", ensemble=given)
     dists = value.get("distributions")
     if not isinstance(dists, dict) or not dists:
         raise doc.error(at, "give distributions: {constant: {uniform: [low, high]}, ...}")

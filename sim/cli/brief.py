@@ -46,12 +46,20 @@ def brief(args) -> int:
             return 2
         sys.stdout.write(f"{headline}: up to date\n")
         return 0
+    import time
+
+    from sim.reports.figures import FIGURES
+
     langs = ("en", "ja") if args.lang == "both" else (args.lang,)
-    step = {"n": 0}
+    # four computing steps, then every figure in every language
+    step = {"n": 0, "total": 4 + len(FIGURES) * len(langs), "start": time.monotonic()}
 
     def progress(text):
         step["n"] += 1
-        sys.stderr.write(f"brief [{step['n']}]: {text}\n")
+        spent = time.monotonic() - step["start"]
+        done = step["n"] - 1  # the step just begun has not been done
+        left = f", about {spent * (step['total'] - done) / done:.0f} s left" if done else ""
+        sys.stderr.write(f"brief [{step['n']}/{step['total']}]: {text} ({spent:.0f} s{left})\n")
         sys.stderr.flush()
 
     text = run_brief(

@@ -16,8 +16,8 @@ class Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def progress(label: str):
-    """Return a callback that shows chunks done and time left on a terminal, or None."""
+def progress(label: str, unit: str = "chunks of runs"):
+    """Return a callback that shows work done and time left on a terminal, or None."""
     if not sys.stderr.isatty():
         return None
     import time
@@ -28,7 +28,7 @@ def progress(label: str):
         done = min(done, total)
         spent = time.monotonic() - start
         left = f", about {spent * (total - done) / done:.0f} s left" if done else ""
-        sys.stderr.write(f"\r{label}: {done}/{total} chunks of runs, {spent:.0f} s{left}   ")
+        sys.stderr.write(f"\r{label}: {done}/{total} {unit}, {spent:.0f} s{left}   ")
         if done == total:
             sys.stderr.write("\n")
         sys.stderr.flush()

@@ -149,7 +149,14 @@ def target(args) -> None:
     goal = parse_goal(args.goal, model)
     root = Path(args.model).resolve().parent.parent
     answer = seek(
-        scenario, model, root, args.lever, goal, args.probability, tolerance=args.tolerance
+        scenario,
+        model,
+        root,
+        args.lever,
+        goal,
+        args.probability,
+        tolerance=args.tolerance,
+        progress=progress("target", "steps of the search"),
     )
     if args.out is not None:
         from sim.reports.sweepout import write_target

@@ -53,6 +53,7 @@ def run_calibration(
     seed: int = 20261127,
     update_model: bool = False,
     force: bool = False,
+    progress=None,
 ) -> str:
     """Calibrate, build the ensemble, write every output; return the printed summary."""
     from sim.engine import load_model
@@ -65,7 +66,9 @@ def run_calibration(
     clock = time.perf_counter()
     model = load_model(model_path)
     observations = load_history(history_path, [el.name for el in model.spec.elements])
-    cal = calibrate(model, observations, starts=starts, samples=samples, seed=seed)
+    cal = calibrate(
+        model, observations, starts=starts, samples=samples, seed=seed, progress=progress
+    )
     rows = report_rows(cal.problem, cal.best_obs)
 
     new_text = None

@@ -620,8 +620,14 @@ class Calibration:
     fit_seconds: float
 
 
-def calibrate(model, observations: tuple, *, starts: int, samples: int, seed: int) -> Calibration:
-    """Fit the calibrated parameters to ``observations``, then draw the constrained ensemble."""
+def calibrate(
+    model, observations: tuple, *, starts: int, samples: int, seed: int, progress=None
+) -> Calibration:
+    """Fit the calibrated parameters to ``observations``, then draw the constrained ensemble.
+
+    ``progress(text)`` is told as each of the three steps begins.
+    """
+    say = progress or (lambda text: None)
     from sim.studies.targets import OUTPUT_TIMING
 
     clock = time.perf_counter()
@@ -629,12 +635,14 @@ def calibrate(model, observations: tuple, *, starts: int, samples: int, seed: in
     defaults = np.array(
         [model.defaults[model.param_keys.index(model.spec.element(n).key)] for n in problem.names]
     )
+    say(f"least-squares fit of {len(problem.names)} parameters from {starts} starts")
     best = fit(problem, starts=starts, seed=seed)
     # the .mdl keeps six significant digits; report the values it will hold
     rounded = np.clip([float(f"{v:.6g}") for v in best.values], problem.lower, problem.upper)
     best_obs = modelled(problem, rounded[:, None])[:, 0]
     fit_seconds = time.perf_counter() - clock
 
+    say(f"the constrained ensemble from a prior sample of {samples:,}")
     ens = ensemble(problem, best, samples=samples, seed=seed)
     if len(ens.costs) == 0:
         raise BrainsimError(f"no parameter set of {samples} passed the threshold; raise --samples")
@@ -644,6 +652,7 @@ def calibrate(model, observations: tuple, *, starts: int, samples: int, seed: in
     timing = {n: r for n, r in OUTPUT_TIMING.items() if model.spec.has(n)}
     for obs in observations:
         timing.setdefault(model.spec.element(obs.model_variable).name, obs.timing)
+    say("the baseline's projection bands over the ensemble")
     band_rows = bands(model, ens.names, ens.values, timing)
     runs = best.runs + 1 + samples + max(ens.full_range_size, 0) + 2 * len(ens.costs)
     return Calibration(

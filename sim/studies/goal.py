@@ -117,11 +117,13 @@ def seek(
     points: int = 11,
     tolerance: float | None = None,
     workers=None,
+    progress=None,
 ) -> Answer:
     """Find the smallest level of ``lever`` that meets ``goal`` in ``probability`` of the runs.
 
     If the lever works against the goal (the probability falls as it rises),
-    the largest level is found instead.
+    the largest level is found instead. ``progress(done, total)`` is called
+    after the grid and after each bisection step.
     """
     from sim.studies.runner import measure_runs, parameters, rule_for
 
@@ -150,7 +152,11 @@ def seek(
         return goal.met(at).mean(axis=1)
 
     grid = np.linspace(lo, hi, points)
+    # the grid, then bisection of one grid interval down to the tolerance
+    steps = 1 + max(0, math.ceil(math.log2((hi - lo) / (points - 1) / tol)))
     curve = dict(zip(grid.tolist(), chances(grid).tolist(), strict=True))
+    if progress is not None:
+        progress(1, steps)
     increasing = curve[hi] >= curve[lo]
     ok = [x for x in sorted(curve) if curve[x] >= probability]
     if not ok:
@@ -169,6 +175,8 @@ def seek(
         mid = (good + bad) / 2
         p = float(chances(np.array([mid]))[0])
         curve[mid] = p
+        if progress is not None:
+            progress(min(len(curve) - points + 1, steps), steps)
         if p >= probability:
             good = mid
         else:

@@ -119,16 +119,20 @@ def _difference_rows(res, baseline) -> list:
     )
     for name, arr in res.values.items():
         base = baseline.values[name]
-        for y, year in enumerate(res.years):
-            if np.isnan(arr[y]).any() or np.isnan(base[y]).any():
-                continue
-            b50, s50 = float(np.median(base[y])), float(np.median(arr[y]))
-            if paired:
-                d05, d50, d95 = (float(v) for v in np.percentile(arr[y] - base[y], [5, 50, 95]))
-            else:
-                d05, d50, d95 = float("nan"), s50 - b50, float("nan")
-            pct = 100 * (s50 - b50) / b50 if b50 else float("nan")
-            rows.append((res.scenario.name, name, int(year), b50, s50, d50, pct, d05, d95))
+        ok = ~(np.isnan(arr).any(axis=1) | np.isnan(base).any(axis=1))
+        b50, s50 = np.median(base[ok], axis=1), np.median(arr[ok], axis=1)
+        if paired:
+            d05, d50, d95 = np.percentile(arr[ok] - base[ok], [5, 50, 95], axis=1)
+        else:
+            d05 = d95 = np.full(len(b50), np.nan)
+            d50 = s50 - b50
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pct = np.where(b50 != 0, 100 * (s50 - b50) / b50, np.nan)
+        for i, year in enumerate(res.years[ok]):
+            rows.append(
+                (res.scenario.name, name, int(year))
+                + tuple(float(v[i]) for v in (b50, s50, d50, pct, d05, d95))
+            )
     return rows
 
 

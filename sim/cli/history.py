@@ -2,7 +2,7 @@
 
 import sys
 
-from sim.cli.common import HISTORY, MODEL, add_out, wrote
+from sim.cli.common import HISTORY, MODEL, add_out, progress, wrote
 
 EXAMPLES = {
     "history": "example: brainsim history --series researchers_dispatched_midlong "
@@ -59,22 +59,6 @@ def register(sub) -> None:
     p.set_defaults(func=calibrate)
 
 
-def _steps(label: str, total: int):
-    """Return a callback that says, on stderr, which step began and the time so far."""
-    import time
-
-    start, step = time.monotonic(), {"n": 0}
-
-    def say(text):
-        step["n"] += 1
-        sys.stderr.write(
-            f"{label} [{step['n']}/{total}]: {text} ({time.monotonic() - start:.0f} s)\n"
-        )
-        sys.stderr.flush()
-
-    return say
-
-
 def history(args) -> None:
     """Print the observations beside the default run, measured the same way."""
     from sim.engine import load_model
@@ -120,7 +104,7 @@ def calibrate(args) -> None:
         seed=args.seed,
         update_model=args.update_model,
         force=args.force,
-        progress=_steps("calibrate", 3),
+        progress=progress("calibrate", "steps (fit starts, sample chunks, bands)"),
     )
     sys.stdout.write(summary)
     wrote(args.out)

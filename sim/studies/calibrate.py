@@ -245,7 +245,7 @@ class Fit:
         return sigma * (problem.upper - problem.lower)
 
 
-def fit(problem: Problem, starts: int = 4, seed: int = 0, max_nfev: int = 60) -> Fit:
+def fit(problem: Problem, starts: int = 4, seed: int = 0, max_nfev: int = 60, tick=None) -> Fit:
     """Weighted least squares from the current defaults and ``starts - 1`` Latin-hypercube starts.
 
     The Jacobian is a forward difference computed as one ensemble run of
@@ -290,6 +290,8 @@ def fit(problem: Problem, starts: int = 4, seed: int = 0, max_nfev: int = 60) ->
         results.append((problem.to_values(start), float(out.cost), int(out.nfev)))
         if best is None or out.cost < best.cost:
             best = out
+        if tick is not None:
+            tick()
     _, jacobian = columns(best.x)
     n = int(np.count_nonzero(problem.data.weight))
     return Fit(
@@ -347,6 +349,7 @@ def ensemble(
     chunk: int = 10_000,
     full_range_check: int = 5_000,
     members: int = MEMBERS,
+    tick=None,
 ) -> Ensemble:
     """Draw ``samples`` prior sets, run them, keep those within :data:`THRESHOLD` of the best.
 
@@ -358,13 +361,13 @@ def ensemble(
     draws = prior_sample(problem, best, samples, seed)
     limit = THRESHOLD * best.cost
     start = time.perf_counter()
-    costs = _costs(problem, draws, chunk)
+    costs = _costs(problem, draws, chunk, tick)
     rate = samples / (time.perf_counter() - start)
     full_kept = -1
     if full_range_check:
         unit = qmc.LatinHypercube(d=problem.n_params, seed=seed + 1).random(full_range_check)
         full = problem.to_values(unit.T).T
-        full_kept = int(np.count_nonzero(_costs(problem, full, chunk) <= limit))
+        full_kept = int(np.count_nonzero(_costs(problem, full, chunk, tick) <= limit))
     passed = np.flatnonzero(costs <= limit)
     keep = passed[:members]
     return Ensemble(
@@ -383,11 +386,13 @@ def ensemble(
     )
 
 
-def _costs(problem: Problem, draws: np.ndarray, chunk: int) -> np.ndarray:
+def _costs(problem: Problem, draws: np.ndarray, chunk: int, tick=None) -> np.ndarray:
     out = []
     for a in range(0, len(draws), chunk):
         part = draws[a : a + chunk].T
         out.append(cost(problem, modelled(problem, part, workers=None)))
+        if tick is not None:
+            tick()
     return np.concatenate(out)
 
 
@@ -625,9 +630,17 @@ def calibrate(
 ) -> Calibration:
     """Fit the calibrated parameters to ``observations``, then draw the constrained ensemble.
 
-    ``progress(text)`` is told as each of the three steps begins.
+    ``progress(done, total)`` is called after each least-squares start, each
+    chunk of the prior sample and the bands.
     """
-    say = progress or (lambda text: None)
+    total = starts + math.ceil(samples / 10_000) + math.ceil(5_000 / 10_000) + 1
+    done = [0]
+
+    def tick():
+        done[0] += 1
+        if progress is not None:
+            progress(done[0], total)
+
     from sim.studies.targets import OUTPUT_TIMING
 
     clock = time.perf_counter()
@@ -635,15 +648,13 @@ def calibrate(
     defaults = np.array(
         [model.defaults[model.param_keys.index(model.spec.element(n).key)] for n in problem.names]
     )
-    say(f"least-squares fit of {len(problem.names)} parameters from {starts} starts")
-    best = fit(problem, starts=starts, seed=seed)
+    best = fit(problem, starts=starts, seed=seed, tick=tick)
     # the .mdl keeps six significant digits; report the values it will hold
     rounded = np.clip([float(f"{v:.6g}") for v in best.values], problem.lower, problem.upper)
     best_obs = modelled(problem, rounded[:, None])[:, 0]
     fit_seconds = time.perf_counter() - clock
 
-    say(f"the constrained ensemble from a prior sample of {samples:,}")
-    ens = ensemble(problem, best, samples=samples, seed=seed)
+    ens = ensemble(problem, best, samples=samples, seed=seed, tick=tick)
     if len(ens.costs) == 0:
         raise BrainsimError(f"no parameter set of {samples} passed the threshold; raise --samples")
     member_obs = modelled(problem, ens.values.T, workers=None)
@@ -652,8 +663,8 @@ def calibrate(
     timing = {n: r for n, r in OUTPUT_TIMING.items() if model.spec.has(n)}
     for obs in observations:
         timing.setdefault(model.spec.element(obs.model_variable).name, obs.timing)
-    say("the baseline's projection bands over the ensemble")
     band_rows = bands(model, ens.names, ens.values, timing)
+    tick()
     runs = best.runs + 1 + samples + max(ens.full_range_size, 0) + 2 * len(ens.costs)
     return Calibration(
         problem,

@@ -161,6 +161,8 @@ def seek(
     ok = [x for x in sorted(curve) if curve[x] >= probability]
     if not ok:
         best = curve[hi] if increasing else curve[lo]
+        if progress is not None:
+            progress(steps, steps)
         return Answer(
             el.name, goal, probability, None, best, sorted(curve.items()), tol, increasing
         )
@@ -181,6 +183,8 @@ def seek(
             good = mid
         else:
             bad = mid
+    if progress is not None:
+        progress(steps, steps)
     return Answer(
         el.name, goal, probability, good, curve[good], sorted(curve.items()), tol, increasing
     )

@@ -166,6 +166,15 @@ def seek(
         return Answer(
             el.name, goal, probability, None, best, sorted(curve.items()), tol, increasing
         )
+    good = _bisect(curve, ok, increasing, probability, tol, chances, progress, steps)
+    return Answer(
+        el.name, goal, probability, good, curve[good], sorted(curve.items()), tol, increasing
+    )
+
+
+def _bisect(curve, ok, increasing, probability, tol, chances, progress, steps) -> float:
+    """Narrow the grid interval where the goal starts to hold; add each level to ``curve``."""
+    points = len(curve)
     # bracket: the first grid level that meets it and its neighbour that does not
     if increasing:
         good = ok[0]
@@ -185,6 +194,4 @@ def seek(
             bad = mid
     if progress is not None:
         progress(steps, steps)
-    return Answer(
-        el.name, goal, probability, good, curve[good], sorted(curve.items()), tol, increasing
-    )
+    return good

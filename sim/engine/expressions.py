@@ -6,6 +6,7 @@ The precedence levels follow PySD's ``components.peg``, loosest first:
 :class:`~sim.engine.calls.EquationReader`, which builds on this grammar.
 """
 
+import abc
 import math
 import re
 
@@ -23,7 +24,7 @@ _WITH_LOOKUP = re.compile(r"WITH\s+LOOKUP\s*\(", re.IGNORECASE)
 MAX_NESTING = 60  # parentheses and calls inside one another; real models use a handful
 
 
-class ExpressionParser(Cursor):
+class ExpressionParser(Cursor, abc.ABC):
     """The operator grammar of Vensim equations, one method per precedence level.
 
     Attributes
@@ -66,13 +67,16 @@ class ExpressionParser(Cursor):
             "rewrite it with the functions listed in the README (The engine)"
         )
 
+    # the grammar leaves calls and tables to a subclass: an abstract method
+    # makes a parser without them fail when it is made, not mid-equation
+
+    @abc.abstractmethod
     def call(self, fn: str):
         """Parse a call to ``fn`` after its ``(``; a subclass gives the functions."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def with_lookup(self):
         """Parse ``input, table)`` after ``WITH LOOKUP(``; a subclass gives the tables."""
-        raise NotImplementedError
 
     # -- precedence levels, loosest first
 

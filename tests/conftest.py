@@ -1,3 +1,4 @@
+import hashlib
 import subprocess
 import sys
 from pathlib import Path
@@ -46,3 +47,25 @@ TIME STEP = {step} ~ Year [0,?] ~ |
         encoding="utf-8",
     )
     return path
+
+
+# A scenario that runs once, fast: for tests of what a command does, not of the model.
+QUICK = """\
+name: quick
+title:
+  en: One run
+  ja: 一回の実行
+description:
+  en: The baseline once, without uncertainty.
+  ja: 不確実性なしの基準を一回。
+uncertainty: none
+"""
+
+
+def tree(folder: Path) -> dict:
+    """Return ``{relative path: sha256}`` of every file under ``folder``."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }

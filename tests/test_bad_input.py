@@ -8,7 +8,6 @@ option (each case lists the fragments it expects), never a traceback, and
 must leave every file of the working folder byte-identical, adding none.
 """
 
-import hashlib
 import os
 import resource
 import shutil
@@ -22,21 +21,10 @@ import pytest
 
 import sim
 
-from conftest import ROOT, write_mdl
+from conftest import QUICK, ROOT, tree, write_mdl
 
 TIMEOUT = 60  # seconds; every refusal here should come in one or two
 MEMORY = 6 << 30  # address space of one call: a runaway allocation fails, not the machine
-
-QUICK = """\
-name: quick
-title:
-  en: One run
-  ja: 一回の実行
-description:
-  en: The baseline once, without uncertainty.
-  ja: 不確実性なしの基準を一回。
-uncertainty: none
-"""
 
 HEAD = """\
 name: bad
@@ -700,15 +688,6 @@ OPTION_CASES = [
 ]
 
 CASES = SCENARIO_CASES + OPTION_CASES
-
-
-def tree(folder) -> dict:
-    """Return ``{relative path: sha256}`` of every file under ``folder``."""
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 def _limit_memory():

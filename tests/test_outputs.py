@@ -1,6 +1,5 @@
 """--out never loses a user's files: brainsim replaces only folders it wrote itself."""
 
-import hashlib
 import json
 import shutil
 
@@ -8,27 +7,7 @@ import pytest
 
 from sim.engine.files import MARKER
 
-from conftest import ROOT
-
-QUICK = """\
-name: quick
-title:
-  en: One run
-  ja: 一回の実行
-description:
-  en: The baseline once, without uncertainty.
-  ja: 不確実性なしの基準を一回。
-uncertainty: none
-"""
-
-
-def tree(folder):
-    """Return ``{relative path: sha256}`` of every file under ``folder``."""
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
+from conftest import QUICK, ROOT, tree
 
 
 @pytest.fixture

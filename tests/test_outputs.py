@@ -34,6 +34,7 @@ def _run(run_cli, project, *out_args):
         (".", "is the current folder or one of its parents"),
         ("..", "is the current folder or one of its parents"),
         ("notes.txt", "is a file"),
+        ("notes.txt/sub", "is a file, so no folder can be made inside it"),
         ("", "--out is empty"),
         ("model", "holds files brainsim did not write"),
     ],

@@ -66,6 +66,12 @@ def check_out(path: str | Path, *, force: bool = False, option: str = "--out") -
             f"{option} {text} is the current folder or one of its parents, which brainsim never "
             f"replaces; give a new folder, e.g. {option} results/run"
         )
+    blocked = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
+    if blocked is not None:
+        raise BrainsimError(
+            f"{option} {text}: {blocked} is a file, so no folder can be made inside it; "
+            "give another path"
+        )
     if target.exists() and not target.is_dir():
         raise BrainsimError(
             f"{option} {text} is a file; brainsim writes a folder and never replaces a file; "

@@ -145,9 +145,13 @@ VARIABLES = {
         "en": "International students in Japan (1 May)",
         "ja": "外国人留学生数（5月1日）",
     },
+    "domestic employment rate jmirai basis": {
+        "en": "Domestic employment of international graduates (J-MIRAI basis)",
+        "ja": "外国人留学生の国内就職率（J-MIRAI基準）",
+    },
     "domestic employment rate of international graduates": {
-        "en": "Domestic employment of international graduates",
-        "ja": "外国人留学生の国内就職率",
+        "en": "Domestic employment of international graduates (JASSO basis)",
+        "ja": "外国人留学生の国内就職率（JASSO基準）",
     },
     "researchers dispatched per year": {
         "en": "Researchers dispatched 30+ days a year",
@@ -158,6 +162,10 @@ VARIABLES = {
         "ja": "外国人研究者の受入れ数（年間）",
     },
     "net researcher flow": {"en": "Net researcher flow", "ja": "研究者の純流入"},
+    "net researcher migration": {
+        "en": "Net researcher migration (OECD basis)",
+        "ja": "研究者の純移動（OECD基準）",
+    },
 }
 
 # the programmes each lever of the model stands for (named in the .mdl and the seed document)
@@ -206,7 +214,7 @@ PROGRAMMES = {
         "en": "Research-security screening",
         "ja": "研究セキュリティ審査",
     },
-    "high school students abroad": {
+    "high school study abroad rate": {
         "en": "High-school study abroad (short trips and stays of 3 months or more)",
         "ja": "高校生の海外留学（短期・3か月以上）",
     },

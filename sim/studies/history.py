@@ -22,10 +22,12 @@ COLUMNS = ("series", "year", "value", "unit", "source", "note", "model_variable"
 # How each series is observed (MODEL_NOTES.md, "Stocks and flows in the data").
 #   may1           a stock counted on 1 May of the year (JASSO, MEXT school survey)
 #   mid_year       a stock in a calendar/statistical year, taken at mid-year
+#   early_january  a stock counted in the first days of January (4 January)
 #   fiscal_mean    a flow (or a ratio of flows) over the fiscal year April-March,
 #                  as the mean of the model's rate over [year + 0.25, year + 1.25)
 #   calendar_mean  the same over the calendar year [year, year + 1)
 TIMING_BY_PREFIX = (
+    ("intl_students_awaiting_entry", "early_january"),
     ("intl_students_", "may1"),
     ("doctoral_students_enrolled", "may1"),
     ("japanese_abroad_oecd_based", "mid_year"),
@@ -33,13 +35,14 @@ TIMING_BY_PREFIX = (
     ("japanese_abroad_jasso_agreement_survey", "fiscal_mean"),
     ("researchers_", "fiscal_mean"),
     ("intl_grads_employed_in_japan_share", "fiscal_mean"),
+    ("intl_grads_domestic_employment_rate_jmirai", "fiscal_mean"),
     ("master_to_doctoral_progression_rate", "fiscal_mean"),
     ("doctoral_entrants", "fiscal_mean"),
     ("doctoral_graduates", "fiscal_mean"),
     ("status_change_permits_study_to_work", "calendar_mean"),
 )
 _WINDOWS = {"fiscal_mean": (0.25, 1.25), "calendar_mean": (0.0, 1.0)}
-_POINTS = {"may1": 120 / 365, "mid_year": 0.5}  # 1 May is the 121st day of the year
+_POINTS = {"may1": 120 / 365, "mid_year": 0.5, "early_january": 3 / 365}  # 1 May is the 121st day of the year
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ OUTPUT_TIMING = {
     "university short and mid term participants per year": "fiscal_mean",
     "high school students abroad per year": "fiscal_mean",
     "domestic employment rate of international graduates": "fiscal_mean",
+    "domestic employment rate jmirai basis": "fiscal_mean",
     "researchers dispatched per year": "fiscal_mean",
     "foreign researchers accepted per year": "fiscal_mean",
     "net researcher flow": "fiscal_mean",
@@ -93,12 +94,12 @@ TARGETS = (
         _JMIRAI,
     ),
     Target(
-        "domestic employment rate of international graduates",
+        "domestic employment rate jmirai basis",
         2033,
         0.6,
         "at_least",
-        "Domestic employment of international graduates (JASSO basis; J-MIRAI's 60% "
-        "uses a wider definition)",
+        "Domestic employment of international graduates (J-MIRAI basis: employed in "
+        "Japan / graduates not continuing study in Japan)",
         _JMIRAI,
     ),
     Target(

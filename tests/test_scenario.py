@@ -100,12 +100,34 @@ def _probabilities(targets, scenario):
     return {r["target"]: float(r["probability"]) for r in targets if r["scenario"] == scenario}
 
 
-def test_jmirai_package_raises_the_chance_of_every_target(compared):
+def _medians(targets, scenario):
+    return {r["target"]: float(r["p50"]) for r in targets if r["scenario"] == scenario}
+
+
+EMPLOYMENT = "domestic employment rate jmirai basis"
+
+
+def test_jmirai_package_moves_every_other_target_output_toward_its_target(compared):
     _, _, targets = compared
-    base = _probabilities(targets, "baseline")
-    package = _probabilities(targets, "jmirai-package")
+    base, package = _medians(targets, "baseline"), _medians(targets, "jmirai-package")
+    base_p = _probabilities(targets, "baseline")
+    package_p = _probabilities(targets, "jmirai-package")
     for target in TARGETS:
+        if target.variable == EMPLOYMENT:
+            continue
         assert package[target.label] > base[target.label], target.label
+        assert package_p[target.label] >= base_p[target.label], target.label
+
+
+def test_jmirai_package_dilutes_employment_as_its_extra_students_graduate(compared):
+    # Loops B2 and B4: the package's extra international students compete for the
+    # same employer demand, so the employment rate falls even with doubled support.
+    _, _, targets = compared
+    base, package = _medians(targets, "baseline"), _medians(targets, "jmirai-package")
+    label = next(t.label for t in TARGETS if t.variable == EMPLOYMENT)
+    students = next(t.label for t in TARGETS if t.variable == "international students in japan")
+    assert package[students] > base[students]
+    assert package[label] < base[label]
 
 
 def test_a_weaker_yen_means_fewer_students_abroad(compared):

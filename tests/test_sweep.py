@@ -204,7 +204,7 @@ def test_sweep_command_on_the_brain_model(run_cli, tmp_path):
         "--method",
         "oat",
         "--params",
-        "employment support target",
+        "jmirai inbound recruitment uplift target",
         "scholarship coverage target",
         "--model",
         ROOT / "model" / "brain_circulation.mdl",
@@ -221,10 +221,11 @@ def test_sweep_command_on_the_brain_model(run_cli, tmp_path):
     with open(out / "indices.csv", encoding="utf-8") as fh:
         rows = [r for r in csv.DictReader(fh) if r["index"] == "swing" and r["year"] == "2033"]
     swing = {(r["output"], r["parameter"]): float(r["value"]) for r in rows}
-    employment = "domestic employment rate of international graduates"
-    assert swing[(employment, "employment support target")] > 0.01
+    employment = "domestic employment rate jmirai basis"
+    # more international students, more graduates competing for the same jobs (B2, B4)
+    assert swing[(employment, "jmirai inbound recruitment uplift target")] < -0.01
     assert swing[(employment, "scholarship coverage target")] == pytest.approx(0, abs=1e-9)
-    assert "## domestic employment rate of international graduates, 2033" in stdout
+    assert "## domestic employment rate jmirai basis, 2033" in stdout
 
 
 LEVERS = [

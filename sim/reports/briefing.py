@@ -59,9 +59,14 @@ def findings(ds, lang: str) -> list:
     for t in headline:
         base = float(ds["probability"].sel(scenario="baseline", target=t.label))
         pack = float(ds["probability"].sel(scenario="jmirai-package", target=t.label))
+        # compare the percentages as they are printed, so the verb matches the numbers
+        shown_base, shown_pack = round(100 * base), round(100 * pack)
+        key = "finding_package" if shown_pack > shown_base else "finding_package_lower"
+        if shown_pack == shown_base:
+            key = "finding_package_same"
         out.append(
             label(
-                "finding_package",
+                key,
                 lang,
                 output=name(t.variable, lang),
                 base=f"{base:.0%}",

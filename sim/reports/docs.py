@@ -16,6 +16,10 @@ CONSTANTS_START = "<!-- constants:start -->"
 CONSTANTS_END = "<!-- constants:end -->"
 DIAGRAM_START = "<!-- diagram:start -->"
 DIAGRAM_END = "<!-- diagram:end -->"
+LOOPS_START = "<!-- loops:start -->"
+LOOPS_END = "<!-- loops:end -->"
+CAUSES_START = "<!-- dispatch-causes:start -->"
+CAUSES_END = "<!-- dispatch-causes:end -->"
 
 # The documentation conventions of the .mdl (STYLE.md §6): the source of a
 # number starts at the first of these words.
@@ -75,7 +79,9 @@ def constants_table(spec: ModelSpec) -> str:
     return "\n".join(lines)
 
 
-def update_readme(readme_text: str, spec: ModelSpec, diagram_name: str) -> str:
+def update_readme(
+    readme_text: str, spec: ModelSpec, diagram_name: str, measured: dict | None = None
+) -> str:
     """Return ``readme_text`` with its generated sections brought up to date.
 
     The text between ``<!-- constants:start -->`` and
@@ -94,6 +100,11 @@ def update_readme(readme_text: str, spec: ModelSpec, diagram_name: str) -> str:
     diagram_name
         The diagram image as the README should link it (a path relative to
         the README, e.g. ``figures/model_diagram.png``).
+    measured
+        Optional text measured from runs of the model, keyed by marker pair:
+        ``(LOOPS_START, LOOPS_END)`` for the loop strengths and
+        ``(CAUSES_START, CAUSES_END)`` for the causes of the dispatch decline
+        (see :func:`structure_sections`).
 
     Raises
     ------
@@ -104,7 +115,30 @@ def update_readme(readme_text: str, spec: ModelSpec, diagram_name: str) -> str:
     model_name = Path(spec.path).name
     image = f"![Stock-and-flow diagram of {model_name}]({diagram_name})"
     text = _replace_between(readme_text, CONSTANTS_START, CONSTANTS_END, constants_table(spec))
+    for (start, end), content in (measured or {}).items():
+        text = _replace_between(text, start, end, content)
     return _replace_between(text, DIAGRAM_START, DIAGRAM_END, image)
+
+
+def structure_sections(model_path: str | Path) -> dict:
+    """Return the README text measured from runs of the model: loop strengths, dispatch causes.
+
+    The loops are read from ``loops.csv`` beside the ``.mdl``; without that
+    file there is nothing to measure and the result is empty.
+    """
+    from sim.engine import load_model
+    from sim.reports import structure
+
+    loops_path = Path(model_path).with_name("loops.csv")
+    if not loops_path.is_file():
+        return {}
+    model = load_model(model_path)
+    loops = structure.loop_strengths(model, structure.read_loops(loops_path))
+    causes = structure.dispatch_decomposition(model)
+    return {
+        (LOOPS_START, LOOPS_END): structure.loops_table(loops),
+        (CAUSES_START, CAUSES_END): structure.decomposition_table(causes),
+    }
 
 
 def _replace_between(text: str, start: str, end: str, content: str) -> str:
@@ -171,7 +205,8 @@ def document(model: str | Path, readme: str | Path, diagram: str | Path, check: 
         raise BrainsimError(f"{readme}: no such file; write the README with its markers first")
     try:
         current = readme.read_text(encoding="utf-8")
-        updated = update_readme(current, spec, diagram.with_suffix(".png").name)
+        measured = structure_sections(model)
+        updated = update_readme(current, spec, diagram.with_suffix(".png").name, measured)
     except ValueError as err:
         raise BrainsimError(f"{readme}: {err}") from None
     if check:

@@ -103,6 +103,15 @@ LABELS = {
         "{package}.",
         "ja": "J-MIRAIの全施策を同時に行うと、{output}の達成確率は{base}から{package}に上がる。",
     },
+    "finding_package_lower": {
+        "en": "All J-MIRAI measures together lower the chance for {output} from {base} to "
+        "{package}.",
+        "ja": "J-MIRAIの全施策を同時に行うと、{output}の達成確率は{base}から{package}に下がる。",
+    },
+    "finding_package_same": {
+        "en": "All J-MIRAI measures together leave the chance for {output} at {base}.",
+        "ja": "J-MIRAIの全施策を同時に行っても、{output}の達成確率は{base}のまま。",
+    },
     "finding_yen": {
         "en": "A weaker yen lowers Japanese students abroad in 2033 to {weak} (baseline {base}); "
         "a stronger yen raises it to {strong}.",

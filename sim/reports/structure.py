@@ -1,4 +1,4 @@
-"""Measure the model's structure: how strong each feedback loop is, and what causes the dispatch decline.
+"""Measure the model's structure: loop strengths and the causes of the dispatch decline.
 
 A reviewer of a system-dynamics model asks two questions the equations alone
 do not answer (Sterman, *Business Dynamics*, ch. 21): how much does each named
@@ -43,7 +43,9 @@ def read_loops(path: str | Path) -> list:
         rows = list(csv.DictReader(f))
     missing = {"loop", "name", "cut", "output"} - set(rows[0] if rows else {})
     if missing:
-        raise BrainsimError(f"{path}: missing column(s) {sorted(missing)}; see sim/reports/structure.py")
+        raise BrainsimError(
+            f"{path}: missing column(s) {sorted(missing)}; see sim/reports/structure.py"
+        )
     return [Loop(r["loop"], r["name"], r["cut"], r["output"]) for r in rows]
 
 
@@ -73,7 +75,10 @@ def _number_or_constant(model, text: str) -> float:
 def measure(model, output: str, year: int, params=None, tables=None) -> float:
     """Return ``output`` in ``year`` as its target measures it (1 May or fiscal-year mean)."""
     ds = simulate(
-        model, params or {}, tables=tables or {}, outputs=[output],
+        model,
+        params or {},
+        tables=tables or {},
+        outputs=[output],
         saveper=model.controls["time_step"],
     )
     rule = OUTPUT_TIMING.get(output)
@@ -133,7 +138,8 @@ def dispatch_causes(model) -> dict:
     held_rate = (list(cohort.xs), [completions / c for c in cohort.ys])
     return {
         "money (national universities' operating grants)": (
-            {}, {"operating grants index path": flat("operating grants index path")}
+            {},
+            {"operating grants index path": flat("operating grants index path")},
         ),
         "doctoral pipeline (straight-track doctoral entry)": (
             {},
@@ -142,7 +148,10 @@ def dispatch_causes(model) -> dict:
                 "master to doctoral progression path": flat("master to doctoral progression path"),
             },
         ),
-        "career risk (fixed-term posts)": ({}, {"fixed term share path": flat("fixed term share path")}),
+        "career risk (fixed-term posts)": (
+            {},
+            {"fixed term share path": flat("fixed term share path")},
+        ),
         "exchange rate": ({}, {"exchange rate yen per usd": flat("exchange rate yen per usd")}),
         "residual (interest in research abroad)": ({"interest floor": 1.0}, {}),
     }
@@ -179,7 +188,8 @@ def decomposition_table(rows: list, start: int = 2000, end: int = 2018) -> str:
         f"FY{start}, {_fmt(head['last'])} in FY{end}, a decline of "
         f"{_fmt(head['first'] - head['last'])}.",
         "",
-        f"| cause held at its {start} level | FY{end} dispatch | share of the decline it explains |",
+        f"| cause held at its {start} level | FY{end} dispatch "
+        "| share of the decline it explains |",
         "|---|---|---|",
     ]
     for r in causes:

@@ -42,7 +42,8 @@ TIMING_BY_PREFIX = (
     ("status_change_permits_study_to_work", "calendar_mean"),
 )
 _WINDOWS = {"fiscal_mean": (0.25, 1.25), "calendar_mean": (0.0, 1.0)}
-_POINTS = {"may1": 120 / 365, "mid_year": 0.5, "early_january": 3 / 365}  # 1 May is the 121st day of the year
+# 1 May is the 121st day of the year; 4 January the 4th
+_POINTS = {"may1": 120 / 365, "mid_year": 0.5, "early_january": 3 / 365}
 
 
 @dataclass(frozen=True)

@@ -414,3 +414,22 @@ def test_the_dispatch_decline_is_mostly_explained_by_named_causes(model):
     residual = [r for r in rows if r["cause"].startswith("residual")]
     assert len(residual) == 1
     assert residual[0]["share"] < 0.5, residual[0]
+
+
+# -- loop strengths -----------------------------------------------------------------------
+
+
+def test_cutting_each_named_loop_changes_its_output_as_the_model_readme_states(model):
+    from sim.reports.structure import loop_strengths, read_loops
+
+    readme = (ROOT / "model" / "README.md").read_text(encoding="utf-8")
+    table = readme.split("<!-- loops:start -->")[1].split("<!-- loops:end -->")[0]
+    stated = {}
+    for line in table.strip().splitlines()[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        stated[cells[0].split()[0]] = float(cells[4].replace(",", ""))
+    loops = read_loops(ROOT / "model" / "loops.csv")
+    assert set(stated) == {loop.code for loop in loops}
+    for row in loop_strengths(model, loops):
+        cut = row["cut"]
+        assert cut == pytest.approx(stated[row["loop"].code], rel=5e-3, abs=5e-3), row["loop"]

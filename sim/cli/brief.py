@@ -37,7 +37,15 @@ def brief(args) -> int:
     root = Path(args.root).resolve()
     headline = Path(args.headline) if args.headline else root / "docs" / "headline"
     if args.check:
+        from sim.engine import load_model
+        from sim.reports.calibration import stale_calibration
+
+        calibration = stale_calibration(root, load_model(root / "model" / "brain_circulation.mdl"))
+        for note in calibration:
+            sys.stderr.write(f"brainsim: error: {note}\n")
         changed = stale(root, headline)
+        if calibration and not changed:
+            return 2
         if changed:
             sys.stderr.write(
                 f"brainsim: error: the headline figures in {headline} are stale against "

@@ -88,7 +88,7 @@ def compare(args) -> None:
     from sim.engine.files import check_out
     from sim.reports.results import target_lines, write_results
     from sim.studies.history import load_history
-    from sim.studies.runner import kept_outputs, output_timing, run_scenarios
+    from sim.studies.runner import kept_outputs, output_timing, run_scenarios, stale_ensembles
     from sim.studies.scenario import load_scenarios
 
     check_out(args.out, force=args.force)
@@ -99,6 +99,8 @@ def compare(args) -> None:
     history = load_history(args.history, [el.name for el in model.spec.elements])
     timing, outputs = kept_outputs(model, output_timing(model, history), args.outputs or [])
     root = Path(args.model).resolve().parent.parent
+    for note in stale_ensembles(scenarios, model, root):
+        sys.stderr.write(f"brainsim: warning: {note}\n")
     results = run_scenarios(scenarios, model, timing, root, progress=progress(args.command))
     rows = write_results(args.out, results, model, outputs, command(), force=args.force)
     sys.stdout.write(target_lines(rows))

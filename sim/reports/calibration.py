@@ -200,3 +200,30 @@ def _summary(cal: Calibration, headline: list, rows: list, elapsed: float, prov:
         "",
     ]
     return "\n".join(lines)
+
+
+def stale_calibration(root: Path, model) -> list:
+    """Return what in the calibration outputs was made from another model (empty: current).
+
+    Checks ``model/ensemble.csv`` (its ``# model_sha256`` header) and
+    ``model/calibration/fit_report.md`` (the hash in its provenance line)
+    against the model as it is now.
+    """
+    from sim.studies.calibrate import ensemble_model_mismatch
+
+    root = Path(root)
+    notes = []
+    mismatch = ensemble_model_mismatch(root / "model" / "ensemble.csv", model)
+    if mismatch:
+        notes.append(mismatch)
+    report = root / "model" / "calibration" / "fit_report.md"
+    if report.is_file():
+        found = re.search(r"sha256 ([0-9a-f]{12})", report.read_text(encoding="utf-8"))
+        if not found or found.group(1) != model.spec.sha256[:12]:
+            made = f"sha256 {found.group(1)}" if found else "an unrecorded model"
+            notes.append(
+                f"{report} was made from {made}, not the current model (sha256 "
+                f"{model.spec.sha256[:12]}); rerun brainsim calibrate --out "
+                "model/calibration --update-model"
+            )
+    return notes

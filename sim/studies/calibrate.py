@@ -436,6 +436,31 @@ def write_ensemble(path: Path, ens: Ensemble) -> None:
             writer.writerow([i, repr(float(c)), *(repr(float(v)) for v in row)])
 
 
+def ensemble_model_mismatch(path: Path, model) -> str:
+    """Return a one-line note if the ensemble at ``path`` was made from another model, else ``""``.
+
+    The ensemble's ``# model_sha256`` header records the ``.mdl`` it was fitted
+    to; parameter sets fitted to one model say little about another.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return ""
+    recorded = ""
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if not line.startswith("#"):
+            break
+        key, _, value = line[1:].partition(":")
+        if key.strip() == "model_sha256":
+            recorded = value.strip()
+    if recorded == model.spec.sha256:
+        return ""
+    made = f"model sha256 {recorded[:12]}" if recorded else "a model it does not record"
+    return (
+        f"{path} was made from {made}, not from {Path(model.spec.path).name} as it is now "
+        f"(sha256 {model.spec.sha256[:12]}); rerun brainsim calibrate --update-model"
+    )
+
+
 def read_ensemble(path: Path, model=None) -> tuple:
     """Read an ensemble file: ``(header dict, parameter names, values (n, p))``.
 

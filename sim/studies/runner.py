@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.engine.errors import BrainsimError
-from sim.studies.calibrate import read_ensemble
+from sim.studies.calibrate import ensemble_model_mismatch, read_ensemble
 from sim.studies.history import default_rule, timing_weights
 from sim.studies.scenario import Scenario
 from sim.studies.targets import OUTPUT_TIMING, PROJECTION_START
@@ -62,6 +62,14 @@ def kept_outputs(model, timing: dict, extra=()) -> tuple:
     for name in outputs:
         timing.setdefault(name, rule_for(model, name))
     return timing, outputs
+
+
+def stale_ensembles(scenarios: list, model, root) -> list:
+    """Return a note for each ensemble the scenarios use that was made from another model."""
+    paths = {
+        Path(root) / s.uncertainty.ensemble for s in scenarios if s.uncertainty.kind == "ensemble"
+    }
+    return [note for note in (ensemble_model_mismatch(p, model) for p in sorted(paths)) if note]
 
 
 def parameters(scenario: Scenario, model, root, ensembles: dict | None = None) -> tuple:

@@ -19,7 +19,7 @@ from sim.engine.units import (
     power,
 )
 
-from conftest import DATA, MODELS, write_mdl
+from conftest import DATA, MODELS, ROOT, write_mdl
 
 CHECK = DATA / "check"
 
@@ -357,3 +357,69 @@ smoothed = SMOOTH(WITH LOOKUP(Time, ([(0,0)-(10,1)],(0,0),(10,1))), 2) ~ dmnl ~ 
     problems = check_model(sim.read_mdl(write_mdl(tmp_path / "m.mdl", equations)))
     assert _summary(problems) == [("shape", "source"), ("smoothed", "source")]
     assert "'shape' (WITH LOOKUP table) does not say where" in problems[0].message
+
+
+# -- effect sizes need a prior and a grade ------------------------------------------------
+
+
+def _effect_model(tmp_path, comment):
+    return write_mdl(
+        tmp_path / "effect.mdl",
+        f"""
+demand elasticity = 0.3
+	~	dmnl [0,1]
+	~	{comment}
+	|
+
+demand = 100 * 2 ^ demand elasticity
+	~	person/Year
+	~	Output.
+	|
+
+stock = INTEG(demand, 0)
+	~	person
+	~	A stock.
+	|
+""",
+    )
+
+
+@pytest.mark.parametrize(
+    ("comment", "fragment"),
+    [
+        ("assumption: no estimate.", "is an effect size without a prior"),
+        ("assumption: x. prior: normal(0.3), grade C", "normal takes 2 numbers, not 1"),
+        ("assumption: x. prior: uniform(0.5, 0.1), grade C", "is not a valid distribution"),
+        ("assumption: x. prior: uniform(0, 2), grade C", "reaches outside its range [0, 1]"),
+        ("assumption: x. prior: uniform(0, 0.5), grade D", "grade D is not one of A, B, C"),
+    ],
+)
+def test_an_effect_size_without_a_sound_prior_is_a_problem(tmp_path, comment, fragment):
+    problems = check_model(sim.read_mdl(_effect_model(tmp_path, comment)))
+    assert [p.kind for p in problems] == ["prior"]
+    assert fragment in problems[0].message
+
+
+@pytest.mark.parametrize(
+    "comment",
+    [
+        "assumption: x. prior: triangular(0, 0.3, 0.6), grade C",
+        "source: a study. prior: normal(0.3, 0.1), grade B",
+        "calibrated: fitted to history (the ensemble carries it).",
+    ],
+)
+def test_a_stated_prior_or_a_calibration_satisfies_the_check(tmp_path, comment):
+    assert check_model(sim.read_mdl(_effect_model(tmp_path, comment))) == []
+
+
+def test_the_model_readme_lists_every_effect_size_with_its_evidence():
+    from sim.engine.priors import EFFECT_NAME
+
+    spec = sim.read_mdl(ROOT / "model" / "brain_circulation.mdl")
+    readme = (ROOT / "model" / "README.md").read_text(encoding="utf-8")
+    table = readme.split("<!-- priors:start -->")[1].split("<!-- priors:end -->")[0]
+    effects = [el.name for el in spec.of_kind("constant") if EFFECT_NAME.search(el.name)]
+    assert len(effects) >= 20
+    for name in effects:
+        assert f"| {name} |" in table, name
+    assert "| degree award additionality | 0.75 | uniform(0.25, 1) | C |" in table

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from sim.engine.errors import ModelError
+from sim.engine.priors import is_effect_size, prior_problem
 from sim.engine.spec import Call, Element, LookupCall, ModelSpec, Num, Op, Ref, Stateful, source_of
 from sim.engine.units import (
     DIMENSIONLESS,
@@ -38,8 +39,9 @@ class Problem:
     """One thing wrong with a model.
 
     ``kind`` is one of ``units`` (dimensionally inconsistent), ``no units``,
-    ``bad units`` (a unit string that does not parse), ``range`` and
-    ``source``; ``message`` is one line naming the element and the fix.
+    ``bad units`` (a unit string that does not parse), ``range``, ``source``
+    and ``prior`` (an effect size without a sound prior; :mod:`sim.engine.priors`);
+    ``message`` is one line naming the element and the fix.
     """
 
     element: str
@@ -52,6 +54,7 @@ NO_UNITS = "no units"
 BAD_UNITS = "bad units"
 RANGE = "range"
 SOURCE = "source"
+PRIOR = "prior"
 
 # Documentation that says where a number comes from contains one of these.
 
@@ -138,6 +141,10 @@ def _element(el: Element, owned: Sequence[Stateful], ctx: _Context) -> list:
     exprs = (el.expr, el.init, *(e for st in owned for e in (st.input, st.init)))
     if el.kind in ("constant", "lookup") or any(_has_inline_lookup(e) for e in exprs):
         problems += _source(el)
+    if is_effect_size(el):
+        complaint = prior_problem(el)
+        if complaint:
+            problems.append(Problem(el.name, PRIOR, complaint))
     return problems
 
 

@@ -20,6 +20,8 @@ LOOPS_START = "<!-- loops:start -->"
 LOOPS_END = "<!-- loops:end -->"
 CAUSES_START = "<!-- dispatch-causes:start -->"
 CAUSES_END = "<!-- dispatch-causes:end -->"
+PRIORS_START = "<!-- priors:start -->"
+PRIORS_END = "<!-- priors:end -->"
 
 # The documentation conventions of the .mdl (STYLE.md §6): the source of a
 # number starts at the first of these words.
@@ -79,6 +81,32 @@ def constants_table(spec: ModelSpec) -> str:
     return "\n".join(lines)
 
 
+def priors_table(spec: ModelSpec) -> str:
+    """Return a markdown table of the model's effect sizes and the evidence for each.
+
+    Effect sizes not fitted to history show their prior and its grade
+    (:mod:`sim.engine.priors`); those fitted to history say so, since the
+    calibrated ensemble carries their uncertainty.
+    """
+    from sim.engine.priors import EFFECT_NAME, read_prior
+
+    lines = [
+        "| effect size | value | prior | grade | evidence |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for el in spec.of_kind("constant"):
+        if not EFFECT_NAME.search(el.name):
+            continue
+        prior = read_prior(el)
+        if _CALIBRATED_MARK.search(el.doc):
+            shown, grade = "fitted to history (the calibrated ensemble)", "fitted"
+        else:
+            shown, grade = (prior.describe(), prior.grade) if prior else (_MISSING, _MISSING)
+        cells = (el.name, _number(el.expr.value), shown, grade, _source(el))
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
 def update_readme(
     readme_text: str, spec: ModelSpec, diagram_name: str, measured: dict | None = None
 ) -> str:
@@ -115,6 +143,8 @@ def update_readme(
     model_name = Path(spec.path).name
     image = f"![Stock-and-flow diagram of {model_name}]({diagram_name})"
     text = _replace_between(readme_text, CONSTANTS_START, CONSTANTS_END, constants_table(spec))
+    if PRIORS_START in text:
+        text = _replace_between(text, PRIORS_START, PRIORS_END, priors_table(spec))
     for (start, end), content in (measured or {}).items():
         text = _replace_between(text, start, end, content)
     return _replace_between(text, DIAGRAM_START, DIAGRAM_END, image)

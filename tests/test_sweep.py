@@ -288,3 +288,15 @@ def test_summary_warns_when_n_is_too_small(brain_sobol):
     over[(output, 2033)]["ST_conf"] = np.array([0, 0, 0.05, 0])
     text = summary(replace(result, indices=over), scenario, model, 1.0)
     assert f"indices of {output} (2033): an ST above 1" in text
+
+
+def test_the_default_sweep_takes_each_effect_size_over_its_prior():
+    from sim.studies.scenario import load_scenario
+    from sim.studies.sweep import factors_for
+
+    model = sim.load_model(ROOT / "model" / "brain_circulation.mdl")
+    scenario = load_scenario(ROOT / "scenarios" / "baseline.yaml", model)
+    factors = {f.name: f for f in factors_for(scenario, model)}
+    assert factors["joint research elasticity"].family == "triangular"
+    assert factors["joint research elasticity"].params == (0.0, 0.3, 0.6)
+    assert factors["capacity adjustment time"].family == "uniform"  # not an effect size

@@ -50,6 +50,7 @@ TARGET_COLUMNS = (
     "p95",
     "probability",
     "median_year_met",
+    "driven_by",
 )
 
 
@@ -211,7 +212,10 @@ def target_table(rows: list, results: list, model) -> str:
         f"{package_version()}. Each value is measured as its target's data are: "
         "international students on 1 May, flows as fiscal-year means. Probability: share "
         "of the runs that meet the target; year met: the median over runs of the first "
-        "year from 2024 in which it is met.",
+        "year from 2024 in which it is met. Driven most by: the effect size drawn from "
+        "its prior (grade A causal for Japan, B comparable or correlational, C judgement) "
+        "whose draws rank-correlate most with the value (Spearman's rho over the runs; "
+        "named only when |rho| >= 0.2).",
         "",
     ]
     by_name = {r.scenario.name: r for r in results}
@@ -222,8 +226,8 @@ def target_table(rows: list, results: list, model) -> str:
             "",
             f"{res.n_runs} runs.",
             "",
-            "| target | goal | year | median | 5–95% | probability | year met |",
-            "|---|---|---|---|---|---|---|",
+            "| target | goal | year | median | 5–95% | probability | year met | driven most by |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for row in rows:
             if row["scenario"] != name:
@@ -232,7 +236,8 @@ def target_table(rows: list, results: list, model) -> str:
             lines.append(
                 f"| {row['target']} | {sign} {_fmt(row['goal'])} | {row['year']} | "
                 f"{_fmt(row['p50'])} | {_fmt(row['p05'])}–{_fmt(row['p95'])} | "
-                f"{row['probability']:.0%} | {row['median_year_met']} |"
+                f"{row['probability']:.0%} | {row['median_year_met']} | "
+                f"{row.get('driven_by') or '—'} |"
             )
         lines.append("")
     return "\n".join(lines)

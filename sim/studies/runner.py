@@ -8,7 +8,7 @@ by year as its data are (1 May stocks, fiscal-year means of flows; see
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,8 @@ class ScenarioResult:
     timing: dict  # variable -> observation rule
     n_runs: int
     ensemble_sha256: str
+    # effect sizes drawn from their priors: name -> (evidence grade, draws per run)
+    effects: dict = field(default_factory=dict)
 
 
 def rule_for(model, name: str) -> str:
@@ -72,6 +74,37 @@ def stale_ensembles(scenarios: list, model, root) -> list:
     return [note for note in (ensemble_model_mismatch(p, model) for p in sorted(paths)) if note]
 
 
+# Seed of the effect sizes' draws alongside the ensemble: the same draws in every
+# scenario, so that scenarios differ only by what they set.
+PRIOR_SEED = 20261201
+# Below this rank correlation an effect size's draws explain too little of a
+# target's spread (under 4% of its rank variance) to name it as the driver.
+DRIVER_RHO = 0.2
+
+
+def prior_draws(model, n: int) -> dict:
+    """Latin-hypercube draws of every effect size that states a prior (n of each), seeded."""
+    from sim.engine.priors import is_effect_size, read_prior
+
+    dists = tuple(
+        (el.name, prior.family, prior.params)
+        for el in model.spec.of_kind("constant")
+        if is_effect_size(el) and (prior := read_prior(el)) is not None
+    )
+    return sample_distributions(dists, n, PRIOR_SEED, model) if dists else {}
+
+
+def effect_grades(model) -> dict:
+    """Return the evidence grade of every effect size that states a prior."""
+    from sim.engine.priors import is_effect_size, read_prior
+
+    return {
+        el.name: prior.grade
+        for el in model.spec.of_kind("constant")
+        if is_effect_size(el) and (prior := read_prior(el)) is not None
+    }
+
+
 def parameters(scenario: Scenario, model, root, ensembles: dict | None = None) -> tuple:
     """Return ``(params, n_runs, ensemble sha256)`` for a scenario's runs.
 
@@ -93,6 +126,8 @@ def parameters(scenario: Scenario, model, root, ensembles: dict | None = None) -
         names, values, sha = cache[path]
         params = {name: values[:, j] for j, name in enumerate(names)}
         n = len(values)
+        # the effect sizes no fit can identify come with the ensemble, from their priors
+        params.update(prior_draws(model, n))
     elif unc.kind == "distributions":
         check_runs(
             f"{scenario.files[0][0]}: uncertainty.samples", unc.samples, model, 32, "samples"
@@ -195,8 +230,21 @@ def run_scenarios(scenarios: list, model, timing: dict, root, workers=None, prog
         len(timing),
         "the runs (uncertainty.samples or the ensemble)",
     )
+    grades = effect_grades(model)
     return [
-        ScenarioResult(s, years, measured, dict(timing), job.n, sha)
+        ScenarioResult(
+            s,
+            years,
+            measured,
+            dict(timing),
+            job.n,
+            sha,
+            {
+                name: (grade, np.asarray(job.params[name]))
+                for name, grade in grades.items()
+                if np.ndim(job.params.get(name)) == 1 and np.ptp(job.params[name]) > 0
+            },
+        )
         for s, job, sha, measured in zip(
             scenarios,
             jobs,
@@ -461,9 +509,33 @@ def target_rows(res: ScenarioResult) -> list:
                 "p95": float(p95),
                 "probability": float(np.mean(tgt.met(value))),
                 "median_year_met": _median_first_year(res.years, arr, tgt),
+                "driven_by": driver(res.effects, value),
             }
         )
     return rows
+
+
+def driver(effects: dict, value: np.ndarray) -> str:
+    """Name the drawn effect size whose draws rank-correlate most with ``value``.
+
+    Returns e.g. ``career credit strength (grade C, rho +0.62)``, or ``""``
+    when no effect size was drawn, the value does not vary, or no effect
+    size reaches ``|rho|`` >= :data:`DRIVER_RHO`.
+    """
+    from scipy.stats import spearmanr
+
+    if not effects or np.ptp(value) == 0:
+        return ""
+    rhos = {}
+    for name, (_, draws) in effects.items():
+        if len(draws) == len(value):
+            rhos[name] = float(spearmanr(draws, value).statistic)
+    if not rhos:
+        return ""
+    name = max(rhos, key=lambda k: abs(rhos[k]))
+    if abs(rhos[name]) < DRIVER_RHO:
+        return ""
+    return f"{name} (grade {effects[name][0]}, rho {rhos[name]:+.2f})"
 
 
 def _median_first_year(years, arr, tgt) -> str:

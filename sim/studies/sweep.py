@@ -295,7 +295,8 @@ def factors_for(scenario, model, names=None) -> list:
     """Return the swept parameters.
 
     ``names`` with their .mdl ranges; else the scenario's distributions; else
-    every constant with a range that the scenario does not fix.
+    every constant with a range that the scenario does not fix, an effect size
+    over its prior (:mod:`sim.engine.priors`), any other over its range.
     """
     if names is not None and not names:
         raise BrainsimError("--params names no parameter; give at least one, or leave it out")
@@ -327,18 +328,24 @@ def factors_for(scenario, model, names=None) -> list:
         return out
     if scenario.uncertainty.kind == "distributions":
         return [Factor(n, fam, p) for n, fam, p in scenario.uncertainty.distributions]
+    from sim.engine.priors import is_effect_size, read_prior
     from sim.studies.runner import scenario_constants
 
-    # what the scenario fixes (its set, its levers and their timing) is not swept over
+    # what the scenario fixes (its set, its levers and their timing) is not swept over;
+    # an effect size is swept over its prior, everything else over its range
     fixed = set(scenario_constants(scenario))
-    return [
-        Factor(el.name, "uniform", tuple(el.limits))
-        for el in model.spec.elements
-        if el.kind == "constant"
-        and None not in el.limits
-        and el.limits[0] < el.limits[1]
-        and el.name not in fixed
-    ]
+    out = []
+    for el in model.spec.elements:
+        if el.kind != "constant" or None in el.limits or el.limits[0] >= el.limits[1]:
+            continue
+        if el.name in fixed:
+            continue
+        prior = read_prior(el) if is_effect_size(el) else None
+        if prior is not None:
+            out.append(Factor(el.name, prior.family, prior.params))
+        else:
+            out.append(Factor(el.name, "uniform", tuple(el.limits)))
+    return out
 
 
 def run_sweep(

@@ -69,3 +69,18 @@ def tree(folder: Path) -> dict:
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     }
+
+
+def project_copy(tmp_path: Path) -> Path:
+    """A copy of the project's model and scenarios with a current headline manifest."""
+    import json
+    import shutil
+
+    from sim.reports.briefdata import inputs
+
+    for folder in ("model", "scenarios"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    headline = tmp_path / "docs" / "headline"
+    headline.mkdir(parents=True)
+    (headline / "manifest.json").write_text(json.dumps({"inputs": inputs(tmp_path)}))
+    return tmp_path

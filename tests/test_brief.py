@@ -5,9 +5,6 @@
 in this suite, so a glyph missing from the Japanese font fails the test.
 """
 
-import json
-import shutil
-
 import numpy as np
 import pytest
 import xarray as xr
@@ -17,7 +14,7 @@ from sim.reports import figures
 from sim.reports.briefing import findings, footer, render, stale
 from sim.reports.labels import LABELS, label
 
-from conftest import DATA, ROOT
+from conftest import DATA, ROOT, project_copy
 
 SMALL = DATA / "brief" / "small.nc"
 
@@ -145,13 +142,8 @@ def test_render_writes_png_svg_and_pdf_for_each_language(ds, tmp_path):
 
 
 def test_check_finds_stale_headline_figures(tmp_path):
-    for folder in ("model", "scenarios"):
-        shutil.copytree(ROOT / folder, tmp_path / folder)
+    project_copy(tmp_path)
     headline = tmp_path / "docs" / "headline"
-    headline.mkdir(parents=True)
-    from sim.reports.briefdata import inputs
-
-    (headline / "manifest.json").write_text(json.dumps({"inputs": inputs(tmp_path)}))
     assert stale(tmp_path, headline) == []
     weak = tmp_path / "scenarios" / "weak-yen.yaml"
     weak.write_text(weak.read_text().replace("170", "175"))

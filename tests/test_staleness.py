@@ -7,24 +7,10 @@ so ``make test`` (through ``brainsim brief --check``) must fail until they are
 remade, and every scenario run must say so.
 """
 
-import json
-import shutil
-
 import sim
-from sim.reports.briefdata import inputs
 from sim.reports.calibration import stale_calibration
 
-from conftest import ROOT
-
-
-def _project(tmp_path):
-    """A copy of the project's model, scenarios and headline manifest, all current."""
-    for folder in ("model", "scenarios"):
-        shutil.copytree(ROOT / folder, tmp_path / folder)
-    headline = tmp_path / "docs" / "headline"
-    headline.mkdir(parents=True)
-    (headline / "manifest.json").write_text(json.dumps({"inputs": inputs(tmp_path)}))
-    return tmp_path
+from conftest import ROOT, project_copy
 
 
 def _change_the_model(root):
@@ -40,7 +26,7 @@ def test_the_shipped_calibration_was_made_from_the_shipped_model():
 
 
 def test_a_changed_model_makes_the_ensemble_and_fit_report_stale(tmp_path):
-    root = _project(tmp_path)
+    root = project_copy(tmp_path)
     notes = stale_calibration(root, _change_the_model(root))
     assert len(notes) == 2
     assert "ensemble.csv was made from model sha256" in notes[0]
@@ -49,7 +35,7 @@ def test_a_changed_model_makes_the_ensemble_and_fit_report_stale(tmp_path):
 
 
 def test_brief_check_fails_on_a_stale_calibration(tmp_path, run_cli):
-    root = _project(tmp_path)
+    root = project_copy(tmp_path)
     status, _, stderr = run_cli("brief", "--check", "--root", root)
     assert status == 0, stderr
     _change_the_model(root)
@@ -60,7 +46,7 @@ def test_brief_check_fails_on_a_stale_calibration(tmp_path, run_cli):
 
 
 def test_a_run_on_a_stale_ensemble_warns_in_one_line(tmp_path, run_cli):
-    root = _project(tmp_path)
+    root = project_copy(tmp_path)
     _change_the_model(root)
     status, _, stderr = run_cli(
         "run", root / "scenarios" / "baseline.yaml", "--out", tmp_path / "out"

@@ -40,17 +40,16 @@ def brief(args) -> int:
         from sim.engine import load_model
         from sim.reports.calibration import stale_calibration
 
-        calibration = stale_calibration(root, load_model(root / "model" / "brain_circulation.mdl"))
-        for note in calibration:
-            sys.stderr.write(f"brainsim: error: {note}\n")
+        notes = stale_calibration(root, load_model(root / "model" / "brain_circulation.mdl"))
         changed = stale(root, headline)
-        if calibration and not changed:
-            return 2
         if changed:
-            sys.stderr.write(
-                f"brainsim: error: the headline figures in {headline} are stale against "
-                f"{', '.join(changed)}; run brainsim brief --headline {headline}\n"
+            notes.append(
+                f"the headline figures in {headline} are stale against "
+                f"{', '.join(changed)}; run brainsim brief --headline {headline}"
             )
+        for note in notes:
+            sys.stderr.write(f"brainsim: error: {note}\n")
+        if notes:
             return 2
         sys.stdout.write(f"{headline}: up to date\n")
         return 0

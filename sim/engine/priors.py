@@ -17,7 +17,8 @@ the comment's ``source:`` or ``assumption:`` text.
 import re
 from dataclasses import dataclass
 
-from sim.engine.spec import Element
+from sim.engine.errors import ModelError
+from sim.engine.spec import Element, ModelSpec
 
 # Constants named like this are effect sizes (the model's naming convention).
 EFFECT_NAME = re.compile(r"(elasticity|strength|uplift|additionality|offset|credit)$")
@@ -106,3 +107,24 @@ def prior_problem(el: Element) -> str:
             "narrow the prior or widen the range"
         )
     return ""
+
+
+def stated_priors(spec: ModelSpec) -> dict:
+    """Return the prior of every effect size that states one, by constant name.
+
+    A malformed prior raises :class:`ModelError` in one line naming the file
+    and the fix (``brainsim check`` lists them all).
+    """
+    out = {}
+    for el in spec.of_kind("constant"):
+        if not is_effect_size(el):
+            continue
+        try:
+            prior = read_prior(el)
+        except ValueError as err:
+            raise ModelError(
+                f"{spec.path}: '{el.name}': {err}; write e.g. prior: normal(0.3, 0.15), grade C"
+            ) from None
+        if prior is not None:
+            out[el.name] = prior
+    return out

@@ -88,16 +88,17 @@ def priors_table(spec: ModelSpec) -> str:
     (:mod:`sim.engine.priors`); those fitted to history say so, since the
     calibrated ensemble carries their uncertainty.
     """
-    from sim.engine.priors import EFFECT_NAME, read_prior
+    from sim.engine.priors import EFFECT_NAME, stated_priors
 
     lines = [
         "| effect size | value | prior | grade | evidence |",
         "| --- | --- | --- | --- | --- |",
     ]
+    priors = stated_priors(spec)
     for el in spec.of_kind("constant"):
         if not EFFECT_NAME.search(el.name):
             continue
-        prior = read_prior(el)
+        prior = priors.get(el.name)
         if _CALIBRATED_MARK.search(el.doc):
             shown, grade = "fitted to history (the calibrated ensemble)", "fitted"
         else:

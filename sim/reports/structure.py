@@ -54,6 +54,11 @@ def cut_options(model, cut: str) -> tuple:
     params, tables = {}, {}
     for part in filter(None, (p.strip() for p in cut.split(";"))):
         name, _, value = (s.strip() for s in part.partition("="))
+        if not model.spec.has(name) or not value:
+            raise BrainsimError(
+                f"loops.csv: cut '{part}' needs 'constant=value' or 'table=flat@x' "
+                "naming an element of the model"
+            )
         if value.startswith("flat@"):
             table = model.spec.element(name)
             lookup = next(lk for lk in model.spec.lookups if lk.key == table.key)
@@ -72,8 +77,11 @@ def _number_or_constant(model, text: str) -> float:
         return float(model.spec.element(text).expr.value)
 
 
-def measure(model, output: str, year: int, params=None, tables=None) -> float:
-    """Return ``output`` in ``year`` as its target measures it (1 May or fiscal-year mean)."""
+def measure(model, output: str, years, params=None, tables=None):
+    """Return ``output`` in each of ``years`` as its target measures it (1 May or fiscal mean).
+
+    ``years`` is one year (a float comes back) or a list (an array does).
+    """
     ds = simulate(
         model,
         params or {},
@@ -84,18 +92,26 @@ def measure(model, output: str, year: int, params=None, tables=None) -> float:
     rule = OUTPUT_TIMING.get(output)
     if rule is None:
         rule = "may1" if model.spec.element(output).kind == "stock" else "fiscal_mean"
-    values = ds[model.spec.element(output).py_name].values
-    return float(observe(ds.time.values, values.reshape(len(ds.time), -1), year, rule)[0])
+    values = ds[model.spec.element(output).py_name].values.reshape(len(ds.time), -1)
+    got = np.array([observe(ds.time.values, values, y, rule)[0] for y in np.atleast_1d(years)])
+    return float(got[0]) if np.ndim(years) == 0 else got
 
 
 def loop_strengths(model, loops: list, year: int = 2033) -> list:
     """Return one row per loop: its output in ``year`` with the loop in place and cut."""
+    base = {output: measure(model, output, year) for output in {lp.output for lp in loops}}
     rows = []
     for loop in loops:
         params, tables = cut_options(model, loop.cut)
-        base = measure(model, loop.output, year)
         cut = measure(model, loop.output, year, params, tables)
-        rows.append({"loop": loop, "base": base, "cut": cut, "change": cut - base})
+        rows.append(
+            {
+                "loop": loop,
+                "base": base[loop.output],
+                "cut": cut,
+                "change": cut - base[loop.output],
+            }
+        )
     return rows
 
 
@@ -164,8 +180,7 @@ def dispatch_decomposition(model, start: int = 2000, end: int = 2018) -> list:
     alone is held at its 2000 level. The causes act multiplicatively, so the
     shares need not add up to 1; the last row holds them all at once.
     """
-    first = measure(model, DISPATCH, start)
-    last = measure(model, DISPATCH, end)
+    first, last = measure(model, DISPATCH, [start, end])
     decline = first - last
     rows = []
     causes = dispatch_causes(model)

@@ -445,13 +445,7 @@ def ensemble_model_mismatch(path: Path, model) -> str:
     path = Path(path)
     if not path.is_file():
         return ""
-    recorded = ""
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        if not line.startswith("#"):
-            break
-        key, _, value = line[1:].partition(":")
-        if key.strip() == "model_sha256":
-            recorded = value.strip()
+    recorded = read_ensemble(path)[0].get("model_sha256", "")
     if recorded == model.spec.sha256:
         return ""
     made = f"model sha256 {recorded[:12]}" if recorded else "a model it does not record"

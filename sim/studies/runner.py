@@ -84,25 +84,10 @@ DRIVER_RHO = 0.2
 
 def prior_draws(model, n: int) -> dict:
     """Latin-hypercube draws of every effect size that states a prior (n of each), seeded."""
-    from sim.engine.priors import is_effect_size, read_prior
+    from sim.engine.priors import stated_priors
 
-    dists = tuple(
-        (el.name, prior.family, prior.params)
-        for el in model.spec.of_kind("constant")
-        if is_effect_size(el) and (prior := read_prior(el)) is not None
-    )
+    dists = tuple((name, p.family, p.params) for name, p in stated_priors(model.spec).items())
     return sample_distributions(dists, n, PRIOR_SEED, model) if dists else {}
-
-
-def effect_grades(model) -> dict:
-    """Return the evidence grade of every effect size that states a prior."""
-    from sim.engine.priors import is_effect_size, read_prior
-
-    return {
-        el.name: prior.grade
-        for el in model.spec.of_kind("constant")
-        if is_effect_size(el) and (prior := read_prior(el)) is not None
-    }
 
 
 def parameters(scenario: Scenario, model, root, ensembles: dict | None = None) -> tuple:
@@ -230,7 +215,9 @@ def run_scenarios(scenarios: list, model, timing: dict, root, workers=None, prog
         len(timing),
         "the runs (uncertainty.samples or the ensemble)",
     )
-    grades = effect_grades(model)
+    from sim.engine.priors import stated_priors
+
+    grades = {name: prior.grade for name, prior in stated_priors(model.spec).items()}
     return [
         ScenarioResult(
             s,

@@ -20,7 +20,7 @@ at Time; it acts from the first step at which its values differ from the
 
 import numpy as np
 
-from sim.engine.spec import Call, LookupCall, Op, Ref
+from sim.engine.spec import Call, LookupCall, Op, Ref, references
 from sim.studies.scenario import Scenario, levers
 
 
@@ -36,7 +36,7 @@ def ramps(spec) -> dict:
             and isinstance(expr.args[1], Ref)
             and expr.args[1].key in constants
         ):
-            out[el.key] = frozenset(_refs(expr) & constants)
+            out[el.key] = frozenset(references(expr) & constants)
     return out
 
 
@@ -129,19 +129,6 @@ def _expressions(spec):
         for expr in (st.input, st.time, st.init, st.order):
             if expr is not None:
                 yield expr, st.owner
-
-
-def _refs(expr) -> set:
-    found, stack = set(), [expr]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, Ref):
-            found.add(node.key)
-        elif isinstance(node, Op | Call):
-            stack.extend(node.args)
-        elif isinstance(node, LookupCall):
-            stack.append(node.arg)
-    return found
 
 
 def _unramped_refs(expr, keys: set, ramp_keys: set) -> set:

@@ -328,19 +328,20 @@ def factors_for(scenario, model, names=None) -> list:
         return out
     if scenario.uncertainty.kind == "distributions":
         return [Factor(n, fam, p) for n, fam, p in scenario.uncertainty.distributions]
-    from sim.engine.priors import is_effect_size, read_prior
+    from sim.engine.priors import stated_priors
     from sim.studies.runner import scenario_constants
 
     # what the scenario fixes (its set, its levers and their timing) is not swept over;
     # an effect size is swept over its prior, everything else over its range
     fixed = set(scenario_constants(scenario))
+    priors = stated_priors(model.spec)
     out = []
     for el in model.spec.elements:
         if el.kind != "constant" or None in el.limits or el.limits[0] >= el.limits[1]:
             continue
         if el.name in fixed:
             continue
-        prior = read_prior(el) if is_effect_size(el) else None
+        prior = priors.get(el.name)
         if prior is not None:
             out.append(Factor(el.name, prior.family, prior.params))
         else:

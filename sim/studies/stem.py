@@ -20,16 +20,16 @@ at Time; it acts from the first step at which its values differ from the
 
 import numpy as np
 
-from sim.engine.spec import Call, LookupCall, Op, Ref, references
+from sim.engine.spec import Call, LookupCall, Num, Op, Ref, references
 from sim.studies.scenario import Scenario, levers
 
 
 def ramps(spec) -> dict:
-    """Key of each ramp auxiliary ``RAMP(..., START, ...)`` to the constants it is made of."""
+    """Key of each ramp auxiliary ``[MIN(1,] RAMP(..., START, ...)`` to its constants."""
     constants = {el.key for el in spec.of_kind("constant")}
     out = {}
     for el in spec.of_kind("auxiliary", "flow"):
-        expr = el.expr
+        expr = _unclipped(el.expr)
         if (
             isinstance(expr, Call)
             and expr.fn == "ramp"
@@ -38,6 +38,20 @@ def ramps(spec) -> dict:
         ):
             out[el.key] = frozenset(references(expr) & constants)
     return out
+
+
+def _unclipped(expr):
+    """Return the RAMP inside ``MIN(1, RAMP(...))`` (clipped so rounding never takes it past 1)."""
+    if (
+        isinstance(expr, Call)
+        and expr.fn == "min"
+        and len(expr.args) == 2
+        and isinstance(expr.args[0], Num)
+        and expr.args[0].value == 1
+        and isinstance(expr.args[1], Call)
+    ):
+        return expr.args[1]
+    return expr
 
 
 def ramped_constants(model) -> frozenset:

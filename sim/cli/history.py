@@ -8,6 +8,7 @@ EXAMPLES = {
     "history": "example: brainsim history --series researchers_dispatched_midlong "
     "--years 2000 2018 2019",
     "calibrate": "example: brainsim calibrate --out model/calibration --update-model",
+    "backtest": "example: brainsim backtest --fit-until 2015 2018 --out model/backtest",
 }
 
 
@@ -57,6 +58,62 @@ def register(sub) -> None:
         help="write the fitted values into the .mdl as its defaults",
     )
     p.set_defaults(func=calibrate)
+
+    _register_backtest(sub)
+
+
+def _register_backtest(sub) -> None:
+    p = sub.add_parser(
+        "backtest",
+        help="calibrate on the years up to YEAR and score the projection of the years after",
+        description="For each YEAR: fit the calibrated parameters to the observations up to "
+        "YEAR (from the centre of their ranges), draw the constrained ensemble as calibrate "
+        "does, and score each later observation: coverage of the 5-95%% band and error of the "
+        "median and of the best fit, per series. Writes backtest.md and backtest.csv to OUT. "
+        "The model's inputs (cohort, exchange rate, closures) are the recorded ones.",
+        epilog=EXAMPLES["backtest"],
+    )
+    p.add_argument("model", nargs="?", default=MODEL, help=f"the .mdl file (default: {MODEL})")
+    p.add_argument("--history", default=HISTORY, help=f"observed series (default: {HISTORY})")
+    p.add_argument(
+        "--fit-until",
+        type=int,
+        nargs="+",
+        required=True,
+        metavar="YEAR",
+        help="last year of the observations fitted (one backtest per year)",
+    )
+    add_out(p, what="folder for the report")
+    p.add_argument("--starts", type=int, default=3, help="least-squares starts (default 3)")
+    p.add_argument(
+        "--samples", type=int, default=50_000, help="prior ensemble size (default 50,000)"
+    )
+    p.add_argument(
+        "--seed", type=int, default=20261127, help="seed of the prior sample (default: 20261127)"
+    )
+    p.set_defaults(func=backtest)
+
+
+def backtest(args) -> None:
+    """Run the backtests, write their report, print its table."""
+    from sim.engine.errors import BrainsimError
+    from sim.reports.backtest import run_backtests
+
+    if args.starts < 1 or args.samples < 1:
+        raise BrainsimError("--starts and --samples must be at least 1")
+    text = run_backtests(
+        args.model,
+        args.history,
+        args.out,
+        args.fit_until,
+        starts=args.starts,
+        samples=args.samples,
+        seed=args.seed,
+        force=args.force,
+        progress=progress("backtest", "steps (fit starts, sample chunks)"),
+    )
+    sys.stdout.write(text)
+    wrote(args.out)
 
 
 def history(args) -> None:

@@ -8,8 +8,9 @@ here from runs of the model, so that the model README states measured figures
 rather than figures someone once wrote down.
 
 The loops are listed in ``model/loops.csv``: a code, a name, how to cut the
-loop (``constant=value``, or ``table=flat@x`` to hold a lookup at its value
-at ``x``, where ``x`` is a number or a constant's name) and the output it is
+loop (``constant=value``, ``table=flat@x`` to hold a lookup at its value
+at ``x``, where ``x`` is a number or a constant's name, or ``table=held@y``
+to hold it at the value ``y``) and the output it is
 measured on.
 """
 
@@ -59,7 +60,12 @@ def cut_options(model, cut: str) -> tuple:
                 f"loops.csv: cut '{part}' needs 'constant=value' or 'table=flat@x' "
                 "naming an element of the model"
             )
-        if value.startswith("flat@"):
+        if value.startswith("held@"):
+            table = model.spec.element(name)
+            lookup = next(lk for lk in model.spec.lookups if lk.key == table.key)
+            level = _number_or_constant(model, value[len("held@") :])
+            tables[name] = ([lookup.xs[0], lookup.xs[-1] + 1], [level, level])
+        elif value.startswith("flat@"):
             table = model.spec.element(name)
             lookup = next(lk for lk in model.spec.lookups if lk.key == table.key)
             at = _number_or_constant(model, value[len("flat@") :])

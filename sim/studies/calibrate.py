@@ -152,13 +152,17 @@ def calibrated_names(spec) -> list:
 
 
 def make_problem(model, observations: tuple, names: list | None = None) -> Problem:
-    """Set up the fit of ``names`` (default: every ``calibrated:`` constant)."""
-    names = calibrated_names(model.spec) if names is None else names
-    if not names:
-        raise BrainsimError(
-            f"{model.spec.path}: no constant is marked 'calibrated:' in its comment; "
-            "mark the parameters to fit"
-        )
+    """Set up the fit of ``names`` (default: every ``calibrated:`` constant).
+
+    An empty list measures the ``.mdl``'s values against the data without fitting.
+    """
+    if names is None:
+        names = calibrated_names(model.spec)
+        if not names:
+            raise BrainsimError(
+                f"{model.spec.path}: no constant is marked 'calibrated:' in its comment; "
+                "mark the parameters to fit"
+            )
     elements = [model.spec.element(n) for n in names]
     for el in elements:
         if el.kind != "constant" or None in el.limits:
@@ -245,8 +249,19 @@ class Fit:
         return sigma * (problem.upper - problem.lower)
 
 
-def fit(problem: Problem, starts: int = 4, seed: int = 0, max_nfev: int = 60, tick=None) -> Fit:
-    """Weighted least squares from the current defaults and ``starts - 1`` Latin-hypercube starts.
+def fit(
+    problem: Problem,
+    starts: int = 4,
+    seed: int = 0,
+    max_nfev: int = 60,
+    tick=None,
+    initial: np.ndarray | None = None,
+) -> Fit:
+    """Weighted least squares from ``initial`` and ``starts - 1`` Latin-hypercube starts.
+
+    ``initial`` defaults to the ``.mdl``'s current values; a backtest passes
+    the centre of the ranges, since the ``.mdl``'s values were fitted to the
+    years it holds out.
 
     The Jacobian is a forward difference computed as one ensemble run of
     ``p + 1`` columns, so each iteration costs one vectorised model run.
@@ -256,21 +271,15 @@ def fit(problem: Problem, starts: int = 4, seed: int = 0, max_nfev: int = 60, ti
 
     p = problem.n_params
     defaults = np.array([problem.model.defaults[_param_index(problem, n)] for n in problem.names])
-    points = [problem.to_unit(defaults)]
+    points = [problem.to_unit(defaults if initial is None else np.asarray(initial, float))]
     if starts > 1:
         points += list(qmc.LatinHypercube(d=p, seed=seed).random(starts - 1))
     counter = {"runs": 0}
     cache: dict = {}
 
     def columns(u: np.ndarray) -> np.ndarray:
-        # u and u + h e_i in one pass; h steps inward at the upper bound
-        h = np.where(u + 1e-4 <= 1.0, 1e-4, -1e-4)
-        cols = np.repeat(u[:, None], p + 1, axis=1)
-        cols[np.arange(p), np.arange(1, p + 1)] += h
-        res = residuals(problem, modelled(problem, problem.to_values(cols)))
         counter["runs"] += p + 1
-        jac = (res[:, 1:] - res[:, :1]) / h
-        cache[u.tobytes()] = (res[:, 0], jac)
+        cache[u.tobytes()] = _residuals_and_jacobian(problem, u)
         return cache[u.tobytes()]
 
     def fun(u):
@@ -301,6 +310,38 @@ def fit(problem: Problem, starts: int = 4, seed: int = 0, max_nfev: int = 60, ti
         dof=max(n - p, 1),
         starts=tuple(results),
         runs=counter["runs"],
+    )
+
+
+def _residuals_and_jacobian(problem: Problem, u: np.ndarray) -> tuple:
+    """Weighted residuals at ``u`` (unit box) and their forward-difference Jacobian.
+
+    ``u`` and ``u + h e_i`` run as one ensemble pass; ``h`` steps inward at
+    the upper bound.
+    """
+    p = problem.n_params
+    h = np.where(u + 1e-4 <= 1.0, 1e-4, -1e-4)
+    cols = np.repeat(u[:, None], p + 1, axis=1)
+    cols[np.arange(p), np.arange(1, p + 1)] += h
+    res = residuals(problem, modelled(problem, problem.to_values(cols)))
+    return res[:, 0], (res[:, 1:] - res[:, :1]) / h
+
+
+def linearised(problem: Problem, values: np.ndarray) -> Fit:
+    """Return ``values`` (e.g. the ``.mdl``'s fitted values) as a :class:`Fit` with its Jacobian.
+
+    This gives the standard errors of a fit already made without refitting.
+    """
+    u = problem.to_unit(np.asarray(values, float))
+    res, jacobian = _residuals_and_jacobian(problem, u)
+    n = int(np.count_nonzero(problem.data.weight))
+    return Fit(
+        values=np.asarray(values, float),
+        cost=float(0.5 * np.sum(res**2)),
+        jacobian=jacobian,
+        dof=max(n - problem.n_params, 1),
+        starts=(),
+        runs=problem.n_params + 1,
     )
 
 

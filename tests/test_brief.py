@@ -12,7 +12,8 @@ import xarray as xr
 from sim.engine.vensim import read_mdl
 from sim.reports import figures
 from sim.reports.briefing import findings, footer, render, stale
-from sim.reports.labels import LABELS, label
+from sim.reports.labels import LABELS, label, name
+from sim.studies.targets import TARGETS
 
 from conftest import DATA, ROOT, project_copy
 
@@ -73,6 +74,71 @@ def test_probability_table(ds, lang):
     assert _pixels(fig) > 0.3
 
 
+def test_spread_by_source_is_kept_per_scenario_target_and_source(ds):
+    prob, quant = ds["source_probability"], ds["source_quantile"]
+    assert prob.dims == ("scenario", "target", "source")
+    assert quant.dims == ("scenario", "target", "source", "q")
+    assert ds["source"].values.tolist() == ["combined", "calibration", "effects"]
+    # both sources varying is the scenario's own run: the target table's numbers
+    np.testing.assert_array_equal(prob.sel(source="combined"), ds["probability"])
+    for q in ("p05", "p50", "p95"):
+        np.testing.assert_array_equal(quant.sel(source="combined", q=q), ds[f"target_{q}"])
+    assert ((prob >= 0) & (prob <= 1)).all()
+    assert (quant.diff("q") >= 0).all()
+    band = quant.sel(q="p95") - quant.sel(q="p05")
+    # high-school study abroad is the lever's rate times the population: no effect size (and
+    # no calibrated parameter) acts on it, so its effect-size band is a point in both scenarios
+    high_school = next(t.label for t in TARGETS if t.variable.startswith("high school"))
+    for scen in ("baseline", "jmirai-package"):
+        assert float(band.sel(scenario=scen, target=high_school, source="effects")) == 0
+    # the package's degree awards count through a grade-C additionality, which the
+    # baseline's 120 awards a year barely move: the effect-size band widens with the package
+    long_term = next(t.label for t in TARGETS if t.variable.startswith("long term"))
+    width = band.sel(target=long_term, source="effects")
+    assert float(width.sel(scenario="jmirai-package")) > 10 * float(width.sel(scenario="baseline"))
+    # with the effect sizes held, the calibration still spreads every other target
+    others = [t.label for t in TARGETS if t.label != high_school]
+    assert (band.sel(target=others, source="calibration") > 0).all()
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_uncertainty_figure_shows_each_source_apart_in_its_language(ds, lang):
+    scenarios = figures.SCENARIO_OF["uncertainty"]
+    fig = figures.uncertainty(ds, lang, footer(ds, lang, scenarios))
+    bars, cells = fig.axes
+    grades = ds.attrs["effect_grades"]
+    rows = len(TARGETS) * len(scenarios)
+    assert len(bars.get_yticklabels()) == rows
+    # each row: the band of all runs, of calibration only and of effect sizes only
+    assert len(bars.patches) == 3 * rows
+    numbers = [t.get_text() for t in cells.texts]
+    assert len(numbers) == 3 * rows
+    base = ds["source_probability"].sel(scenario="baseline")
+    assert numbers[:3] == [f"{float(p):.0%}" for p in base.isel(target=0).values]
+    texts = {t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text"))}
+    for key, fields in (
+        ("fig_uncertainty", {"grades": grades}),
+        ("src_combined", {}),
+        ("src_calibration", {}),
+        ("src_effects", {"grades": grades}),
+        ("relative_to_target", {}),
+        ("prob_by_source", {}),
+        ("median", {}),
+        ("target", {}),
+        ("src_calibration_short", {}),
+    ):
+        assert label(key, lang, **fields) in texts, key
+    assert all(name(s, lang) in texts for s in scenarios)
+    assert footer(ds, lang, scenarios) in texts
+    # no word of the other language left in the figure
+    other = "ja" if lang == "en" else "en"
+    leftover = {label(k, other) for k, v in LABELS.items() if "{" not in v[other]} - {
+        label(k, lang) for k, v in LABELS.items() if "{" not in v[lang]
+    }
+    assert not texts & leftover
+    assert _pixels(fig) > 0.05
+
+
 @pytest.mark.parametrize("lang", ["en", "ja"])
 def test_tornado_and_sobol(ds, lang):
     fig = figures.tornado(ds, lang, footer(ds, lang, "baseline"), top=5)
@@ -121,9 +187,14 @@ def test_findings_take_their_numbers_from_the_data(ds):
 
 
 def test_every_label_has_both_languages():
+    import string
+
     for key, texts in LABELS.items():
         assert set(texts) == {"en", "ja"}, key
         assert all(texts.values()), key
+        # a template takes the same numbers in both languages
+        fields = [{f for _, f, _, _ in string.Formatter().parse(t) if f} for t in texts.values()]
+        assert fields[0] == fields[1], key
 
 
 def test_render_writes_png_svg_and_pdf_for_each_language(ds, tmp_path):

@@ -228,3 +228,78 @@ def test_a_run_that_turns_nan_in_a_shared_pass_is_named_by_its_scenario_and_inde
     jobs = [job("first", [10.0] * 6), job("second", bad)]
     with pytest.raises(SimulationError, match=r"time 5 \(run 5\) in scenario 'second'"):
         _measure_all(jobs, model, timing, workers=1)
+
+
+# An effect size that acts only through a lever, and a calibrated constant it does not touch.
+HELD = """
+policy start year = 2 ~ Year [0,10] ~ assumption: test. |
+policy ramp years = 2 ~ Year [1,5] ~ assumption: test. |
+policy ramp = RAMP(1 / policy ramp years, policy start year, policy start year + policy ramp years)
+ ~ dmnl ~ 0 before the start. |
+push target = 1 ~ dmnl [0,5] ~ Lever (push): ramped. source: test. |
+push strength = 0.5 ~ dmnl [0,1] ~ prior: uniform(0, 1), grade C. assumption: test. |
+push = 1 + push strength * (push target - 1) * policy ramp ~ dmnl ~ |
+level = INTEG(inflow - outflow, 10) ~ person ~ |
+inflow = 3 * push ~ person/Year ~ |
+outflow = level / life ~ person/Year ~ |
+life = 4 ~ Year [1,10] ~ calibrated: test. |
+"""
+
+
+def test_holding_a_source_leaves_the_other_alone_and_no_spread_where_nothing_acts(tmp_path):
+    model = load_model(write_mdl(tmp_path / "held.mdl", HELD, final=10, step=0.125))
+    ensemble = tmp_path / "ensemble.csv"
+    ensemble.write_text(
+        "member,cost,life\n" + "".join(f"{i},0,{2 + i}\n" for i in range(6)), encoding="utf-8"
+    )
+    over = Uncertainty("ensemble", ensemble=str(ensemble))
+    base = dataclasses.replace(_scenario(), name="base", uncertainty=over)
+    package = dataclasses.replace(
+        _scenario([Policy("push target", 2, 2, 3)]), name="package", uncertainty=over
+    )
+    timing = {"inflow": "fiscal_mean", "level": "may1"}
+
+    def run(vary):
+        return {
+            r.scenario.name: r.values
+            for r in run_scenarios([base, package], model, timing, tmp_path, workers=1, vary=vary)
+        }
+
+    both, calibration, effects = (
+        run(("calibration", "effects")),
+        run(("calibration",)),
+        run(("effects",)),
+    )
+    late = 7  # the year 7 row: the ramp is over
+    # effect sizes only: in the baseline the lever does not move, so nothing varies at all
+    assert np.nanmax(np.ptp(effects["base"]["level"], axis=1)) == 0
+    assert np.ptp(effects["package"]["inflow"][late]) > 1
+    # the effect-size draws are those of the combined runs, run by run
+    np.testing.assert_array_equal(effects["package"]["inflow"], both["package"]["inflow"])
+    # calibration only: the effect size at its .mdl value (0.5), life as the members give it
+    np.testing.assert_allclose(calibration["package"]["inflow"][late], 3 * (1 + 0.5 * 2))
+    np.testing.assert_array_equal(calibration["base"]["level"], both["base"]["level"])
+    assert np.ptp(calibration["base"]["level"][late]) > 1
+    # nothing left to vary: one run; a source that is not one is refused
+    assert parameters(base, model, tmp_path, vary=())[1] == 1
+    with pytest.raises(ValueError, match="unknown source"):
+        parameters(base, model, tmp_path, vary=("grade C",))
+
+
+def test_the_shipped_scenarios_hold_a_source_at_the_mdl_and_keep_the_others_draws():
+    from sim.engine.priors import stated_priors
+
+    model = load_model(ROOT / "model" / "brain_circulation.mdl")
+    baseline = load_scenario(ROOT / "scenarios" / "baseline.yaml", model)
+    both, n, _ = parameters(baseline, model, ROOT)
+    calibration, n_cal, _ = parameters(baseline, model, ROOT, vary=("calibration",))
+    effects, n_eff, _ = parameters(baseline, model, ROOT, vary=("effects",))
+    assert n == n_cal == n_eff > 1
+    priors = set(stated_priors(model.spec))
+    assert priors
+    assert not priors & set(calibration)
+    assert set(effects) == priors
+    assert set(calibration) | set(effects) == set(both)
+    for name in both:
+        held = calibration if name in calibration else effects
+        np.testing.assert_array_equal(held[name], both[name], err_msg=name)

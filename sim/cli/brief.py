@@ -58,8 +58,8 @@ def brief(args) -> int:
     from sim.reports.figures import FIGURES
 
     langs = ("en", "ja") if args.lang == "both" else (args.lang,)
-    # four computing steps, then every figure in every language
-    step = {"n": 0, "total": 4 + len(FIGURES) * len(langs), "start": time.monotonic()}
+    # five computing steps, then every figure in every language
+    step = {"n": 0, "total": 5 + len(FIGURES) * len(langs), "start": time.monotonic()}
 
     def progress(text):
         step["n"] += 1

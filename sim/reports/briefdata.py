@@ -2,9 +2,10 @@
 
 The figures (:mod:`sim.reports.figures`) draw only from this Dataset, so a test can
 draw them from a small stored one. Computing it runs: the calibrated model
-and its ensemble over history; every shipped scenario over the ensemble; a
-one-at-a-time sweep and a Sobol sweep of the levers and the calibrated
-parameters; and the goal search for scholarships.
+and its ensemble over history; every shipped scenario over the ensemble, and
+again with the calibration or the effect sizes held; a one-at-a-time sweep
+and a Sobol sweep of the levers and the calibrated parameters; and the goal
+search for scholarships.
 """
 
 import hashlib
@@ -16,7 +17,7 @@ from sim.engine.simulate import package_version
 from sim.studies import calibrate as cal
 from sim.studies.goal import parse_goal, seek
 from sim.studies.history import load_history
-from sim.studies.runner import output_timing, run_scenarios, target_rows
+from sim.studies.runner import SOURCES, output_timing, run_scenarios, target_rows
 from sim.studies.scenario import levers, load_scenario
 from sim.studies.sweep import factors_for, run_sweep
 from sim.studies.targets import OUTPUT_TIMING, TARGETS
@@ -29,6 +30,9 @@ GOAL = (
     0.8,
 )
 DISPATCH_SERIES = "researchers_dispatched_midlong"
+# the runs each target's spread is shown from: both sources of uncertainty
+# varying, then each alone (runner.SOURCES), the other held at its .mdl values
+SPREAD = ("combined", *SOURCES)
 
 
 def inputs(root: Path) -> dict:
@@ -47,6 +51,7 @@ def collect(root: Path, progress=print):
     import xarray as xr
 
     from sim.engine import load_model
+    from sim.engine.priors import stated_priors
 
     model = load_model(root / "model" / "brain_circulation.mdl")
     history = load_history(root / "model" / "history.csv", [el.name for el in model.spec.elements])
@@ -56,11 +61,14 @@ def collect(root: Path, progress=print):
     problem, members = _history_fit(model, history, root, data)
     progress("every scenario over the ensemble")
     scenarios, results = _scenarios(model, root, data)
+    progress("every scenario again with the calibration, then the effect sizes, held")
+    held_runs = _sources(scenarios, results, model, root, data)
     progress("one-at-a-time swings and Sobol indices of the levers and calibrated parameters")
     baseline = next(s for s in scenarios if s.name == "baseline")
     factors, oat, sob, index_years = _sweeps(baseline, model, list(problem.names), data)
     progress("the goal search for scholarship coverage")
     answer, prob = _goal(scenarios, model, root, data)
+    effects = stated_priors(model.spec)
 
     return xr.Dataset(
         data,
@@ -69,6 +77,7 @@ def collect(root: Path, progress=print):
             "output": list(OUTPUT_TIMING),
             "year": results[0].years,
             "q": ["p05", "p50", "p95"],
+            "source": list(SPREAD),
             "target": [t.label for t in TARGETS],
             "target_variable": ("target", [t.variable for t in TARGETS]),
             "target_year": ("target", [t.year for t in TARGETS]),
@@ -87,8 +96,15 @@ def collect(root: Path, progress=print):
             "goal_best": answer.achieved,
             "goal_sentence": answer.sentence(),
             "sobol_n": SOBOL_N,
+            "ensemble_members": len(members),
+            "effect_sizes": len(effects),
+            "effect_grades": ", ".join(sorted({p.grade for p in effects.values()})),
             "runs": int(
-                len(oat.unit) + len(sob.unit) + sum(r.n_runs for r in results) + len(members)
+                len(oat.unit)
+                + len(sob.unit)
+                + sum(r.n_runs for r in results)
+                + held_runs
+                + len(members)
             ),
         },
     )
@@ -150,6 +166,48 @@ def _scenarios(model, root: Path, data: dict):
             ),
         )
     return scenarios, results
+
+
+def _sources(scenarios: list, results: list, model, root: Path, data: dict) -> int:
+    """Add each target's probability and band in its year with one source of uncertainty held.
+
+    A run over the ensemble draws two sources at once (:data:`SOURCES`): the
+    calibrated parameters (the ensemble's members) and the effect sizes, from
+    their stated priors (today all of grade C, judgement; the Dataset's
+    ``effect_grades`` says which). To show them apart, every scenario is run
+    twice more over as many runs: ``calibration``, the members with every
+    effect size at its ``.mdl`` value; ``effects``, the same effect-size
+    draws with the calibrated parameters at the best fit (the ``.mdl``).
+    ``combined`` is the scenario's own run. Each cell keeps the probability
+    of meeting the target and the 5/50/95% of the value in the target year,
+    in the target's units. Every scenario is kept, not only the two the
+    figure shows, so that the cells share the Dataset's scenario axis (the
+    extra runs take seconds).
+
+    Holding one source at its central value is chosen over a variance split
+    (Sobol indices of the two groups): it reads as "what if this source were
+    known" and costs two runs of each scenario rather than thousands. The
+    two bands do not add up to the combined one (the sources interact), and
+    the ``effects`` runs sit where the best fit projects, which need not be
+    the ensemble's median: their probability is the chance at the best fit.
+    Returns the number of runs made.
+    """
+    timing = {t.variable: OUTPUT_TIMING[t.variable] for t in TARGETS}
+    runs = {"combined": results}
+    for source in SOURCES:
+        runs[source] = run_scenarios(scenarios, model, timing, root, vary=(source,))
+    prob = np.full((len(results), len(TARGETS), len(SPREAD)), np.nan)
+    quant = np.full((len(results), len(TARGETS), len(SPREAD), 3), np.nan)
+    for k, source in enumerate(SPREAD):
+        for s, res in enumerate(runs[source]):
+            rows = {r["target"]: r for r in target_rows(res)}
+            for t, target in enumerate(TARGETS):
+                row = rows[target.label]
+                prob[s, t, k] = row["probability"]
+                quant[s, t, k] = [row["p05"], row["p50"], row["p95"]]
+    data["source_probability"] = (("scenario", "target", "source"), prob)
+    data["source_quantile"] = (("scenario", "target", "source", "q"), quant)
+    return sum(r.n_runs for source in SOURCES for r in runs[source])
 
 
 def _sweeps(baseline, model, calibrated: list, data: dict):

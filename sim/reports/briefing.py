@@ -11,25 +11,33 @@ from pathlib import Path
 import numpy as np
 
 from sim.reports.briefdata import collect, inputs
-from sim.reports.labels import fmt
+from sim.reports.labels import fmt, wrap
 from sim.studies.targets import TARGETS
 
 HEADLINE = ("probability", "targets")
 
 
-def footer(ds, lang: str, scenario: str | None = None) -> str:
-    """Return the footer line of every figure: version, model hash, scenarios, date, sources."""
+def footer(ds, lang: str, scenario: str | tuple | None = None) -> str:
+    """Return the footer line of every figure: version, model hash, scenarios, date, sources.
+
+    ``scenario`` is the one scenario a figure shows, a tuple of those it shows,
+    or ``None`` for all of them.
+    """
     import datetime
 
     from sim.reports.labels import label, name
 
+    if isinstance(scenario, tuple):
+        scenarios = " / ".join(name(s, lang) for s in scenario)
+    else:
+        scenarios = label("all_scenarios", lang) if scenario is None else name(scenario, lang)
     return label(
         "footer",
         lang,
         version=ds.attrs["brainsim_version"],
         model=ds.attrs["model"],
         sha=ds.attrs["model_sha256"][:12],
-        scenarios=label("all_scenarios", lang) if scenario is None else name(scenario, lang),
+        scenarios=scenarios,
         date=datetime.date.today().isoformat(),
         sources=label("sources", lang),
     )
@@ -91,27 +99,6 @@ def findings(ds, lang: str) -> list:
     )
     out.append(label("finding_goal", lang, answer=answer))
     return out
-
-
-def wrap(text: str, width: int, lang: str) -> list:
-    """Split ``text`` into lines of at most ``width`` characters, never inside a number.
-
-    English breaks at spaces; Japanese, which has none, anywhere but inside a
-    run of digits, separators and percent signs.
-    """
-    import textwrap
-
-    if lang != "ja":
-        return textwrap.wrap(text, width, break_on_hyphens=False)
-    numeric = set("0123456789,.%〜–-")
-    lines = []
-    while len(text) > width:
-        cut = width
-        while cut > width // 2 and text[cut - 1] in numeric and text[cut] in numeric:
-            cut -= 1
-        lines.append(text[:cut])
-        text = text[cut:]
-    return [*lines, text] if text else lines
 
 
 def _title_page(ds, lang: str, plt):

@@ -12,13 +12,14 @@ from pathlib import Path
 import numpy as np
 
 from sim.reports.briefdata import DISPATCH_SERIES
-from sim.reports.labels import fmt, label, name
+from sim.reports.labels import fmt, label, name, wrap
 from sim.studies.targets import TARGETS
 
 FIGURES = (
     "history",
     "targets",
     "probability",
+    "uncertainty",
     "tornado",
     "sobol",
     "goal",
@@ -32,6 +33,7 @@ SCENARIO_OF = {
     "history": "baseline",
     "targets": None,
     "probability": None,
+    "uncertainty": ("baseline", "jmirai-package"),
     "tornado": "baseline",
     "sobol": "baseline",
     "goal": "expanded-scholarships",
@@ -40,6 +42,8 @@ SCENARIO_OF = {
 }
 HIGHLIGHT = ("baseline", "jmirai-package")
 COLORS = {"baseline": "0.2", "jmirai-package": "tab:red"}
+# the uncertainty figure: a colour for each source of the spread, as briefdata.SPREAD names them
+SOURCE_COLORS = {"calibration": "tab:blue", "effects": "tab:orange"}
 
 
 def _setup():
@@ -213,6 +217,133 @@ def probability(ds, lang: str, footer: str):
     _footer(fig, footer)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
+
+
+def uncertainty(ds, lang: str, footer: str):
+    """3b. Each target in baseline and the package: its spread by source, and its probability.
+
+    Per target and scenario, on the left the 5-95% band of the value in the
+    target year as a share of the target (log scale, so 50% and 200% sit
+    equally far from it): all runs (light), then calibration only and effect
+    sizes only as two bars beside each other; on the right the probability of
+    meeting the target each way. A band that collapses to its median tick
+    is a source that does not act on that target.
+    """
+    plt = _setup()
+    scens = [s for s in HIGHLIGHT if s in ds["scenario"].values]
+    grades = ds.attrs["effect_grades"]
+    goals = ds["target_goal"].values
+    quant = ds["source_quantile"].sel(scenario=scens) / goals[None, :, None, None]
+    prob = ds["source_probability"].sel(scenario=scens)
+    step = len(scens) + 0.9  # rows of a target, and the gap before the next
+    rows = [(t, j, -(t * step + j)) for t in range(len(TARGETS)) for j in range(len(scens))]
+    fig, (ax, axp) = plt.subplots(
+        1,
+        2,
+        figsize=(9, 0.36 * len(rows) + 0.3 * len(TARGETS) + 1.9),
+        sharey=True,
+        gridspec_kw={"width_ratios": [3.2, 1]},
+    )
+    fig.subplots_adjust(left=0.14, right=0.98, top=0.915, bottom=0.115, wspace=0.04)
+    offsets = {"combined": 0.27, "calibration": 0.0, "effects": -0.27}
+    cmap = plt.get_cmap("RdYlGn")
+    for t, j, y in rows:
+        scen = scens[j]
+        for source, dy in offsets.items():
+            lo, mid, hi = quant.sel(scenario=scen, source=source).values[t]
+            color = SOURCE_COLORS.get(source, COLORS[scen])
+            alpha = 0.35 if source == "combined" else 0.85
+            ax.barh(y + dy, hi - lo, left=lo, height=0.24, color=color, alpha=alpha, lw=0)
+            ax.plot([mid], [y + dy], "|", color="black", ms=4.5, mew=0.9)
+        for k, source in enumerate(ds["source"].values):
+            p = float(prob.sel(scenario=scen, source=source).values[t])
+            axp.barh(y, 1, left=k, height=0.9, color=cmap(p), lw=0)
+            axp.text(k + 0.5, y, f"{p:.0%}", ha="center", va="center", fontsize=6.5)
+    for t, target in enumerate(TARGETS):
+        ax.text(
+            0.005,
+            -t * step + 0.45,
+            f"{name(target.variable, lang)}  "
+            + label("goal_short", lang, value=fmt(target.value, lang), year=target.year),
+            transform=ax.get_yaxis_transform(),
+            fontsize=6.5,
+            va="bottom",
+        )
+    ax.set_yticks([y for _, _, y in rows], [name(scens[j], lang) for _, j, _ in rows])
+    for tick, (_, j, _) in zip(ax.get_yticklabels(), rows, strict=True):
+        tick.set_color(COLORS[scens[j]])
+    ax.set_ylim(rows[-1][2] - 0.7, 1.1)
+    _share_of_target_axis(ax, quant.values, lang)
+    _probability_columns(axp, list(ds["source"].values), lang)
+    _source_legend(fig, lang, grades)
+    fig.suptitle(label("fig_uncertainty", lang, grades=grades), fontsize=10, y=0.98)
+    caption = label(
+        "uncertainty_caption",
+        lang,
+        runs=int(ds.attrs["ensemble_members"]),
+        effects=int(ds.attrs["effect_sizes"]),
+    )
+    width = 90 if lang == "ja" else 170
+    ax.set_title("\n".join(wrap(caption, width, lang)), fontsize=6.3, loc="left", color="0.25")
+    _footer(fig, footer)
+    return fig
+
+
+def _share_of_target_axis(ax, shares: np.ndarray, lang: str) -> None:
+    """Label ``ax``'s x axis in shares of the target, log-scaled when all are positive."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    ax.axvline(1, color="tab:green", ls="--", lw=1)
+    values = shares[np.isfinite(shares)]
+    if values.size and values.min() > 0:
+        lo, hi = values.min() / 1.25, values.max() * 1.25
+        ax.set_xscale("log")
+        ax.set_xlim(lo, hi)
+        ticks = [x for x in (0.1, 0.2, 0.5, 1, 2, 5, 10) if lo <= x <= hi]
+        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}"))
+    ax.set_xlabel(label("relative_to_target", lang))
+    ax.grid(axis="x", color="0.9", lw=0.5)
+    ax.set_axisbelow(True)
+
+
+def _probability_columns(axp, sources: list, lang: str) -> None:
+    """Head the probability panel's columns, one per source, and hide its frame."""
+    axp.set_xlim(0, len(sources))
+    axp.xaxis.tick_top()
+    axp.set_xticks(
+        [k + 0.5 for k in range(len(sources))],
+        [label(f"src_{s}_short", lang) for s in sources],
+        fontsize=6.5,
+    )
+    axp.tick_params(axis="y", left=False)
+    axp.tick_params(axis="x", top=False, pad=1)
+    for side in ("top", "right", "bottom", "left"):
+        axp.spines[side].set_visible(False)
+    axp.set_xlabel(label("prob_by_source", lang))
+
+
+def _source_legend(fig, lang: str, grades: str) -> None:
+    """Add the uncertainty figure's legend: the three bands, the median and the target."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    handles = [
+        Patch(color="0.2", alpha=0.35, label=label("src_combined", lang)),
+        Patch(color=SOURCE_COLORS["calibration"], label=label("src_calibration", lang)),
+        Patch(color=SOURCE_COLORS["effects"], label=label("src_effects", lang, grades=grades)),
+        Line2D([], [], ls="none", marker="|", color="black", label=label("median", lang)),
+        Line2D([], [], ls="--", color="tab:green", label=label("target", lang)),
+    ]
+    fig.legend(
+        handles=handles,
+        loc="lower center",
+        ncol=5,
+        fontsize=6.5,
+        frameon=False,
+        bbox_to_anchor=(0.5, 0.025),
+    )
 
 
 def tornado(ds, lang: str, footer: str, top: int = 8):

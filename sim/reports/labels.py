@@ -19,6 +19,38 @@ LABELS = {
         "en": "Probability of meeting each target in its year",
         "ja": "各目標を目標年に達成する確率",
     },
+    "fig_uncertainty": {
+        "en": "Where the uncertainty in each target comes from: calibration apart from "
+        "the grade {grades} effect sizes",
+        "ja": "各目標の不確実性の出所：較正と根拠グレード{grades}の効果量",
+    },
+    "uncertainty_caption": {
+        "en": "Bars: 5–95% of the value in the target year, as a share of the target "
+        "(log scale); tick: median. Calibration only: the {runs:,} ensemble members with "
+        "every effect size at its .mdl value. Effect sizes only: the {effects} effect "
+        "sizes drawn from their priors, the calibrated parameters at the best fit.",
+        "ja": "棒：目標年の値の5〜95%（目標に対する比、対数目盛）、縦線：中央値。"
+        "較正のみ：アンサンブル{runs:,}通り、効果量は.mdlの値に固定。"
+        "効果量のみ：効果量{effects}個を事前分布から抽出、較正パラメータは最良適合値に固定。",
+    },
+    "src_combined": {"en": "All runs", "ja": "全体"},
+    "src_calibration": {"en": "Calibration only", "ja": "較正のみ"},
+    "src_effects": {
+        "en": "Effect sizes only (grade {grades})",
+        "ja": "効果量のみ（グレード{grades}）",
+    },
+    "src_combined_short": {"en": "All", "ja": "全体"},
+    "src_calibration_short": {"en": "Calibration", "ja": "較正"},
+    "src_effects_short": {"en": "Effects", "ja": "効果量"},
+    "relative_to_target": {
+        "en": "Value in the target year, as a share of the target",
+        "ja": "目標年の値（目標に対する比）",
+    },
+    "prob_by_source": {
+        "en": "Probability of meeting the target",
+        "ja": "目標の達成確率",
+    },
+    "median": {"en": "Median", "ja": "中央値"},
     "fig_tornado": {
         "en": "What moves each 2033 target output: one-at-a-time swings",
         "ja": "2033年の目標指標を動かす要因（一要因ずつの変化幅）",
@@ -264,3 +296,24 @@ def fmt(value: float, lang: str) -> str:
     if abs(value) < 1.5:
         return f"{value:.0%}"
     return f"{value:,.0f}"
+
+
+def wrap(text: str, width: int, lang: str) -> list:
+    """Split ``text`` into lines of at most ``width`` characters, never inside a number.
+
+    English breaks at spaces; Japanese, which has none, anywhere but inside a
+    run of digits, separators and percent signs.
+    """
+    import textwrap
+
+    if lang != "ja":
+        return textwrap.wrap(text, width, break_on_hyphens=False)
+    numeric = set("0123456789,.%〜–-")
+    lines = []
+    while len(text) > width:
+        cut = width
+        while cut > width // 2 and text[cut - 1] in numeric and text[cut] in numeric:
+            cut -= 1
+        lines.append(text[:cut])
+        text = text[cut:]
+    return [*lines, text] if text else lines

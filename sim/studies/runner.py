@@ -90,17 +90,38 @@ def prior_draws(model, n: int) -> dict:
     return sample_distributions(dists, n, PRIOR_SEED, model) if dists else {}
 
 
-def parameters(scenario: Scenario, model, root, ensembles: dict | None = None) -> tuple:
+# The two sources of uncertainty of a run over the ensemble: the calibrated
+# parameters (the ensemble's members) and the effect sizes (drawn from their priors).
+SOURCES = ("calibration", "effects")
+
+
+def parameters(
+    scenario: Scenario, model, root, ensembles: dict | None = None, vary: tuple = SOURCES
+) -> tuple:
     """Return ``(params, n_runs, ensemble sha256)`` for a scenario's runs.
 
     ``ensembles`` keeps each ensemble file read, for the next scenario that uses it.
+    ``vary`` names the sources of :data:`SOURCES` that vary from run to run in a
+    scenario over the ensemble; a source left out is held at its ``.mdl`` values
+    (the calibrated parameters at the best fit, each effect size at its stated
+    value) in every run. The number of runs and the draws of the source that
+    varies stay the same, so run ``i`` holding one source pairs with run ``i``
+    varying both; with nothing left to vary, the scenario runs once.
     """
     import hashlib
 
+    unknown = set(vary) - set(SOURCES)
+    if unknown:
+        raise ValueError(f"unknown source(s) {sorted(unknown)}; choose from {SOURCES}")
     unc = scenario.uncertainty
     params: dict = {}
     sha = ""
     n = 1
+    if unc.kind == "distributions" and set(vary) != set(SOURCES):
+        raise BrainsimError(
+            f"{scenario.name}: only a scenario over the ensemble can hold a source of "
+            "uncertainty; this one draws its own distributions"
+        )
     if unc.kind == "ensemble":
         path = Path(root) / unc.ensemble  # an absolute path stays as it is
         cache = {} if ensembles is None else ensembles
@@ -109,10 +130,14 @@ def parameters(scenario: Scenario, model, root, ensembles: dict | None = None) -
             with open(path, "rb") as fh:
                 cache[path] = (names, values, hashlib.sha256(fh.read()).hexdigest())
         names, values, sha = cache[path]
-        params = {name: values[:, j] for j, name in enumerate(names)}
         n = len(values)
-        # the effect sizes no fit can identify come with the ensemble, from their priors
-        params.update(prior_draws(model, n))
+        if "calibration" in vary:
+            params = {name: values[:, j] for j, name in enumerate(names)}
+        if "effects" in vary:
+            # the effect sizes no fit can identify come with the ensemble, from their priors
+            params.update(prior_draws(model, n))
+        if not params:
+            n = 1
     elif unc.kind == "distributions":
         check_runs(
             f"{scenario.files[0][0]}: uncertainty.samples", unc.samples, model, 32, "samples"
@@ -176,8 +201,13 @@ def tables(scenario: Scenario, model) -> dict:
     return out
 
 
-def run_scenarios(scenarios: list, model, timing: dict, root, workers=None, progress=None) -> list:
+def run_scenarios(
+    scenarios: list, model, timing: dict, root, workers=None, progress=None, vary=SOURCES
+) -> list:
     """Run every scenario over its uncertainty; measure every output year by year.
+
+    ``vary`` names the sources of uncertainty that vary (see :func:`parameters`);
+    the others are held at their ``.mdl`` values in every scenario.
 
     Scenarios run over the same parameter sets share one run (the stem)
     until the step at which their own settings may first act (see
@@ -193,7 +223,7 @@ def run_scenarios(scenarios: list, model, timing: dict, root, workers=None, prog
     ensembles: dict = {}
     jobs, shas = [], []
     for s in scenarios:
-        params, n, sha = parameters(s, model, root, ensembles)
+        params, n, sha = parameters(s, model, root, ensembles, vary)
         own = scenario_constants(s)
         full_tables = tables(s, model)
         stem_consts, stem_tables, step = stem_settings(s, own, full_tables, model, grid)

@@ -5,9 +5,9 @@ of scenario files (:func:`sim.studies.scenario.schema`) carries the same
 names as enums, so that an editor completes them.
 """
 
-from sim.reports.labels import PROGRAMMES, name
+from sim.reports.labels import BUDGET_PROGRAMMES, PROGRAMMES, name
 from sim.studies.history import default_rule
-from sim.studies.scenario import levers, series_lookups
+from sim.studies.scenario import MILLION_YEN_PER_OKU, budget_levers, levers, series_lookups
 from sim.studies.targets import OUTPUT_TIMING, TARGETS
 
 
@@ -25,6 +25,18 @@ def catalogue(model) -> dict:
                 "programme": PROGRAMMES.get(lever, {"en": el.doc, "ja": ""}),
             }
             for lever, el in levers(model).items()
+        ],
+        "budgets": [
+            {
+                "programme": programme,
+                "constant": el.name,
+                "unit": "億円/Year",
+                "range": [b / MILLION_YEN_PER_OKU for b in el.limits],
+                "baseline": el.expr.value / MILLION_YEN_PER_OKU,
+                "acts_on": acts_on,
+                "name": BUDGET_PROGRAMMES.get(programme, {"en": programme, "ja": ""}),
+            }
+            for programme, (el, acts_on) in budget_levers(model).items()
         ],
         "series": [
             {
@@ -67,6 +79,19 @@ def catalogue_markdown(cat: dict, lang: str = "en") -> str:
         lines.append(
             f"| {lv['lever']} | {lv['unit']} | [{lo:g}, {hi:g}] | {lv['baseline']:g} | "
             f"{lv['programme'][lang]} |"
+        )
+    lines += [
+        "",
+        "# Budgets (budgets: programme, from, ramp_years, to or change, in 億円 a year)",
+        "",
+        "| programme | range, 億円 a year | baseline | acts on the lever | programme name |",
+        "|---|---|---|---|---|",
+    ]
+    for b in cat["budgets"]:
+        lo, hi = b["range"]
+        lines.append(
+            f"| {b['programme']} | [{lo:g}, {hi:g}] | {b['baseline']:g} | {b['acts_on']} "
+            f"| {b['name'][lang]} |"
         )
     lines += ["", "# Series a scenario may override (series: {lookup: {year: value}})", ""]
     lines += ["| lookup | unit | years | declared range |", "|---|---|---|---|"]

@@ -203,6 +203,10 @@ VARIABLES = {
         "ja": "外国人研究者の受入れ数（年間）",
     },
     "net researcher flow": {"en": "Net researcher flow", "ja": "研究者の純流入"},
+    "public programme budget": {
+        "en": "Public budget of the modelled programmes",
+        "ja": "モデル化した事業の予算額",
+    },
     "net researcher migration": {
         "en": "Net researcher migration (OECD basis)",
         "ja": "研究者の純移動（OECD基準）",
@@ -258,6 +262,50 @@ PROGRAMMES = {
     "high school study abroad rate": {
         "en": "High-school study abroad (short trips and stays of 3 months or more)",
         "ja": "高校生の海外留学（短期・3か月以上）",
+    },
+}
+
+# the public programme each budget lever of the model funds (budgets:, in 億円 a year)
+BUDGET_PROGRAMMES = {
+    "agreement study abroad support": {
+        "en": "Study Abroad Support, agreement-based exchange (JASSO)",
+        "ja": "海外留学支援制度（協定派遣型）",
+    },
+    "degree study abroad support": {
+        "en": "Study Abroad Support, degree-seeking (JASSO)",
+        "ja": "海外留学支援制度（学位取得型）",
+    },
+    "tobitate university": {
+        "en": "TOBITATE! Study Abroad JAPAN, university course",
+        "ja": "トビタテ！留学JAPAN（大学生等コース）",
+    },
+    "tobitate high school": {
+        "en": "TOBITATE! Study Abroad JAPAN, high-school course",
+        "ja": "トビタテ！留学JAPAN（高校生コース）",
+    },
+    "kokuhi scholarship": {
+        "en": "Japanese Government (MEXT) Scholarship for international students",
+        "ja": "国費外国人留学生制度",
+    },
+    "study incentive scholarship": {
+        "en": "Monbukagakusho Honors Scholarship for privately financed students",
+        "ja": "外国人留学生学習奨励費",
+    },
+    "employment promotion programme": {
+        "en": "Programme for the employment of international students",
+        "ja": "留学生就職促進プログラム",
+    },
+    "jsps overseas fellowship": {
+        "en": "JSPS Overseas Research Fellowships",
+        "ja": "日本学術振興会 海外特別研究員",
+    },
+    "young researcher overseas challenge": {
+        "en": "JSPS Overseas Challenge Program for Young Researchers",
+        "ja": "若手研究者海外挑戦プログラム",
+    },
+    "international joint research funds": {
+        "en": "International joint-research funds (Kokusai Sendo Kenkyu, ASPIRE, NEXUS)",
+        "ja": "国際共同研究費（国際先導研究・ASPIRE・NEXUS）",
     },
 }
 

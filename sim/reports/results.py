@@ -5,14 +5,17 @@
   fewer runs), with units, .mdl names and the observation rule as attributes;
 - ``summary.csv``: tidy statistics over the runs (scenario, variable, unit,
   year, mean, sd, p05, p25, p50, p75, p95), for every variable measured;
-- ``quantiles.csv``: scenario, variable, unit, year, p05, p50, p95;
+- ``quantiles.csv``: scenario, variable, unit, year, p05, p50, p95; with
+  ``baseline`` among the scenarios, also the public yen per additional
+  outcome of each target (variable ``public yen per additional: <output>``);
 - ``difference.csv`` (when ``baseline`` is among the scenarios): each
   scenario's difference from it, run by run over the same parameter sets
   (scenario, variable, unit, year, baseline_p50, p50, difference_p50,
   difference_pct, difference_p05, difference_p95);
 - ``targets.csv`` and ``targets.md``: each target's value in its year
   (median and 5-95%), the probability of meeting it and the median year it
-  is first met;
+  is first met, the effect size driving it, and (with ``baseline``) the extra
+  public cost to the target year and the yen per additional outcome;
 
 Every file names a variable as the ``.mdl`` does ("international students in
 japan"): the ``variable`` column of the CSVs and the variable names of
@@ -36,6 +39,7 @@ import numpy as np
 
 from sim.engine.files import atomic_path
 from sim.reports.fitreport import write_csv
+from sim.studies.costs import COST, COST_COLUMNS, MILLION_PER_OKU, cost_rows
 from sim.studies.runner import percentiles, quantile_rows, target_rows
 
 TARGET_COLUMNS = (
@@ -51,7 +55,7 @@ TARGET_COLUMNS = (
     "probability",
     "median_year_met",
     "driven_by",
-)
+) + COST_COLUMNS
 
 
 def write_results(
@@ -63,7 +67,7 @@ def write_results(
     """
     from sim.engine.files import atomic_dir
 
-    targets = [row for res in results for row in target_rows(res)]
+    targets = with_costs(results, model)
     with atomic_dir(out, force=force) as tmp:
         _netcdf(tmp / "results.nc", results, model, outputs)
         unit = {name: model.spec.element(name).units for name in results[0].values}
@@ -76,7 +80,8 @@ def write_results(
         write_csv(
             tmp / "quantiles.csv",
             ["scenario", "variable", "unit", "year", "p05", "p50", "p95"],
-            [_with_unit(row, unit) for res in results for row in quantile_rows(res)],
+            [_with_unit(row, unit) for res in results for row in quantile_rows(res)]
+            + _cost_quantiles(targets),
         )
         baseline = next((r for r in results if r.scenario.name == "baseline"), None)
         if baseline is not None and len(results) > 1:
@@ -94,7 +99,7 @@ def write_results(
         write_csv(
             tmp / "targets.csv",
             list(TARGET_COLUMNS),
-            [[row[c] for c in TARGET_COLUMNS] for row in targets],
+            [[row.get(c, "") for c in TARGET_COLUMNS] for row in targets],
         )
         (tmp / "targets.md").write_text(target_table(targets, results, model), encoding="utf-8")
         (tmp / "manifest.json").write_text(
@@ -102,6 +107,39 @@ def write_results(
             encoding="utf-8",
         )
     return targets
+
+
+def with_costs(results: list, model) -> list:
+    """Target rows of every result, with the extra cost and yen per additional outcome.
+
+    The cost columns are filled when ``baseline`` is among the results and
+    shares their runs (:func:`sim.studies.costs.cost_rows`).
+    """
+    baseline = next((r for r in results if r.scenario.name == "baseline"), None)
+    rows = []
+    for res in results:
+        units = {t.variable: model.spec.element(t.variable).units for t in res.scenario.targets}
+        costs = cost_rows(res, baseline, units) if baseline is not None else {}
+        for row in target_rows(res):
+            rows.append({**row, **costs.get(row["target"], {})})
+    return rows
+
+
+def _cost_quantiles(targets: list) -> list:
+    """Quantile rows of the public yen per additional outcome, one per scenario and target."""
+    return [
+        (
+            row["scenario"],
+            f"public yen per additional: {row['variable']}",
+            row["per"],
+            row["year"],
+            row["yen_per_additional_p05"],
+            row["yen_per_additional_p50"],
+            row["yen_per_additional_p95"],
+        )
+        for row in targets
+        if np.isfinite(row.get("yen_per_additional_p50", np.nan))
+    ]
 
 
 def _with_unit(row: tuple, unit: dict) -> tuple:
@@ -226,8 +264,10 @@ def target_table(rows: list, results: list, model) -> str:
             "",
             f"{res.n_runs} runs.",
             "",
-            "| target | goal | year | median | 5–95% | probability | year met | driven most by |",
-            "|---|---|---|---|---|---|---|---|",
+            *_budget_line(res, by_name.get("baseline")),
+            "| target | goal | year | median | 5–95% | probability | year met | driven most by "
+            "| public yen per additional (median, 5–95%) |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for row in rows:
             if row["scenario"] != name:
@@ -237,10 +277,47 @@ def target_table(rows: list, results: list, model) -> str:
                 f"| {row['target']} | {sign} {_fmt(row['goal'])} | {row['year']} | "
                 f"{_fmt(row['p50'])} | {_fmt(row['p05'])}–{_fmt(row['p95'])} | "
                 f"{row['probability']:.0%} | {row['median_year_met']} | "
-                f"{row.get('driven_by') or '—'} |"
+                f"{row.get('driven_by') or '—'} | {_yen(row)} |"
             )
         lines.append("")
     return "\n".join(lines)
+
+
+def _budget_line(res, baseline) -> list:
+    """Return the scenario's public budget in its last target year and its extra cost."""
+    if COST not in res.values or not res.scenario.targets:
+        return []
+    year = max(t.year for t in res.scenario.targets)
+    at = int(np.searchsorted(res.years, year))
+    own = float(np.median(res.values[COST][at])) / MILLION_PER_OKU
+    text = f"Public budget of the modelled programmes in FY{year}: {own:,.0f} 億円 (median)"
+    row = cost_rows(res, baseline, {}).get(res.scenario.targets[0].label) if baseline else None
+    if row is not None and res is not baseline:
+        text += (
+            f"; FY2024–FY{year} together {row['extra_cost_oku_p50']:+,.0f} 億円 against the "
+            "baseline (median over paired runs)"
+        )
+    return [text + ".", ""]
+
+
+def _yen(row: dict) -> str:
+    """Yen per additional outcome as 'median (p05–p95)', or a dash."""
+    p50 = row.get("yen_per_additional_p50")
+    if p50 is None or not np.isfinite(p50):
+        return "—"
+    share = row.get("runs_with_gain", 1.0)
+    note = f"; gain in {share:.0%} of runs" if share < 0.95 else ""
+    return (
+        f"{_money(p50)} ({_money(row['yen_per_additional_p05'])}–"
+        f"{_money(row['yen_per_additional_p95'])}) {row['per']}{note}"
+    )
+
+
+def _money(yen: float) -> str:
+    """Yen in 万円 (10,000 yen) or 億円 (100 million yen), as a reader of a budget writes them."""
+    if abs(yen) >= 1e8:
+        return f"{yen / 1e8:,.1f}億円"
+    return f"{yen / 1e4:,.0f}万円"
 
 
 def target_lines(rows: list) -> str:

@@ -9,6 +9,7 @@ path and, for a name, the closest valid ones.
 
 import hashlib
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,12 +29,15 @@ TOP_KEYS = (
     "extends",
     "set",
     "policies",
+    "budgets",
     "series",
     "uncertainty",
     "targets",
 )
 LANGUAGES = ("en", "ja")
 POLICY_KEYS = ("lever", "from", "ramp_years", "to")
+BUDGET_KEYS = ("programme", "from", "ramp_years", "to", "change")
+MILLION_YEN_PER_OKU = 100.0  # budgets: are in 億円 (100 million yen); the .mdl in million yen
 TARGET_KEYS = ("variable", "year", "at_least", "at_most", "label")
 DISTRIBUTIONS = {"uniform": 2, "normal": 2, "triangular": 3}
 MAX_BYTES = 1_000_000  # a scenario lists what differs from the baseline: a few kB
@@ -243,7 +247,9 @@ def load_scenario(path: str | Path, model, _chain: tuple = ()) -> Scenario:
     base = _base(doc, path, data["extends"], model, _chain) if "extends" in data else None
 
     own_set = _set(doc, data.get("set"), model)
-    own_policies = _policies(doc, data.get("policies"), model)
+    own_policies = _policies(doc, data.get("policies"), model) + _budgets(
+        doc, data.get("budgets"), model
+    )
     own_series = _series(doc, data.get("series"), model)
     own_targets = _targets(doc, data.get("targets"), model)
     uncertainty = _uncertainty(doc, data["uncertainty"], model) if "uncertainty" in data else None
@@ -253,6 +259,7 @@ def load_scenario(path: str | Path, model, _chain: tuple = ()) -> Scenario:
     by_lever.update({p.lever: p for p in own_policies})
     policies = tuple(by_lever.values())
     _same_timing(doc, policies)
+    _one_way_per_programme(doc, policies, model)
     return Scenario(
         name=name,
         title=texts["title"],
@@ -381,11 +388,34 @@ def _set(doc: _Doc, value, model) -> dict:
 
 
 def levers(model) -> dict:
-    """Lever name (without `` target``) to its target constant, for every lever of the model."""
+    """Lever name (without `` target``) to its target constant, for every lever of the model.
+
+    Budget levers (:func:`budget_levers`) are set under ``budgets:``, in 億円, not here.
+    """
     out = {}
     for el in model.spec.elements:
-        if el.kind == "constant" and el.key.endswith("_target") and "lever" in el.doc.lower():
+        lever = el.kind == "constant" and el.key.endswith("_target") and "lever" in el.doc.lower()
+        if lever and not _is_budget(el):
             out[el.name[: -len(" target")]] = el
+    return out
+
+
+def _is_budget(el) -> bool:
+    return el.key.endswith("_budget_target") and "budget lever" in el.doc.lower()
+
+
+def budget_levers(model) -> dict:
+    """Programme name to ``(budget target constant, the lever it acts on or "")``.
+
+    A budget lever is a constant ``<programme> budget target`` [million yen/Year]
+    whose comment says ``Budget lever`` and names the share or headcount lever
+    it acts on as ``acts on the lever 'NAME'``.
+    """
+    out = {}
+    for el in model.spec.of_kind("constant"):
+        if _is_budget(el):
+            acts = re.search(r"acts on the lever '([^']+)'", el.doc)
+            out[el.name[: -len(" budget target")]] = (el, acts.group(1) if acts else "")
     return out
 
 
@@ -439,6 +469,101 @@ def _policies(doc: _Doc, value, model) -> tuple:
             )
         )
     return tuple(out)
+
+
+def _budgets(doc: _Doc, value, model) -> tuple:
+    """Parse ``budgets:`` into policies on the budget levers, converting 億円 to million yen."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise doc.error(
+            ("budgets",), "budgets must be a list of {programme, from, ramp_years, to or change}"
+        )
+    known = budget_levers(model)
+    out = []
+    for i, item in enumerate(value):
+        at = ("budgets", i)
+        if not isinstance(item, dict):
+            raise doc.error(
+                at,
+                "a budget is {programme: ..., from: ..., ramp_years: ..., to: ...} in 億円 a year",
+            )
+        for key in item:
+            if key not in BUDGET_KEYS:
+                raise doc.error(
+                    at + (key,), f"unknown key '{key}'; {_suggest(key, list(BUDGET_KEYS))}"
+                )
+        for key in ("programme", "from", "ramp_years"):
+            if key not in item:
+                raise doc.error(
+                    at,
+                    f"the budget lacks '{key}'; give programme, from, ramp_years and to "
+                    "(or change)",
+                )
+        if ("to" in item) == ("change" in item):
+            raise doc.error(
+                at,
+                "give either 'to' (億円 a year) or 'change' (億円 a year against the "
+                "baseline), not both or neither",
+            )
+        name = str(item["programme"])
+        match = known.get(name) or next(
+            (v for k, v in known.items() if vensim_key(k) == vensim_key(name)), None
+        )
+        if match is None:
+            raise doc.error(
+                at + ("programme",), f"unknown programme '{name}'; {_suggest(name, list(known))}"
+            )
+        lever, _ = match
+        if any(p.lever == lever.name for p in out):
+            raise doc.error(
+                at + ("programme",), f"the budget of '{name}' is set twice in this file; keep one"
+            )
+        key = "to" if "to" in item else "change"
+        amount = _number(doc, at + (key,), item[key]) * MILLION_YEN_PER_OKU
+        if key == "change":
+            baseline = model.spec.element(lever.name[: -len(" target")] + " baseline")
+            amount += float(baseline.expr.value)
+        low, high = lever.limits
+        if not low <= amount <= high:
+            raise doc.error(
+                at + (key,),
+                f"{amount / MILLION_YEN_PER_OKU:g} 億円 a year lies outside the range of "
+                f"'{lever.name}', {low / MILLION_YEN_PER_OKU:g} to "
+                f"{high / MILLION_YEN_PER_OKU:g} 億円; give a budget in that range",
+            )
+        start_el, ramp_el = lever_timing(model, lever)
+        out.append(
+            Policy(
+                lever=lever.name,
+                start_constant=start_el.name,
+                ramp_constant=ramp_el.name,
+                start=_in_range(
+                    doc, at + ("from",), start_el, _number(doc, at + ("from",), item["from"])
+                ),
+                ramp_years=_in_range(
+                    doc,
+                    at + ("ramp_years",),
+                    ramp_el,
+                    _number(doc, at + ("ramp_years",), item["ramp_years"]),
+                ),
+                to=amount,
+            )
+        )
+    return tuple(out)
+
+
+def _one_way_per_programme(doc: _Doc, policies: tuple, model) -> None:
+    """Refuse a programme set both by its budget and by the lever that budget acts on."""
+    moved = {p.lever for p in policies}
+    for name, (lever, acts_on) in budget_levers(model).items():
+        target = f"{acts_on} target"
+        if lever.name in moved and target in moved:
+            raise doc.error(
+                ("budgets",),
+                f"the programme '{name}' is set twice: by its budget and by the lever "
+                f"'{acts_on}' under policies; set one of them",
+            )
 
 
 def lever_timing(model, lever) -> tuple:
@@ -692,6 +817,7 @@ def _name_enums(doc: dict, model) -> None:
     outputs = sorted(el.name for el in model.spec.of_kind("stock", "flow", "auxiliary"))
     props["set"]["propertyNames"] = {"enum": constants}
     props["policies"]["items"]["properties"]["lever"] = {"enum": sorted(levers(model))}
+    props["budgets"]["items"]["properties"]["programme"] = {"enum": sorted(budget_levers(model))}
     props["series"]["propertyNames"] = {"enum": sorted(series_lookups(model))}
     props["uncertainty"]["oneOf"][2]["properties"]["distributions"]["propertyNames"] = {
         "enum": constants
@@ -729,6 +855,7 @@ def _schema() -> dict:
                 "description": "constants, by .mdl name",
             },
             "policies": {"type": "array", "items": _policy_schema(number)},
+            "budgets": {"type": "array", "items": _budget_schema(number)},
             "series": {
                 "type": "object",
                 "description": "lookup overrides: year -> value; points before the first "
@@ -751,6 +878,24 @@ def _policy_schema(number: dict) -> dict:
             "from": number,
             "ramp_years": number,
             "to": number,
+        },
+    }
+
+
+def _budget_schema(number: dict) -> dict:
+    return {
+        "type": "object",
+        "required": ["programme", "from", "ramp_years"],
+        "oneOf": [{"required": ["to"]}, {"required": ["change"]}],
+        "additionalProperties": False,
+        "description": "a programme's budget in 億円 a year: 'to' a level, or 'change' "
+        "against its baseline",
+        "properties": {
+            "programme": {"type": "string"},
+            "from": number,
+            "ramp_years": number,
+            "to": number,
+            "change": number,
         },
     }
 

@@ -24,6 +24,7 @@ OUTPUT_TIMING = {
     "researchers dispatched per year": "fiscal_mean",
     "foreign researchers accepted per year": "fiscal_mean",
     "net researcher flow": "fiscal_mean",
+    "public programme budget": "fiscal_mean",
 }
 
 

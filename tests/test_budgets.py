@@ -1,0 +1,333 @@
+"""Budgets in yen: scenario files set a programme's budget in 億円, the model turns it into people.
+
+A tiny model with the shipped model's budget pattern (a budget lever acting
+on a headcount lever through a documented unit cost, then an additionality)
+checks the arithmetic exactly; the shipped model's budget layer is checked to
+leave the fitted run untouched at the baseline budgets.
+"""
+
+import numpy as np
+import pytest
+import yaml
+
+import sim
+from sim.studies.runner import scenario_constants
+from sim.studies.scenario import ScenarioError, budget_levers, levers, load_scenario
+
+from conftest import ROOT, write_mdl
+
+TINY = """
+researchers abroad= INTEG (
+\tdispatches,
+\t\t0)
+\t~\tperson [0,?]
+\t~\tResearchers sent abroad so far.
+\t|
+
+dispatches=
+\tfellowships baseline + fellowship additionality * (fellowships per year - fellowships baseline)
+\t~\tperson/Year
+\t~\tThe quota one for one, a change from it by its additionality.
+\t|
+
+fellowship additionality=
+\t0.6
+\t~\tdmnl [0, 1]
+\t~\tassumption: test value. prior: triangular(0.3, 0.6, 1), grade C (test).
+\t|
+
+fellowships baseline=
+\t100
+\t~\tperson/Year [0, 1000]
+\t~\tsource: test value.
+\t|
+
+fellowships target=
+\t100
+\t~\tperson/Year [0, 1000]
+\t~\tLever (fellowships): new fellows a year. assumption: test value.
+\t|
+
+fellowships policy start year=
+\t2026
+\t~\tYear [2024, 2040]
+\t~\tassumption: test value.
+\t|
+
+fellowships policy ramp years=
+\t2
+\t~\tYear [1, 10]
+\t~\tassumption: test value.
+\t|
+
+fellowships policy ramp=
+\tMIN(1, RAMP(1 / fellowships policy ramp years, fellowships policy start year, fellowships policy start year + fellowships policy ramp years))
+\t~\tdmnl
+\t~\tThe lever's ramp.
+\t|
+
+fellowship fund budget baseline=
+\t1000
+\t~\tmillion yen/Year [1000, 1000]
+\t~\tsource: test value.
+\t|
+
+fellowship fund budget target=
+\t1000
+\t~\tmillion yen/Year [0, 5000]
+\t~\tBudget lever (test fund): acts on the lever 'fellowships'. assumption: test value.
+\t|
+
+fellowship fund budget policy start year=
+\t2026
+\t~\tYear [2024, 2040]
+\t~\tassumption: test value.
+\t|
+
+fellowship fund budget policy ramp years=
+\t2
+\t~\tYear [1, 10]
+\t~\tassumption: test value.
+\t|
+
+fellowship fund budget policy ramp=
+\tMIN(1, RAMP(1 / fellowship fund budget policy ramp years, fellowship fund budget policy start year, fellowship fund budget policy start year + fellowship fund budget policy ramp years))
+\t~\tdmnl
+\t~\tThe budget's ramp.
+\t|
+
+fellowship fund budget=
+\tfellowship fund budget baseline + (fellowship fund budget target - fellowship fund budget baseline) * fellowship fund budget policy ramp
+\t~\tmillion yen/Year
+\t~\tThe budget a year.
+\t|
+
+cost per fellow year=
+\t5
+\t~\tmillion yen/person [5, 5]
+\t~\tsource: test value (yen a fellow-year).
+\t|
+
+fellowship years=
+\t2
+\t~\tYear [2, 2]
+\t~\tsource: test value.
+\t|
+
+extra fellows=
+\t(fellowship fund budget - fellowship fund budget baseline) / (cost per fellow year * fellowship years)
+\t~\tperson/Year
+\t~\tNew fellows a year the budget adds.
+\t|
+
+fellowships per year=
+\tMAX(0, fellowships baseline + (fellowships target - fellowships baseline) * fellowships policy ramp + extra fellows)
+\t~\tperson/Year
+\t~\tNew fellows a year.
+\t|
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("budget")
+    path = write_mdl(folder / "tiny.mdl", TINY, final=2035, step=0.25)
+    text = path.read_text(encoding="utf-8").replace("INITIAL TIME  = 0", "INITIAL TIME  = 2020")
+    path.write_text(text, encoding="utf-8")
+    return sim.load_model(path)
+
+
+def _scenario(folder, name, **keys):
+    doc = {
+        "name": name,
+        "title": {"en": name, "ja": name},
+        "description": {"en": name, "ja": name},
+        "uncertainty": "none",
+        **keys,
+    }
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def _dispatches(model, scenario, year):
+    ds = sim.simulate(model, scenario_constants(scenario), outputs=["dispatches"])
+    return float(ds["dispatches"].sel(time=year).values.flat[0])
+
+
+def test_a_budget_lever_is_listed_apart_from_the_levers(tiny):
+    assert list(budget_levers(tiny)) == ["fellowship fund"]
+    assert budget_levers(tiny)["fellowship fund"][1] == "fellowships"
+    assert "fellowship fund budget" not in levers(tiny)
+
+
+def test_doubling_a_budget_adds_budget_over_unit_cost_times_additionality(tiny, tmp_path):
+    doubled = load_scenario(
+        _scenario(
+            tmp_path,
+            "doubled",
+            budgets=[
+                {"programme": "fellowship fund", "from": 2026, "ramp_years": 2, "change": 10}
+            ],
+        ),
+        tiny,
+    )
+    same = load_scenario(
+        _scenario(
+            tmp_path,
+            "same",
+            budgets=[{"programme": "fellowship fund", "from": 2026, "ramp_years": 2, "to": 20}],
+        ),
+        tiny,
+    )
+    # 10 億円 = 1,000 million yen a year more; 1,000 / (5 x 2) = 100 fellows; x 0.6 = 60
+    assert scenario_constants(doubled)["fellowship fund budget target"] == 2000
+    assert scenario_constants(same) == scenario_constants(doubled)
+    base = load_scenario(_scenario(tmp_path, "base"), tiny)
+    assert _dispatches(tiny, base, 2030) == 100
+    assert _dispatches(tiny, doubled, 2030) == pytest.approx(160, abs=1e-9)
+    assert _dispatches(tiny, doubled, 2027) == pytest.approx(100 + 60 * 0.5, abs=1e-9)
+    assert _dispatches(tiny, doubled, 2025) == 100
+
+
+def test_a_programme_cannot_be_set_by_its_budget_and_its_lever(tiny, tmp_path):
+    path = _scenario(
+        tmp_path,
+        "both",
+        policies=[{"lever": "fellowships", "from": 2026, "ramp_years": 2, "to": 300}],
+        budgets=[{"programme": "fellowship fund", "from": 2026, "ramp_years": 2, "change": 5}],
+    )
+    with pytest.raises(ScenarioError, match=r"both\.yaml.*set twice.*'fellowships'"):
+        load_scenario(path, tiny)
+
+
+@pytest.mark.parametrize(
+    "budget, message",
+    [
+        (
+            {"programme": "fellowship fnd", "from": 2026, "ramp_years": 2, "to": 20},
+            "unknown programme 'fellowship fnd'; did you mean 'fellowship fund'",
+        ),
+        (
+            {"programme": "fellowship fund", "from": 2026, "ramp_years": 2, "to": 60},
+            "60 億円 a year lies outside the range",
+        ),
+        ({"programme": "fellowship fund", "from": 2026, "ramp_years": 2}, "give either 'to'"),
+        (
+            {"programme": "fellowship fund", "from": 2026, "ramp_years": 2, "to": 20, "change": 1},
+            "give either 'to'",
+        ),
+        ({"programme": "fellowship fund", "from": 2050, "ramp_years": 2, "to": 20}, "from"),
+    ],
+)
+def test_a_bad_budget_is_one_message_naming_the_file_and_place(tiny, tmp_path, budget, message):
+    path = _scenario(tmp_path, "bad", budgets=[budget])
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(path, tiny)
+    text = str(err.value)
+    assert "\n" not in text and "bad.yaml" in text and "budgets" in text
+    assert message in text
+
+
+def test_the_shipped_budget_layer_leaves_the_default_run_as_it_was_fitted():
+    model = sim.load_model(ROOT / "model" / "brain_circulation.mdl")
+    programmes = budget_levers(model)
+    assert len(programmes) >= 10
+    acts_on = {a for _, a in programmes.values()}
+    assert acts_on <= set(levers(model))
+    extras = [
+        el.name
+        for el in model.spec.of_kind("auxiliary")
+        if " extra " in f" {el.name} " or el.name.endswith(" change")
+    ]
+    assert len(extras) >= 10
+    ds = sim.simulate(model, outputs=extras, saveper=model.controls["time_step"])
+    moved = [n for n in extras if np.any(ds[model.spec.element(n).py_name].values != 0)]
+    assert moved == []
+    # a change of each budget moves its lever's quantity, in the direction of the change
+    for name, (lever, acts) in programmes.items():
+        low, high = lever.limits
+        up = min(high, float(lever.expr.value) + 0.25 * (high - low))
+        if up == float(lever.expr.value):
+            continue
+        changed = sim.simulate(model, {lever.name: up}, outputs=extras)
+        assert any(np.any(changed[model.spec.element(n).py_name].values > 0) for n in extras), name
+
+
+def _result(name, cost, outcome, years=np.arange(2020, 2036), runs=3, sense="at_least"):
+    from sim.studies.runner import ScenarioResult
+    from sim.studies.scenario import Scenario, Uncertainty
+    from sim.studies.targets import Target
+
+    target = Target("dispatches", 2033, 1.0, sense, "dispatches")
+    scenario = Scenario(
+        name,
+        {"en": name, "ja": name},
+        {"en": "", "ja": ""},
+        (),
+        targets=(target,),
+        uncertainty=Uncertainty("ensemble"),
+    )
+    values = {
+        "public programme budget": np.broadcast_to(cost[:, None], (len(years), runs)).copy(),
+        "dispatches": np.broadcast_to(outcome[:, None], (len(years), runs)).copy(),
+    }
+    return ScenarioResult(scenario, years, values, {}, runs, "")
+
+
+def test_extra_cost_and_yen_per_additional_outcome_are_paired_run_sums():
+    from sim.studies.costs import cost_rows
+
+    years = np.arange(2020, 2036)
+    base = _result("baseline", np.full(len(years), 1000.0), np.full(len(years), 100.0))
+    more = _result(
+        "more",
+        np.where(years >= 2026, 2000.0, 1000.0),
+        np.where(years >= 2026, 150.0, 100.0),
+    )
+    row = cost_rows(more, base, {"dispatches": "person/Year"})["dispatches"]
+    # FY2026-FY2033: 8 years x 1,000 million yen = 80 億円; 8e9 yen / 50 more a year
+    assert row["extra_cost_oku_p50"] == pytest.approx(80)
+    assert row["yen_per_additional_p50"] == pytest.approx(8e9 / 50)
+    assert row["runs_with_gain"] == 1.0 and row["per"] == "yen per person"
+    ratio = cost_rows(more, base, {"dispatches": "dmnl"})["dispatches"]
+    assert ratio["yen_per_additional_p50"] == pytest.approx(8e9 / 5000)  # per percentage point
+    assert ratio["per"] == "yen per percentage point"
+    worse = _result("worse", more.values["public programme budget"][:, 0], np.full(16, 90.0))
+    none = cost_rows(worse, base, {"dispatches": "person/Year"})["dispatches"]
+    assert none["runs_with_gain"] == 0.0 and np.isnan(none["yen_per_additional_p50"])
+
+
+def test_compare_reports_the_extra_cost_and_yen_per_additional_outcome(run_cli, tmp_path):
+    import csv
+
+    path = _scenario(
+        tmp_path,
+        "more-fellows",
+        extends=str(ROOT / "scenarios" / "baseline.yaml"),
+        budgets=[
+            {"programme": "jsps overseas fellowship", "from": 2026, "ramp_years": 2, "change": 10}
+        ],
+    )
+    text = path.read_text(encoding="utf-8").replace("uncertainty: none\n", "")
+    path.write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    status, _, stderr = run_cli(
+        "compare", ROOT / "scenarios" / "baseline.yaml", path, "--out", out, cwd=ROOT
+    )
+    assert status == 0, stderr
+    with open(out / "targets.csv", encoding="utf-8") as f:
+        rows = {(r["scenario"], r["variable"]): r for r in csv.DictReader(f)}
+    dispatch = rows[("more-fellows", "researchers dispatched per year")]
+    # +10 億円 a year ramped over 2026-2028; fiscal years run April-March, so FY2025-FY2027
+    # take 1/64, 3/8 and 55/64 of it, FY2028-FY2033 all of it: 7.25 years' worth
+    assert float(dispatch["extra_cost_oku_p50"]) == pytest.approx(10 * 7.25, rel=0.005)
+    yen = float(dispatch["yen_per_additional_p50"])
+    assert 1e7 < yen < 1e10 and dispatch["per"] == "yen per person"
+    assert rows[("baseline", "researchers dispatched per year")]["extra_cost_oku_p50"] == "0.0"
+    with open(out / "quantiles.csv", encoding="utf-8") as f:
+        yen_rows = [r for r in csv.DictReader(f) if r["variable"].startswith("public yen per")]
+    assert any(r["scenario"] == "more-fellows" and float(r["p50"]) == yen for r in yen_rows)
+    assert "Public budget of the modelled programmes in FY2033" in (out / "targets.md").read_text(
+        encoding="utf-8"
+    )

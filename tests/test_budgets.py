@@ -14,127 +14,13 @@ import sim
 from sim.studies.runner import scenario_constants
 from sim.studies.scenario import ScenarioError, budget_levers, levers, load_scenario
 
-from conftest import ROOT, write_mdl
-
-TINY = """
-researchers abroad= INTEG (
-\tdispatches,
-\t\t0)
-\t~\tperson [0,?]
-\t~\tResearchers sent abroad so far.
-\t|
-
-dispatches=
-\tfellowships baseline + fellowship additionality * (fellowships per year - fellowships baseline)
-\t~\tperson/Year
-\t~\tThe quota one for one, a change from it by its additionality.
-\t|
-
-fellowship additionality=
-\t0.6
-\t~\tdmnl [0, 1]
-\t~\tassumption: test value. prior: triangular(0.3, 0.6, 1), grade C (test).
-\t|
-
-fellowships baseline=
-\t100
-\t~\tperson/Year [0, 1000]
-\t~\tsource: test value.
-\t|
-
-fellowships target=
-\t100
-\t~\tperson/Year [0, 1000]
-\t~\tLever (fellowships): new fellows a year. assumption: test value.
-\t|
-
-fellowships policy start year=
-\t2026
-\t~\tYear [2024, 2040]
-\t~\tassumption: test value.
-\t|
-
-fellowships policy ramp years=
-\t2
-\t~\tYear [1, 10]
-\t~\tassumption: test value.
-\t|
-
-fellowships policy ramp=
-\tMIN(1, RAMP(1 / fellowships policy ramp years, fellowships policy start year, fellowships policy start year + fellowships policy ramp years))
-\t~\tdmnl
-\t~\tThe lever's ramp.
-\t|
-
-fellowship fund budget baseline=
-\t1000
-\t~\tmillion yen/Year [1000, 1000]
-\t~\tsource: test value.
-\t|
-
-fellowship fund budget target=
-\t1000
-\t~\tmillion yen/Year [0, 5000]
-\t~\tBudget lever (test fund): acts on the lever 'fellowships'. assumption: test value.
-\t|
-
-fellowship fund budget policy start year=
-\t2026
-\t~\tYear [2024, 2040]
-\t~\tassumption: test value.
-\t|
-
-fellowship fund budget policy ramp years=
-\t2
-\t~\tYear [1, 10]
-\t~\tassumption: test value.
-\t|
-
-fellowship fund budget policy ramp=
-\tMIN(1, RAMP(1 / fellowship fund budget policy ramp years, fellowship fund budget policy start year, fellowship fund budget policy start year + fellowship fund budget policy ramp years))
-\t~\tdmnl
-\t~\tThe budget's ramp.
-\t|
-
-fellowship fund budget=
-\tfellowship fund budget baseline + (fellowship fund budget target - fellowship fund budget baseline) * fellowship fund budget policy ramp
-\t~\tmillion yen/Year
-\t~\tThe budget a year.
-\t|
-
-cost per fellow year=
-\t5
-\t~\tmillion yen/person [5, 5]
-\t~\tsource: test value (yen a fellow-year).
-\t|
-
-fellowship years=
-\t2
-\t~\tYear [2, 2]
-\t~\tsource: test value.
-\t|
-
-extra fellows=
-\t(fellowship fund budget - fellowship fund budget baseline) / (cost per fellow year * fellowship years)
-\t~\tperson/Year
-\t~\tNew fellows a year the budget adds.
-\t|
-
-fellowships per year=
-\tMAX(0, fellowships baseline + (fellowships target - fellowships baseline) * fellowships policy ramp + extra fellows)
-\t~\tperson/Year
-\t~\tNew fellows a year.
-\t|
-"""
+from conftest import DATA, ROOT
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("budget")
-    path = write_mdl(folder / "tiny.mdl", TINY, final=2035, step=0.25)
-    text = path.read_text(encoding="utf-8").replace("INITIAL TIME  = 0", "INITIAL TIME  = 2020")
-    path.write_text(text, encoding="utf-8")
-    return sim.load_model(path)
+def tiny():
+    """The shipped budget pattern on one programme: 1,000 million yen buys 100 fellows."""
+    return sim.load_model(DATA / "budgets" / "fellowship_fund.mdl")
 
 
 def _scenario(folder, name, **keys):
@@ -202,7 +88,7 @@ def test_a_programme_cannot_be_set_by_its_budget_and_its_lever(tiny, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "budget, message",
+    ("budget", "message"),
     [
         (
             {"programme": "fellowship fnd", "from": 2026, "ramp_years": 2, "to": 20},
@@ -225,7 +111,9 @@ def test_a_bad_budget_is_one_message_naming_the_file_and_place(tiny, tmp_path, b
     with pytest.raises(ScenarioError) as err:
         load_scenario(path, tiny)
     text = str(err.value)
-    assert "\n" not in text and "bad.yaml" in text and "budgets" in text
+    assert "\n" not in text
+    assert "bad.yaml" in text
+    assert "budgets" in text
     assert message in text
 
 
@@ -245,7 +133,7 @@ def test_the_shipped_budget_layer_leaves_the_default_run_as_it_was_fitted():
     moved = [n for n in extras if np.any(ds[model.spec.element(n).py_name].values != 0)]
     assert moved == []
     # a change of each budget moves its lever's quantity, in the direction of the change
-    for name, (lever, acts) in programmes.items():
+    for name, (lever, _acts) in programmes.items():
         low, high = lever.limits
         up = min(high, float(lever.expr.value) + 0.25 * (high - low))
         if up == float(lever.expr.value):
@@ -254,7 +142,10 @@ def test_the_shipped_budget_layer_leaves_the_default_run_as_it_was_fitted():
         assert any(np.any(changed[model.spec.element(n).py_name].values > 0) for n in extras), name
 
 
-def _result(name, cost, outcome, years=np.arange(2020, 2036), runs=3, sense="at_least"):
+YEARS = np.arange(2020, 2036)
+
+
+def _result(name, cost, outcome, years=YEARS, runs=3, sense="at_least"):
     from sim.studies.runner import ScenarioResult
     from sim.studies.scenario import Scenario, Uncertainty
     from sim.studies.targets import Target
@@ -289,13 +180,15 @@ def test_extra_cost_and_yen_per_additional_outcome_are_paired_run_sums():
     # FY2026-FY2033: 8 years x 1,000 million yen = 80 億円; 8e9 yen / 50 more a year
     assert row["extra_cost_oku_p50"] == pytest.approx(80)
     assert row["yen_per_additional_p50"] == pytest.approx(8e9 / 50)
-    assert row["runs_with_gain"] == 1.0 and row["per"] == "yen per person"
+    assert row["runs_with_gain"] == 1.0
+    assert row["per"] == "yen per person"
     ratio = cost_rows(more, base, {"dispatches": "dmnl"})["dispatches"]
     assert ratio["yen_per_additional_p50"] == pytest.approx(8e9 / 5000)  # per percentage point
     assert ratio["per"] == "yen per percentage point"
     worse = _result("worse", more.values["public programme budget"][:, 0], np.full(16, 90.0))
     none = cost_rows(worse, base, {"dispatches": "person/Year"})["dispatches"]
-    assert none["runs_with_gain"] == 0.0 and np.isnan(none["yen_per_additional_p50"])
+    assert none["runs_with_gain"] == 0.0
+    assert np.isnan(none["yen_per_additional_p50"])
 
 
 def test_compare_reports_the_extra_cost_and_yen_per_additional_outcome(run_cli, tmp_path):
@@ -323,7 +216,8 @@ def test_compare_reports_the_extra_cost_and_yen_per_additional_outcome(run_cli, 
     # take 1/64, 3/8 and 55/64 of it, FY2028-FY2033 all of it: 7.25 years' worth
     assert float(dispatch["extra_cost_oku_p50"]) == pytest.approx(10 * 7.25, rel=0.005)
     yen = float(dispatch["yen_per_additional_p50"])
-    assert 1e7 < yen < 1e10 and dispatch["per"] == "yen per person"
+    assert 1e7 < yen < 1e10
+    assert dispatch["per"] == "yen per person"
     assert rows[("baseline", "researchers dispatched per year")]["extra_cost_oku_p50"] == "0.0"
     with open(out / "quantiles.csv", encoding="utf-8") as f:
         yen_rows = [r for r in csv.DictReader(f) if r["variable"].startswith("public yen per")]
@@ -331,3 +225,35 @@ def test_compare_reports_the_extra_cost_and_yen_per_additional_outcome(run_cli, 
     assert "Public budget of the modelled programmes in FY2033" in (out / "targets.md").read_text(
         encoding="utf-8"
     )
+
+
+def test_target_budget_finds_the_budget_a_goal_needs_in_oku(tiny, tmp_path):
+    from sim.studies.goal import budget_constant, parse_goal, seek
+
+    scenario = load_scenario(_scenario(tmp_path, "base"), tiny)
+    lever = budget_constant(tiny, scenario, "fellowship fund")
+    assert lever == "fellowship fund budget target"
+    goal = parse_goal("dispatches@2030>=130", tiny)
+    answer = seek(scenario, tiny, tmp_path, lever, goal, 1.0, tolerance=1.0)
+    # 30 more a year = 0.6 x (B - 1,000) / (5 x 2)  ->  B = 1,500 million yen = 15 億円
+    assert answer.level == pytest.approx(1500, abs=1.0)
+    assert "'fellowship fund' at least 15" in answer.sentence()
+    assert "億円 a year" in answer.sentence()
+
+
+def test_target_budget_refuses_a_programme_the_scenario_sets_another_way(tiny, tmp_path):
+    from sim.engine.errors import BrainsimError
+    from sim.studies.goal import budget_constant
+
+    moved = load_scenario(
+        _scenario(
+            tmp_path,
+            "moved",
+            policies=[{"lever": "fellowships", "from": 2026, "ramp_years": 2, "to": 300}],
+        ),
+        tiny,
+    )
+    with pytest.raises(BrainsimError, match="already sets the lever 'fellowships'"):
+        budget_constant(tiny, moved, "fellowship fund")
+    with pytest.raises(BrainsimError, match="unknown programme 'fellowship fun'; did you mean"):
+        budget_constant(tiny, moved, "fellowship fun")

@@ -16,7 +16,8 @@ from sim.engine.errors import BrainsimError
 EXAMPLES = {
     "sweep": "example: brainsim sweep scenarios/baseline.yaml --method morris -n 20 "
     "--params 'scholarship coverage target' 'employment support target' --out results/morris",
-    "target": "example: brainsim target scenarios/expanded-scholarships.yaml --lever "
+    "target": "example: brainsim target scenarios/baseline.yaml --budget 'jsps overseas "
+    "fellowship' --goal 'researchers dispatched per year@2033>=7694'; or --lever "
     "'scholarship coverage' --goal 'japanese students abroad per year@2033>=500000' "
     "--probability 0.8",
 }
@@ -73,8 +74,12 @@ def register(sub) -> None:
         epilog=EXAMPLES["target"],
     )
     p.add_argument("scenario", help="a scenario YAML file")
-    p.add_argument(
-        "--lever", required=True, help="a lever (e.g. 'scholarship coverage') or constant"
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--lever", help="a lever (e.g. 'scholarship coverage') or constant")
+    which.add_argument(
+        "--budget",
+        metavar="PROGRAMME",
+        help="a programme's budget, searched in 億円 a year (brainsim names lists them)",
     )
     p.add_argument("--goal", required=True, help="VARIABLE@YEAR>=VALUE or VARIABLE@YEAR<=VALUE")
     p.add_argument("--probability", type=float, default=0.8, help="in (0, 1]; default 0.8")
@@ -134,7 +139,7 @@ def target(args) -> None:
 
     from sim.engine import load_model
     from sim.engine.files import check_out
-    from sim.studies.goal import parse_goal, seek
+    from sim.studies.goal import budget_constant, parse_goal, seek
     from sim.studies.scenario import load_scenario
 
     if args.tolerance is not None and not args.tolerance > 0:
@@ -148,11 +153,12 @@ def target(args) -> None:
     scenario = load_scenario(args.scenario, model)
     goal = parse_goal(args.goal, model)
     root = Path(args.model).resolve().parent.parent
+    lever = args.lever if args.budget is None else budget_constant(model, scenario, args.budget)
     answer = seek(
         scenario,
         model,
         root,
-        args.lever,
+        lever,
         goal,
         args.probability,
         tolerance=args.tolerance,

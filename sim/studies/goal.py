@@ -77,6 +77,34 @@ def lever_constant(model, name: str):
     return el
 
 
+def budget_constant(model, scenario, programme: str) -> str:
+    """Return the budget lever of ``programme``, refusing one the scenario sets another way."""
+    from sim.engine.names import closest, suggestion, vensim_key
+    from sim.studies.scenario import budget_levers
+
+    known = budget_levers(model)
+    match = next((k for k in known if vensim_key(k) == vensim_key(programme)), None)
+    if match is None:
+        hint = (
+            suggestion(programme, list(known))
+            if closest(programme, list(known))
+            else ("brainsim names lists the programmes")
+        )
+        raise BrainsimError(f"--budget: unknown programme '{programme}'; {hint}")
+    lever, acts_on = known[match]
+    moved = {p.lever for p in scenario.policies}
+    for name, what in (
+        (lever.name, "its budget"),
+        (f"{acts_on} target", f"the lever '{acts_on}'"),
+    ):
+        if name in moved:
+            raise BrainsimError(
+                f"--budget '{match}': the scenario already sets {what}; search a scenario "
+                "that leaves the programme at its baseline"
+            )
+    return lever.name
+
+
 @dataclass(frozen=True)
 class Answer:
     """The result of a search: the level (or None), the curve and how it was found."""
@@ -91,7 +119,9 @@ class Answer:
     increasing: bool
 
     def sentence(self) -> str:
-        """Return the answer in one sentence."""
+        """Return the answer in one sentence (a budget in 億円 a year)."""
+        if self.lever.endswith(" budget target"):
+            return self._budget_sentence()
         goal = self.goal.label or self.goal.describe()
         if self.level is None:
             end = self.curve[-1][0] if self.increasing else self.curve[0][0]
@@ -104,6 +134,26 @@ class Answer:
         return (
             f"{goal} holds with probability {self.achieved:.2f} (>= {self.probability:g}) "
             f"with '{self.lever}' {word} {self.level:.4g} (to within {self.tolerance:.2g})."
+        )
+
+    def _budget_sentence(self) -> str:
+        from sim.studies.scenario import MILLION_YEN_PER_OKU as OKU
+
+        goal = self.goal.label or self.goal.describe()
+        programme = self.lever[: -len(" budget target")]
+        if self.level is None:
+            end = self.curve[-1][0] if self.increasing else self.curve[0][0]
+            return (
+                f"{goal} cannot be met with probability {self.probability:g} by the budget of "
+                f"'{programme}' alone: at {end / OKU:,.4g} 億円 a year, the "
+                f"{'top' if self.increasing else 'bottom'} of its range, the probability is "
+                f"{self.achieved:.2f}."
+            )
+        word = "at least" if self.increasing else "at most"
+        return (
+            f"{goal} holds with probability {self.achieved:.2f} (>= {self.probability:g}) with "
+            f"the budget of '{programme}' {word} {self.level / OKU:,.4g} 億円 a year (to within "
+            f"{self.tolerance / OKU:.2g} 億円)."
         )
 
 

@@ -177,14 +177,14 @@ def test_extra_cost_and_yen_per_additional_outcome_are_paired_run_sums():
         np.where(years >= 2026, 150.0, 100.0),
     )
     row = cost_rows(more, base, {"dispatches": "person/Year"})["dispatches"]
-    # FY2026-FY2033: 8 years x 1,000 million yen = 80 億円; 8e9 yen / 50 more a year
+    # FY2026-FY2033: 8 years x 1,000 million yen = 80 億円; 1e9 yen in 2033 / 50 more that year
     assert row["extra_cost_oku_p50"] == pytest.approx(80)
-    assert row["yen_per_additional_p50"] == pytest.approx(8e9 / 50)
+    assert row["yen_per_additional_p50"] == pytest.approx(1e9 / 50)
     assert row["runs_with_gain"] == 1.0
-    assert row["per"] == "yen per person"
+    assert row["per"] == "yen a year per person"
     ratio = cost_rows(more, base, {"dispatches": "dmnl"})["dispatches"]
-    assert ratio["yen_per_additional_p50"] == pytest.approx(8e9 / 5000)  # per percentage point
-    assert ratio["per"] == "yen per percentage point"
+    assert ratio["yen_per_additional_p50"] == pytest.approx(1e9 / 5000)  # per percentage point
+    assert ratio["per"] == "yen a year per percentage point"
     worse = _result("worse", more.values["public programme budget"][:, 0], np.full(16, 90.0))
     none = cost_rows(worse, base, {"dispatches": "person/Year"})["dispatches"]
     assert none["runs_with_gain"] == 0.0
@@ -216,8 +216,8 @@ def test_compare_reports_the_extra_cost_and_yen_per_additional_outcome(run_cli, 
     # take 1/64, 3/8 and 55/64 of it, FY2028-FY2033 all of it: 7.25 years' worth
     assert float(dispatch["extra_cost_oku_p50"]) == pytest.approx(10 * 7.25, rel=0.005)
     yen = float(dispatch["yen_per_additional_p50"])
-    assert 1e7 < yen < 1e10
-    assert dispatch["per"] == "yen per person"
+    assert 1e6 < yen < 1e9
+    assert dispatch["per"] == "yen a year per person"
     assert rows[("baseline", "researchers dispatched per year")]["extra_cost_oku_p50"] == "0.0"
     with open(out / "quantiles.csv", encoding="utf-8") as f:
         yen_rows = [r for r in csv.DictReader(f) if r["variable"].startswith("public yen per")]
@@ -257,3 +257,28 @@ def test_target_budget_refuses_a_programme_the_scenario_sets_another_way(tiny, t
         budget_constant(tiny, moved, "fellowship fund")
     with pytest.raises(BrainsimError, match="unknown programme 'fellowship fun'; did you mean"):
         budget_constant(tiny, moved, "fellowship fun")
+
+
+def test_costs_gives_each_programme_its_yen_a_year_per_additional_outcome(run_cli, tmp_path):
+    import csv
+
+    out = tmp_path / "costs"
+    status, stdout, stderr = run_cli(
+        "costs", ROOT / "scenarios" / "baseline.yaml", "--change", "10", "--out", out, cwd=ROOT
+    )
+    assert status == 0, stderr
+    with open(out / "costs.csv", encoding="utf-8") as f:
+        rows = {r["programme"]: r for r in csv.DictReader(f)}
+    model = sim.load_model(ROOT / "model" / "brain_circulation.mdl")
+    assert set(rows) == set(budget_levers(model))
+    for name, row in rows.items():
+        lever, _ = budget_levers(model)[name]
+        top = (lever.limits[1] - float(lever.expr.value)) / 100
+        assert float(row["change_oku"]) == pytest.approx(min(10, top)), name
+    outbound = rows["agreement study abroad support"]
+    assert outbound["outcome"] == "japanese students abroad per year"
+    gain, yen = float(outbound["gain_p50"]), float(outbound["yen_per_additional_p50"])
+    assert gain > 0
+    # the median of per-run ratios sits near the ratio of the FY2033 budget to the median gain
+    assert 0.5 < yen / (10e8 / gain) < 2
+    assert "public yen a year per additional" in stdout

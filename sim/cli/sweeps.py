@@ -1,4 +1,4 @@
-"""``brainsim sweep`` and ``target``: sensitivity of a scenario, and the level a goal needs."""
+"""``brainsim sweep``, ``target`` and ``costs``: sensitivity, goals, and what yen buy."""
 
 import sys
 
@@ -20,6 +20,7 @@ EXAMPLES = {
     "fellowship' --goal 'researchers dispatched per year@2033>=7694'; or --lever "
     "'scholarship coverage' --goal 'japanese students abroad per year@2033>=500000' "
     "--probability 0.8",
+    "costs": "example: brainsim costs scenarios/baseline.yaml --change 10 --out results/costs",
 }
 
 
@@ -89,6 +90,63 @@ def register(sub) -> None:
     add_out(p, required=False, what="folder for the curve (curve.csv, answer.md)")
     add_model(p)
     p.set_defaults(func=target)
+
+    _register_costs(sub)
+
+
+def _register_costs(sub) -> None:
+    p = sub.add_parser(
+        "costs",
+        help="public yen a year per additional outcome of each programme's budget",
+        description="For each programme with a budget lever, run the scenario with that "
+        "budget raised by --change 億円 a year (from --from over --ramp-years) against the "
+        "scenario itself, over the same runs, and report the extra cost to 2033 and the "
+        "public yen a year per additional unit of the programme's outcome in 2033 (median, "
+        "5-95%), with the effect size it rests on and its evidence grade.",
+        epilog=EXAMPLES["costs"],
+    )
+    p.add_argument("scenario", help="the scenario to add each budget to (e.g. the baseline)")
+    p.add_argument("--change", type=float, default=10.0, help="億円 a year added (default 10)")
+    p.add_argument("--from", dest="start", type=float, default=2026, help="default 2026")
+    p.add_argument("--ramp-years", type=float, default=2, help="default 2")
+    add_out(p, required=False, what="folder for costs.csv and costs.md")
+    add_model(p)
+    p.set_defaults(func=costs)
+
+
+def costs(args) -> None:
+    """Run each programme's budget against the scenario; print and write the table."""
+    from pathlib import Path
+
+    from sim.engine import load_model
+    from sim.engine.files import check_out
+    from sim.reports.results import costs_markdown, write_costs
+    from sim.studies.costs import programme_effectiveness
+    from sim.studies.scenario import load_scenario
+
+    if not args.change > 0:
+        raise BrainsimError(f"--change {args.change:g} must be above 0 億円; give e.g. 10")
+    if args.out is not None:
+        check_out(args.out, force=args.force)
+    args.model = project_file(args.model, MODEL, [args.scenario])
+    model = load_model(args.model)
+    scenario = load_scenario(args.scenario, model)
+    root = Path(args.model).resolve().parent.parent
+    rows = programme_effectiveness(
+        scenario,
+        model,
+        root,
+        args.change,
+        args.start,
+        args.ramp_years,
+        progress=progress("costs"),
+    )
+    text = costs_markdown(rows, scenario, model)
+    if args.out is not None:
+        write_costs(args.out, rows, text, force=args.force)
+    sys.stdout.write(text)
+    if args.out is not None:
+        wrote(args.out)
 
 
 def sweep(args) -> None:

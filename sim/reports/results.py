@@ -266,7 +266,7 @@ def target_table(rows: list, results: list, model) -> str:
             "",
             *_budget_line(res, by_name.get("baseline")),
             "| target | goal | year | median | 5–95% | probability | year met | driven most by "
-            "| public yen per additional (median, 5–95%) |",
+            "| public yen a year per additional (median, 5–95%) |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
         for row in rows:
@@ -398,3 +398,65 @@ def _csv_field(text: str) -> str:
     if any(ch in text for ch in ',"\n'):
         return '"' + text.replace('"', '""') + '"'
     return text
+
+
+COSTS_COLUMNS = (
+    "programme",
+    "acts_on",
+    "outcome",
+    "change_oku",
+    "gain_p50",
+    "extra_cost_oku_p50",
+    "yen_per_additional_p50",
+    "yen_per_additional_p05",
+    "yen_per_additional_p95",
+    "per",
+    "runs_with_gain",
+    "rests_on",
+)
+
+
+def costs_markdown(rows: list, scenario, model) -> str:
+    """Return the cost-effectiveness table of ``brainsim costs`` in markdown."""
+    from sim.engine.simulate import package_version
+
+    change = max((r["change_oku"] for r in rows), default=0)
+    lines = [
+        f"# What each programme's yen buys: up to +{change:g} 億円 a year against "
+        f"'{scenario.name}'",
+        "",
+        f"Model {model.spec.path} (sha256 {model.spec.sha256[:12]}), brainsim "
+        f"{package_version()}. Each programme's budget is raised by {change:g} 億円 a year "
+        "(or to the top of its range) from FY2026 over two years (unless set otherwise) in "
+        "runs paired with the scenario's "
+        "own (its ensemble and effect-size draws). Gain: the median change of the outcome in "
+        "2033. Yen a year per additional: the extra budget in FY2033 over the gain that year "
+        "(median and 5-95% over the runs with a gain). Rests on: the effect size whose draws "
+        "rank-correlate most with the gain, and its evidence grade.",
+        "",
+        "| programme | 億円 a year added | acts on | outcome | gain in 2033 | extra cost "
+        "FY2024-2033 | public yen a year per additional (median, 5–95%) | rests on |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        unit = " pp" if "percentage point" in r.get("per", "") else ""
+        lines.append(
+            f"| {r['programme']} | {r['change_oku']:+,.4g} | {r['acts_on']} | {r['outcome']} "
+            f"| {r['gain_p50']:+,.4g}{unit} "
+            f"| {r.get('extra_cost_oku_p50', float('nan')):,.0f} 億円 | {_yen(r)} "
+            f"| {r['rests_on'] or '—'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_costs(out, rows: list, text: str, *, force: bool = False) -> None:
+    """Write ``costs.csv`` and ``costs.md`` into the folder ``out``, all or nothing."""
+    from sim.engine.files import atomic_dir
+
+    with atomic_dir(out, force=force) as tmp:
+        write_csv(
+            tmp / "costs.csv",
+            list(COSTS_COLUMNS),
+            [[r.get(c, "") for c in COSTS_COLUMNS] for r in rows],
+        )
+        (tmp / "costs.md").write_text(text, encoding="utf-8")

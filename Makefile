@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_read.py
 	$(PY) benchmarks/bench_compare.py
 	$(PY) benchmarks/bench_sweep.py
+	$(PY) benchmarks/bench_budget.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

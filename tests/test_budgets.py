@@ -282,3 +282,28 @@ def test_costs_gives_each_programme_its_yen_a_year_per_additional_outcome(run_cl
     # the median of per-run ratios sits near the ratio of the FY2033 budget to the median gain
     assert 0.5 < yen / (10e8 / gain) < 2
     assert "public yen a year per additional" in stdout
+
+
+def test_the_portfolio_search_finds_the_known_best_split(tmp_path):
+    from sim.studies.goal import parse_goal
+    from sim.studies.portfolio import allocate
+
+    model = sim.load_model(DATA / "budgets" / "two_funds.mdl")
+    scenario = load_scenario(_scenario(tmp_path, "base"), model)
+    # 10 億円 a year: the cheap fund (5 million yen a fellow-year) takes at most 3 億円 more,
+    # the dear one (10) the rest; dispatches = 100 + 0.6 x (10 min(A, 3) + 5 (10 - A)),
+    # highest (139) at A = 3; the goal >= 138.5 holds only for A in (2.83, 3.17)
+    goal = parse_goal("dispatches@2030>=138.5", model)
+    found = allocate(
+        scenario, model, tmp_path, ["fellowship fund", "exchange fund"], 10, [goal], seed=1
+    )
+    cheap, dear = found.budgets_oku
+    assert cheap + dear == pytest.approx(10)
+    assert 2.83 < cheap < 3.17
+    assert found.probabilities == (1.0,)
+    references = {label: p for label, _, p in found.references}
+    assert references == {
+        "equal split": 0.0,
+        "all to fellowship fund": 0.0,
+        "all to exchange fund": 0.0,
+    }

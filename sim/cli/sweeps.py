@@ -66,6 +66,11 @@ def register(sub) -> None:
     add_model(p)
     p.set_defaults(func=sweep)
 
+    _register_target(sub)
+    _register_costs(sub)
+
+
+def _register_target(sub) -> None:
     p = sub.add_parser(
         "target",
         help="the smallest lever level that meets a goal with a given probability",
@@ -82,7 +87,21 @@ def register(sub) -> None:
         metavar="PROGRAMME",
         help="a programme's budget, searched in 億円 a year (brainsim names lists them)",
     )
-    p.add_argument("--goal", required=True, help="VARIABLE@YEAR>=VALUE or VARIABLE@YEAR<=VALUE")
+    which.add_argument(
+        "--portfolio",
+        nargs="+",
+        metavar="PROGRAMME",
+        help="share --total 億円 a year among these programmes to make the goals most likely "
+        "(mean probability over the --goal options)",
+    )
+    p.add_argument("--total", type=float, help="with --portfolio: 億円 a year to share out")
+    p.add_argument(
+        "--goal",
+        required=True,
+        action="append",
+        help="VARIABLE@YEAR>=VALUE or VARIABLE@YEAR<=VALUE (repeatable with --portfolio)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="with --portfolio: search seed (0)")
     p.add_argument("--probability", type=float, default=0.8, help="in (0, 1]; default 0.8")
     p.add_argument(
         "--tolerance", type=float, help="of the level, above 0 (default: the range / 1000)"
@@ -90,8 +109,6 @@ def register(sub) -> None:
     add_out(p, required=False, what="folder for the curve (curve.csv, answer.md)")
     add_model(p)
     p.set_defaults(func=target)
-
-    _register_costs(sub)
 
 
 def _register_costs(sub) -> None:
@@ -206,11 +223,18 @@ def target(args) -> None:
         raise BrainsimError(f"--probability {args.probability:g} is outside (0, 1]; give e.g. 0.8")
     if args.out is not None:
         check_out(args.out, force=args.force)
+    if args.portfolio is None and len(args.goal) > 1:
+        raise BrainsimError("--goal is given more than once; only --portfolio takes several")
+    if (args.portfolio is None) != (args.total is None):
+        raise BrainsimError("--total goes with --portfolio (and --portfolio needs --total)")
     args.model = project_file(args.model, MODEL, [args.scenario])
     model = load_model(args.model)
     scenario = load_scenario(args.scenario, model)
-    goal = parse_goal(args.goal, model)
     root = Path(args.model).resolve().parent.parent
+    if args.portfolio is not None:
+        _portfolio(args, scenario, model, root)
+        return
+    goal = parse_goal(args.goal[0], model)
     lever = args.lever if args.budget is None else budget_constant(model, scenario, args.budget)
     answer = seek(
         scenario,
@@ -227,5 +251,32 @@ def target(args) -> None:
 
         write_target(args.out, answer, scenario, model, command(), force=args.force)
     sys.stdout.write(answer.sentence() + "\n")
+    if args.out is not None:
+        wrote(args.out)
+
+
+def _portfolio(args, scenario, model, root) -> None:
+    """Share --total among the --portfolio programmes; print and write the allocation."""
+    from sim.studies.goal import parse_goal
+    from sim.studies.portfolio import allocate, describe
+
+    goals = [parse_goal(g, model) for g in args.goal]
+    found = allocate(
+        scenario,
+        model,
+        root,
+        args.portfolio,
+        args.total,
+        goals,
+        seed=args.seed,
+        progress=progress("target", "generations of the search"),
+    )
+    text = describe(found, goals)
+    if args.out is not None:
+        from sim.engine.files import atomic_dir
+
+        with atomic_dir(args.out, force=args.force) as tmp:
+            (tmp / "allocation.md").write_text(text, encoding="utf-8")
+    sys.stdout.write(text)
     if args.out is not None:
         wrote(args.out)

@@ -58,7 +58,9 @@ def main() -> None:
         )
         seconds = time.perf_counter() - start
         sys.stdout.write(f"## {label}\n\n{proc.stdout}\n")
-        sys.stdout.write(json.dumps({"case": label, "seconds": round(seconds, 1)}) + "\n\n")
+        sys.stdout.write(
+            json.dumps({"case": label, "seconds": round(seconds, 1)}, ensure_ascii=False) + "\n\n"
+        )
 
 
 if __name__ == "__main__":

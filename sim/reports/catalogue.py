@@ -90,7 +90,7 @@ def catalogue_markdown(cat: dict, lang: str = "en") -> str:
     for b in cat["budgets"]:
         lo, hi = b["range"]
         lines.append(
-            f"| {b['programme']} | [{lo:g}, {hi:g}] | {b['baseline']:g} | {b['acts_on']} "
+            f"| {b['programme']} | [{lo:.6g}, {hi:.6g}] | {b['baseline']:.6g} | {b['acts_on']} "
             f"| {b['name'][lang]} |"
         )
     lines += ["", "# Series a scenario may override (series: {lookup: {year: value}})", ""]

@@ -525,12 +525,18 @@ def _budgets(doc: _Doc, value, model) -> tuple:
             baseline = model.spec.element(lever.name[: -len(" target")] + " baseline")
             amount += float(baseline.expr.value)
         low, high = lever.limits
+        # 億円 with two decimals times 100 may miss a range end by a rounding error
+        amount = (
+            min(max(amount, low), high)
+            if math.isclose(amount, min(max(amount, low), high), rel_tol=1e-12)
+            else amount
+        )
         if not low <= amount <= high:
             raise doc.error(
                 at + (key,),
-                f"{amount / MILLION_YEN_PER_OKU:g} 億円 a year lies outside the range of "
-                f"'{lever.name}', {low / MILLION_YEN_PER_OKU:g} to "
-                f"{high / MILLION_YEN_PER_OKU:g} 億円; give a budget in that range",
+                f"{amount / MILLION_YEN_PER_OKU:.6g} 億円 a year lies outside the range of "
+                f"'{lever.name}', {low / MILLION_YEN_PER_OKU:.6g} to "
+                f"{high / MILLION_YEN_PER_OKU:.6g} 億円; give a budget in that range",
             )
         start_el, ramp_el = lever_timing(model, lever)
         out.append(

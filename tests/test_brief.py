@@ -5,14 +5,17 @@
 in this suite, so a glyph missing from the Japanese font fails the test.
 """
 
+import re
+
 import numpy as np
 import pytest
 import xarray as xr
 
 from sim.engine.vensim import read_mdl
 from sim.reports import figures
+from sim.reports.briefdata import CURVE_OUTPUTS, CURVE_PROGRAMMES, CURVE_SCENARIOS
 from sim.reports.briefing import findings, footer, render, stale
-from sim.reports.labels import LABELS, label, name
+from sim.reports.labels import BUDGET_PROGRAMMES, LABELS, label, name
 from sim.studies.targets import TARGETS
 
 from conftest import DATA, ROOT, project_copy
@@ -25,6 +28,15 @@ def ds():
     return xr.load_dataset(SMALL)
 
 
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Close each test's figures (pyplot warns, an error here, past 20 open at once)."""
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
 def _pixels(fig) -> float:
     """Share of the canvas that is not white."""
     fig.canvas.draw()
@@ -34,6 +46,22 @@ def _pixels(fig) -> float:
 
 def _texts(fig) -> str:
     return " ".join(t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text")))
+
+
+def _leftover(texts: set, lang: str) -> set:
+    """Texts of ``texts`` in the other language: whole labels, or (in English) Japanese script.
+
+    An English figure writes budgets in 億円, as the scenario files do; nothing else Japanese.
+    """
+    other = "ja" if lang == "en" else "en"
+    whole = {label(k, other) for k, v in LABELS.items() if "{" not in v[other]} - {
+        label(k, lang) for k, v in LABELS.items() if "{" not in v[lang]
+    }
+    left = texts & whole
+    if lang == "en":
+        kana_kanji = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff\uff00-\uffef]")
+        left |= {t for t in texts if kana_kanji.search(t.replace("億円", ""))}
+    return left
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])
@@ -131,11 +159,7 @@ def test_uncertainty_figure_shows_each_source_apart_in_its_language(ds, lang):
     assert all(name(s, lang) in texts for s in scenarios)
     assert footer(ds, lang, scenarios) in texts
     # no word of the other language left in the figure
-    other = "ja" if lang == "en" else "en"
-    leftover = {label(k, other) for k, v in LABELS.items() if "{" not in v[other]} - {
-        label(k, lang) for k, v in LABELS.items() if "{" not in v[lang]
-    }
-    assert not texts & leftover
+    assert not _leftover(texts, lang)
     assert _pixels(fig) > 0.05
 
 
@@ -166,6 +190,174 @@ def test_goal_and_researchers(ds, lang):
     assert ax.get_ylabel() == label("persons_per_year", lang)
     # scenarios, two observed bases and the FY2000 level
     assert len(ax.lines) == ds.sizes["scenario"] + 3
+    assert _pixels(fig) > 0.03
+
+
+def test_cost_chart_data_has_every_programme_with_a_yen_figure_or_a_reason(ds):
+    yen = ds["cost_yen_per"]
+    assert yen.dims == ("programme", "q")
+    for key in (
+        "cost_outcome",
+        "cost_change_oku",
+        "cost_gain_p50",
+        "cost_runs_with_gain",
+        "cost_per",
+        "cost_grade",
+        "cost_lower_bound",
+    ):
+        assert ds[key].dims == ("programme",), key
+    assert sorted(ds["programme"].values.tolist()) == sorted(BUDGET_PROGRAMMES)
+    share = ds["cost_runs_with_gain"].values
+    assert ((share >= 0) & (share <= 1)).all()
+    median = yen.sel(q="p50").values
+    # a programme without a median is one no run gains from, and the share says so
+    assert (np.isfinite(median) | (share == 0)).all()
+    ok = np.isfinite(median)
+    assert (median[ok] > 0).all()
+    assert (yen.diff("q").values[ok] >= 0).all()
+    # +10 億円 a year, less where the range tops out: the employment programme gets +4
+    change = ds["cost_change_oku"]
+    assert ((change > 0) & (change <= ds.attrs["cost_change_oku"])).all()
+    assert float(change.sel(programme="employment promotion programme")) == pytest.approx(4)
+    assert set(ds["cost_outcome"].values) <= {t.variable for t in TARGETS}
+    per = dict(zip(ds["cost_outcome"].values, ds["cost_per"].values, strict=True))
+    assert per["domestic employment rate jmirai basis"].endswith("per percentage point")
+    assert per["japanese students abroad per year"].endswith("per person")
+    # a grade is the effect size the gain rests on, one of the model's grades
+    grades = set(ds.attrs["effect_grades"].split(", ")) | {""}
+    assert set(ds["cost_grade"].values) <= grades
+    assert ((ds["cost_grade"] != "") == (ds["cost_rests_on"] != "")).all()
+    # the unit costs the model documents only from below (model/README.md, "Budget layer")
+    assert bool(ds["cost_lower_bound"].sel(programme="agreement study abroad support"))
+    assert not bool(ds["cost_lower_bound"].sel(programme="kokuhi scholarship"))
+
+
+def test_budget_curves_rise_with_the_budget_of_a_programme_acting_on_the_target(ds):
+    assert ds["curve_probability"].dims == ("curve", "budget_point")
+    assert ds["curve_budget_oku"].dims == ("curve", "budget_point")
+    for key in ("curve_target", "curve_programme", "curve_scenario", "curve_today_oku"):
+        assert ds[key].dims == ("curve",), key
+    assert ds["curve_accepts"].dims == ("curve_output", "curve_tried")
+    assert ds["curve_tried"].values.tolist() == list(CURVE_SCENARIOS)
+    assert set(ds["curve_scenario"].values) <= set(CURVE_SCENARIOS)
+    by_label = {t.label: t for t in TARGETS}
+    targets = [by_label[str(t)] for t in ds["curve_target"].values]
+    assert {t.variable for t in targets} == set(CURVE_OUTPUTS)
+    for output in CURVE_OUTPUTS:
+        assert 1 <= sum(t.variable == output for t in targets) <= CURVE_PROGRAMMES
+    prob = ds["curve_probability"].values
+    budget = ds["curve_budget_oku"].values
+    assert ((prob >= 0) & (prob <= 1)).all()
+    assert (np.diff(budget, axis=1) > 0).all()
+    assert (budget[:, 0] == 0).all()  # every budget range starts at none
+    for i, target in enumerate(targets):
+        programme = str(ds["curve_programme"].values[i])
+        # the programme acts on the target's output, and more of it can only help
+        assert str(ds["cost_outcome"].sel(programme=programme).values) == target.variable
+        assert target.sense == "at_least"
+        assert (np.diff(prob[i]) >= -0.01).all(), programme
+        today = float(ds["curve_today_oku"].values[i])
+        assert budget[i, 0] <= today <= budget[i, -1]
+        # the probability at today's budget is the scenario's own
+        own = float(
+            ds["probability"].sel(scenario=ds["curve_scenario"].values[i], target=target.label)
+        )
+        assert float(ds["curve_today_probability"].values[i]) == own
+        on_grid = np.isclose(budget[i], today)
+        if on_grid.any():
+            assert prob[i][on_grid][0] == pytest.approx(own)
+    assert len(set(ds["curve_from"].values)) == len(set(ds["curve_ramp_years"].values)) == 1
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_cost_chart_figure_names_every_programme_in_its_language(ds, lang):
+    scenario = figures.scenario_of(ds, "costs")
+    fig = figures.costs(ds, lang, footer(ds, lang, scenario))
+    texts = {t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text"))}
+    ticks = " ".join(
+        t.get_text().replace("\n", " " if lang == "en" else "")
+        for ax in fig.axes
+        for t in ax.get_yticklabels()
+    )
+    for programme in ds["programme"].values:
+        assert BUDGET_PROGRAMMES[str(programme)][lang] in ticks, programme
+    # a dot and a line for each programme with a median, in a panel per unit
+    median = ds["cost_yen_per"].sel(q="p50").values
+    dots = [line for ax in fig.axes for line in ax.lines if line.get_marker() == "o"]
+    assert len(dots) == int(np.isfinite(median).sum())
+    np.testing.assert_allclose(
+        sorted(d.get_xdata()[0] for d in dots), sorted(median[np.isfinite(median)])
+    )
+    assert len(fig.axes) == len(set(ds["cost_per"].values))
+    for key, fields in (
+        ("fig_costs", {}),
+        ("per_person_axis", {}),
+        ("per_point_axis", {}),
+        ("median", {}),
+        ("cost_whisker", {}),
+        ("grade_tag", {}),
+        ("cost_lower_bound", {}),
+    ):
+        assert any(label(key, lang, **fields) in t for t in texts), key
+    assert any(label("cost_capped", lang, change="4") in t for t in texts)
+    assert texts & set(ds["cost_grade"].values)  # the grade tags
+    assert footer(ds, lang, scenario) in texts
+    assert not _leftover(texts, lang)
+    assert _pixels(fig) > 0.03
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_budget_curve_figure_draws_each_curve_and_todays_budget(ds, lang):
+    scenario = figures.scenario_of(ds, "budget_curve")
+    assert scenario == "baseline"
+    fig = figures.budget_curve(ds, lang, footer(ds, lang, scenario))
+    targets = list(dict.fromkeys(ds["curve_target"].values.tolist()))
+    assert len(fig.axes) == len(targets)
+    texts = {t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text"))}
+    for ax, target in zip(fig.axes, targets, strict=True):
+        idx = np.flatnonzero(ds["curve_target"].values == target)
+        curves = [line for line in ax.lines if line.get_marker() == "o"]
+        today = [line for line in ax.lines if line.get_marker() == "D"]
+        assert len(curves) == len(today) == len(idx)
+        for line, i in zip(curves, idx, strict=True):
+            np.testing.assert_allclose(line.get_xdata(), ds["curve_budget_oku"].values[i])
+            np.testing.assert_allclose(line.get_ydata(), ds["curve_probability"].values[i])
+        assert ax.get_xlabel() == label("budget_oku", lang)
+        legend = " ".join(
+            t.get_text().replace("\n", " " if lang == "en" else "")
+            for t in ax.get_legend().get_texts()
+        )
+        for i in idx:
+            assert name(str(ds["curve_programme"].values[i]), lang) in legend
+        assert label("today_budget", lang) in legend
+    # each text unwrapped: English lines break at spaces, Japanese anywhere
+    unwrapped = {t.replace("\n", " " if lang == "en" else "") for t in texts}
+    start, ramp = int(ds["curve_from"].values[0]), f"{float(ds['curve_ramp_years'].values[0]):g}"
+    caption = label(
+        "curve_caption",
+        lang,
+        runs=int(ds.attrs["ensemble_members"]),
+        scenario=name(scenario, lang),
+        start=start,
+        ramp=ramp,
+        points=ds.sizes["budget_point"],
+    )
+    caption = next(t for t in unwrapped if caption in t)
+    # students abroad stay at 0 at every budget of the baseline: the panel and caption say so
+    flat = [
+        t
+        for t in targets
+        if not (ds["curve_probability"].values[ds["curve_target"].values == t] > 0).any()
+    ]
+    assert flat
+    for target in flat:
+        variable = str(ds["target_variable"].sel(target=target).values)
+        assert label("curve_flat_caption", lang, output=name(variable, lang)) in caption
+    # the J-MIRAI package sets the levers every one of these programmes acts on
+    assert label("curve_refused", lang, scenario=name("jmirai-package", lang)) in caption
+    assert label("curve_flat", lang) in texts
+    assert footer(ds, lang, scenario) in texts
+    assert not _leftover(texts, lang)
     assert _pixels(fig) > 0.03
 
 

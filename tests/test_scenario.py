@@ -31,6 +31,7 @@ EXPECTED = {
     "strong-yen",
     "border-shock",
     "jmirai-package",
+    "jmirai-package-yen",
 }
 
 

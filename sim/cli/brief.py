@@ -55,11 +55,12 @@ def brief(args) -> int:
         return 0
     import time
 
+    from sim.reports.briefdata import STEPS
     from sim.reports.figures import FIGURES
 
     langs = ("en", "ja") if args.lang == "both" else (args.lang,)
-    # five computing steps, then every figure in every language
-    step = {"n": 0, "total": 5 + len(FIGURES) * len(langs), "start": time.monotonic()}
+    # the computing steps, then every figure in every language
+    step = {"n": 0, "total": STEPS + len(FIGURES) * len(langs), "start": time.monotonic()}
 
     def progress(text):
         step["n"] += 1

@@ -4,8 +4,9 @@ The figures (:mod:`sim.reports.figures`) draw only from this Dataset, so a test 
 draw them from a small stored one. Computing it runs: the calibrated model
 and its ensemble over history; every shipped scenario over the ensemble, and
 again with the calibration or the effect sizes held; a one-at-a-time sweep
-and a Sobol sweep of the levers and the calibrated parameters; and the goal
-search for scholarships.
+and a Sobol sweep of the levers and the calibrated parameters; the goal
+search for scholarships; each budget programme's public yen per additional
+outcome; and the probability of two main targets against a programme's budget.
 """
 
 import hashlib
@@ -13,12 +14,19 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.engine.errors import BrainsimError
 from sim.engine.simulate import package_version
 from sim.studies import calibrate as cal
-from sim.studies.goal import parse_goal, seek
+from sim.studies.costs import programme_effectiveness, programme_scenarios
+from sim.studies.goal import budget_constant, parse_goal, seek
 from sim.studies.history import load_history
 from sim.studies.runner import SOURCES, output_timing, run_scenarios, target_rows
-from sim.studies.scenario import levers, load_scenario
+from sim.studies.scenario import (
+    MILLION_YEN_PER_OKU,
+    lever_timing,
+    levers,
+    load_scenario,
+)
 from sim.studies.sweep import factors_for, run_sweep
 from sim.studies.targets import OUTPUT_TIMING, TARGETS
 
@@ -33,6 +41,19 @@ DISPATCH_SERIES = "researchers_dispatched_midlong"
 # the runs each target's spread is shown from: both sources of uncertainty
 # varying, then each alone (runner.SOURCES), the other held at its .mdl values
 SPREAD = ("combined", *SOURCES)
+# the cost-effectiveness chart: each budget raised by this many 億円 a year against
+# the scenario, from the fiscal year, over the years (as brainsim costs does by default)
+COSTS = ("baseline", 10.0, 2026, 2)
+# the budget-to-probability curves: the targets (by output), the scenarios tried in
+# turn (the first where a curve leaves 0 is drawn), how many programmes per target
+# (those acting on its output with the lowest yen per additional outcome that the
+# scenario leaves at today's budget) and the budgets across each programme's range
+CURVE_OUTPUTS = ("japanese students abroad per year", "researchers dispatched per year")
+CURVE_SCENARIOS = ("baseline", "jmirai-package")
+CURVE_PROGRAMMES = 2
+CURVE_POINTS = 11
+# the computing steps of collect, for the progress count of brainsim brief
+STEPS = 7
 
 
 def inputs(root: Path) -> dict:
@@ -68,6 +89,10 @@ def collect(root: Path, progress=print):
     factors, oat, sob, index_years = _sweeps(baseline, model, list(problem.names), data)
     progress("the goal search for scholarship coverage")
     answer, prob = _goal(scenarios, model, root, data)
+    progress(f"each programme's budget +{COSTS[1]:g} 億円 a year: yen per additional outcome")
+    rows, cost_runs = _costs(scenarios, results, model, root, data)
+    progress("the probability of the main targets against a programme's budget")
+    curve_runs = _budget_curves(scenarios, results, model, root, rows, data)
     effects = stated_priors(model.spec)
 
     return xr.Dataset(
@@ -85,6 +110,11 @@ def collect(root: Path, progress=print):
             "parameter": [f.name for f in factors],
             "index_year": index_years,
             "level": np.array([x for x, _ in answer.curve]),
+            "programme": [r["programme"] for r in rows],
+            "curve": np.arange(len(data["curve_programme"][1])),
+            "budget_point": np.arange(CURVE_POINTS),
+            "curve_output": list(CURVE_OUTPUTS),
+            "curve_tried": list(CURVE_SCENARIOS),
         },
         attrs={
             "model": "model/brain_circulation.mdl",
@@ -99,12 +129,18 @@ def collect(root: Path, progress=print):
             "ensemble_members": len(members),
             "effect_sizes": len(effects),
             "effect_grades": ", ".join(sorted({p.grade for p in effects.values()})),
+            "cost_scenario": COSTS[0],
+            "cost_change_oku": COSTS[1],
+            "cost_from": COSTS[2],
+            "cost_ramp_years": COSTS[3],
             "runs": int(
                 len(oat.unit)
                 + len(sob.unit)
                 + sum(r.n_runs for r in results)
                 + held_runs
                 + len(members)
+                + cost_runs
+                + curve_runs
             ),
         },
     )
@@ -239,3 +275,189 @@ def _goal(scenarios, model, root: Path, data: dict):
     answer = seek(goal_scenario, model, root, lever, parse_goal(goal_text, model), prob)
     data["goal_probability"] = ("level", np.array([p for _, p in answer.curve]))
     return answer, prob
+
+
+def _costs(scenarios, results, model, root: Path, data: dict):
+    """Add each programme's public yen a year per additional outcome in 2033 (:data:`COSTS`).
+
+    Each programme's budget is raised in turn against the scenario, in runs
+    paired with the scenario's own
+    (:func:`~sim.studies.costs.programme_effectiveness`). Kept per programme:
+    its outcome, the 億円 actually added (less where the range tops out), the
+    median gain, the extra cost FY2024-2033, the yen a year per additional
+    unit (5/50/95% over the runs with a gain) and that share of runs, the
+    unit it counts in, the graded effect size the gain rests on with its
+    grade, and whether a documented unit cost of the programme is a lower
+    bound. Returns the rows and the number of runs made.
+    """
+    scen_name, change, start, ramp = COSTS
+    base = next(s for s in scenarios if s.name == scen_name)
+    rows = programme_effectiveness(base, model, root, change, start, ramp)
+    nan = float("nan")
+
+    def column(key, default=nan):
+        return ("programme", np.array([r.get(key, default) for r in rows]))
+
+    for key, col in (
+        ("cost_outcome", "outcome"),
+        ("cost_acts_on", "acts_on"),
+        ("cost_change_oku", "change_oku"),
+        ("cost_gain_p50", "gain_p50"),
+        ("cost_extra_oku_p50", "extra_cost_oku_p50"),
+        ("cost_runs_with_gain", "runs_with_gain"),
+    ):
+        data[key] = column(col)
+    data["cost_yen_per"] = (
+        ("programme", "q"),
+        np.array(
+            [[r.get(f"yen_per_additional_{q}", nan) for q in ("p05", "p50", "p95")] for r in rows]
+        ),
+    )
+    data["cost_per"] = column("per", "")
+    data["cost_rests_on"] = column("rests_on", "")
+    data["cost_grade"] = (
+        "programme",
+        np.array([_grade(r.get("rests_on", "")) for r in rows]),
+    )
+    data["cost_lower_bound"] = (
+        "programme",
+        np.array([bool(_lower_bounds(model, r["programme"])) for r in rows]),
+    )
+    variants = programme_scenarios(base, model, change, start, ramp)
+    return rows, (1 + len(variants)) * _runs_of(results, scen_name)
+
+
+def _grade(rests_on: str) -> str:
+    """Return the evidence grade in ``'name (grade C, rho +0.95)'``, or ``""``."""
+    import re
+
+    found = re.search(r"\(grade (\w+)", rests_on)
+    return found.group(1) if found else ""
+
+
+def _lower_bounds(model, programme: str) -> list:
+    """Return the constants of ``programme`` whose documented value bounds its cost below.
+
+    The model names each programme's unit cost after it (``<programme> cost
+    per award``, ``... reference budget``) and says in its comment when the
+    documented figures only bound it from below (model/README.md, "Budget
+    layer").
+    """
+    return [
+        el.name
+        for el in model.spec.of_kind("constant")
+        if el.name.startswith(f"{programme} ")
+        and not el.name.startswith(f"{programme} budget")
+        and "lower bound" in el.doc.lower()
+    ]
+
+
+def _runs_of(results: list, scenario: str) -> int:
+    """Return the number of runs of ``scenario`` (its ensemble's members or samples)."""
+    return next(r.n_runs for r in results if r.scenario.name == scenario)
+
+
+def _budget_curves(scenarios, results, model, root: Path, rows: list, data: dict) -> int:
+    """Add the probability of each target of :data:`CURVE_OUTPUTS` against programme budgets.
+
+    For each target, the programmes acting on its output are ranked by their
+    median yen per additional outcome (``rows``, :func:`_costs`); the
+    scenarios of :data:`CURVE_SCENARIOS` are tried in turn, each with the
+    best :data:`CURVE_PROGRAMMES` it leaves at today's budget
+    (:func:`~sim.studies.goal.budget_constant` refuses the others), and the
+    first whose curves leave 0 somewhere is kept (else the first that
+    accepts any programme: a flat curve is drawn as it is). Also kept: how
+    many of the ranked programmes each scenario tried leaves at today's
+    budget. Returns the number of runs made.
+    """
+    by_name = {s.name: s for s in scenarios}
+    own = {
+        r.scenario.name: {row["target"]: row["probability"] for row in target_rows(r)}
+        for r in results
+    }
+    curves, runs = [], 0
+    accepts = np.zeros((len(CURVE_OUTPUTS), len(CURVE_SCENARIOS)), dtype=int)
+    for o, output in enumerate(CURVE_OUTPUTS):
+        target = next(t for t in TARGETS if t.variable == output)
+        ranked = sorted(
+            (r for r in rows if r["outcome"] == output),
+            key=lambda r: np.nan_to_num(r.get("yen_per_additional_p50", np.nan), nan=np.inf),
+        )
+        chosen = []
+        for k, name in enumerate(CURVE_SCENARIOS):
+            scenario = by_name[name]
+            allowed = [r["programme"] for r in ranked if _accepts(model, scenario, r["programme"])]
+            accepts[o, k] = len(allowed)
+            if not allowed or _leaves_zero(chosen):
+                continue
+            found = [
+                {
+                    "target": target,
+                    "scenario": name,
+                    "programme": programme,
+                    "today_probability": own[name][target.label],
+                    **_curve(scenario, model, root, programme, target),
+                }
+                for programme in allowed[:CURVE_PROGRAMMES]
+            ]
+            runs += len(found) * CURVE_POINTS * _runs_of(results, name)
+            if not chosen or _leaves_zero(found):
+                chosen = found
+        curves += chosen
+    _store_curves(curves, accepts, data)
+    return runs
+
+
+def _leaves_zero(curves: list) -> bool:
+    """Whether any of ``curves`` has a probability above 0 somewhere."""
+    return any(np.max(c["probability"]) > 0 for c in curves)
+
+
+def _accepts(model, scenario, programme: str) -> bool:
+    """Whether ``scenario`` leaves ``programme`` at today's budget (its budget can be varied)."""
+    try:
+        budget_constant(model, scenario, programme)
+    except BrainsimError:
+        return False
+    return True
+
+
+def _curve(scenario, model, root: Path, programme: str, target) -> dict:
+    """Return the probability of ``target`` at :data:`CURVE_POINTS` budgets of ``programme``.
+
+    :func:`~sim.studies.goal.seek`'s grid across the budget lever's ``.mdl``
+    range, in runs paired across the budgets; its tolerance is one grid step,
+    so it spends no run refining. The budget moves from the lever's ``.mdl``
+    start year over its ramp years (kept with the curve).
+    """
+    lever = model.spec.element(budget_constant(model, scenario, programme))
+    lo, hi = lever.limits
+    grid = np.linspace(lo, hi, CURVE_POINTS)
+    step = (hi - lo) / (CURVE_POINTS - 1)
+    answer = seek(
+        scenario, model, root, lever.name, target, GOAL[3], CURVE_POINTS, tolerance=1.5 * step
+    )
+    at = dict(answer.curve)
+    start, ramp = lever_timing(model, lever)
+    return {
+        "budget_oku": grid / MILLION_YEN_PER_OKU,
+        "probability": np.array([at[x] for x in grid.tolist()]),
+        "today_oku": float(lever.expr.value) / MILLION_YEN_PER_OKU,
+        "from": float(start.expr.value),
+        "ramp_years": float(ramp.expr.value),
+    }
+
+
+def _store_curves(curves: list, accepts: np.ndarray, data: dict) -> None:
+    """Add the curves of :func:`_budget_curves` to ``data`` (dims ``curve``, ``budget_point``)."""
+    data["curve_target"] = ("curve", np.array([c["target"].label for c in curves]))
+    for key in ("scenario", "programme"):
+        data[f"curve_{key}"] = ("curve", np.array([c[key] for c in curves]))
+    for key in ("budget_oku", "probability"):
+        data[f"curve_{key}"] = (
+            ("curve", "budget_point"),
+            np.array([c[key] for c in curves]).reshape(len(curves), CURVE_POINTS),
+        )
+    for key in ("today_oku", "today_probability", "from", "ramp_years"):
+        data[f"curve_{key}"] = ("curve", np.array([c[key] for c in curves], dtype=float))
+    data["curve_accepts"] = (("curve_output", "curve_tried"), accepts)

@@ -178,7 +178,7 @@ def _render(ds, spec, out: Path, lang: str, progress) -> dict:
         for key in figures.FIGURES:
             progress(f"figure {key} ({lang})")
             draw = getattr(figures, key)
-            note = footer(ds, lang, figures.SCENARIO_OF[key])
+            note = footer(ds, lang, figures.scenario_of(ds, key))
             fig = draw(spec, lang, note) if key == "diagram" else draw(ds, lang, note)
             for ext in ("png", "svg"):
                 path = out / f"{key}_{lang}.{ext}"

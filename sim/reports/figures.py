@@ -23,6 +23,8 @@ FIGURES = (
     "tornado",
     "sobol",
     "goal",
+    "costs",
+    "budget_curve",
     "researchers",
     "diagram",
 )
@@ -37,6 +39,8 @@ SCENARIO_OF = {
     "tornado": "baseline",
     "sobol": "baseline",
     "goal": "expanded-scholarships",
+    "costs": "baseline",
+    "budget_curve": "baseline",  # scenario_of reads the one the data drew
     "researchers": None,
     "diagram": "baseline",
 }
@@ -44,6 +48,24 @@ HIGHLIGHT = ("baseline", "jmirai-package")
 COLORS = {"baseline": "0.2", "jmirai-package": "tab:red"}
 # the uncertainty figure: a colour for each source of the spread, as briefdata.SPREAD names them
 SOURCE_COLORS = {"calibration": "tab:blue", "effects": "tab:orange"}
+# the cost chart: a colour for each outcome (in the order of the groups); the curves' colours
+GROUP_COLORS = ("tab:blue", "tab:cyan", "tab:purple", "tab:green", "tab:brown", "tab:red")
+CURVE_COLORS = ("tab:blue", "tab:orange", "tab:green")
+
+
+def scenario_of(ds, key: str) -> str | tuple | None:
+    """Return the scenario(s) figure ``key`` shows, for its footer (:data:`SCENARIO_OF`).
+
+    The budget curves are drawn on the scenario the data chose for them
+    (:data:`sim.reports.briefdata.CURVE_SCENARIOS`); the cost chart on the one
+    it was run against.
+    """
+    if key == "budget_curve" and "curve_scenario" in ds:
+        shown = tuple(dict.fromkeys(ds["curve_scenario"].values.tolist()))
+        return shown[0] if len(shown) == 1 else shown
+    if key == "costs" and "cost_scenario" in ds.attrs:
+        return str(ds.attrs["cost_scenario"])
+    return SCENARIO_OF[key]
 
 
 def _setup():
@@ -433,6 +455,380 @@ def goal(ds, lang: str, footer: str):
     _footer(fig, footer)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
+
+
+def costs(ds, lang: str, footer: str):
+    """5b. Each programme's public yen a year per additional outcome in 2033, by outcome.
+
+    One row per budget programme (its budget raised alone against the
+    scenario): the median of the extra FY2033 budget over the gain in 2033
+    (dot, its value beside it) and the 5-95% over the runs with a gain
+    (line), on a log scale, grouped by the outcome it is judged on; a panel
+    per unit (people, percentage points). To the right: the evidence grade
+    of the effect size the gain rests on, the 億円 added where the range
+    capped it, the share of runs with a gain where not all, and whether the
+    unit cost is only a lower bound.
+    """
+    plt = _setup()
+    panels = _cost_panels(ds)
+    heights = [sum(1 + len(rows) for _, rows in groups) for _, groups in panels]
+    # inches: a row, above the panels (title, caption), between them, below them
+    row, above, gap, below = 0.26, 1.0, 0.75, 0.95
+    tall = above + row * sum(heights) + gap * (len(panels) - 1) + below
+    fig, axes = plt.subplots(
+        len(panels),
+        1,
+        figsize=(9, tall),
+        squeeze=False,
+        gridspec_kw={"height_ratios": heights},
+    )
+    fig.subplots_adjust(
+        left=0.31,
+        right=0.76,
+        top=1 - above / tall,
+        bottom=below / tall,
+        hspace=gap / (row * sum(heights) / len(panels)),
+    )
+    color = 0
+    for ax, (per, groups) in zip(axes[:, 0], panels, strict=True):
+        color = _cost_panel(ax, ds, per, groups, lang, color)
+    caption = label(
+        "costs_caption",
+        lang,
+        change=f"{float(ds.attrs['cost_change_oku']):g}",
+        start=int(ds.attrs["cost_from"]),
+        ramp=f"{float(ds.attrs['cost_ramp_years']):g}",
+        scenario=name(str(ds.attrs["cost_scenario"]), lang),
+        runs=int(ds.attrs["ensemble_members"]),
+    )
+    fig.text(
+        0.01,
+        1 - 0.42 / tall,
+        "\n".join(wrap(caption, 92 if lang == "ja" else 170, lang)),
+        fontsize=6.2,
+        color="0.25",
+        va="top",
+    )
+    _cost_legend(fig, lang)
+    fig.suptitle(label("fig_costs", lang), fontsize=10, y=1 - 0.1 / tall)
+    _footer(fig, footer)
+    return fig
+
+
+def _cost_panels(ds) -> list:
+    """Group the programmes: ``[(unit, [(outcome, [index, ...]), ...]), ...]``.
+
+    Units in the order they first appear; outcomes in the order of the targets.
+    """
+    outcomes = ds["cost_outcome"].values.tolist()
+    pers = ds["cost_per"].values.tolist()
+    order = TARGET_OUTPUTS + [o for o in dict.fromkeys(outcomes) if o not in TARGET_OUTPUTS]
+    panels = []
+    for per in dict.fromkeys(pers):
+        groups = [
+            (
+                out,
+                [
+                    i
+                    for i, (o, p) in enumerate(zip(outcomes, pers, strict=True))
+                    if (o, p) == (out, per)
+                ],
+            )
+            for out in order
+        ]
+        panels.append((per, [(out, rows) for out, rows in groups if rows]))
+    return panels
+
+
+def _outcome_name(outcome: str, lang: str) -> str:
+    """Name an outcome as a heading: a segment of students abroad says whose segment it is."""
+    text = name(outcome, lang)
+    if text.startswith("—"):
+        text = f"{name(TARGET_OUTPUTS[0], lang)} {text}"
+    return text
+
+
+def _cost_panel(ax, ds, per: str, groups: list, lang: str, color: int) -> int:
+    """Draw one unit's panel of the cost chart; return the next group colour's index."""
+    yen = ds["cost_yen_per"].values
+    y, ticks, names = 0.0, [], []
+    for outcome, rows in groups:
+        tint = GROUP_COLORS[color % len(GROUP_COLORS)]
+        color += 1
+        ax.text(
+            0.005,
+            y,
+            _outcome_name(outcome, lang),
+            transform=ax.get_yaxis_transform(),
+            fontsize=6.8,
+            va="center",
+            color=tint,
+        )
+        for i in rows:
+            y -= 1
+            ticks.append(y)
+            text = name(str(ds["programme"].values[i]), lang)
+            names.append("\n".join(wrap(text, 30 if lang == "ja" else 50, lang)))
+            lo, mid, hi = yen[i]
+            if np.isfinite(mid):
+                ax.plot([lo, hi], [y, y], color=tint, lw=1.6, solid_capstyle="butt")
+                ax.plot([mid], [y], "o", color=tint, ms=5)
+                ax.text(hi * 1.1, y, _yen(mid, lang), va="center", fontsize=6.3)
+            _cost_notes(ax, ds, i, y, lang)
+        y -= 1
+    ax.set_yticks(ticks, names, fontsize=6.3)
+    ax.set_ylim(y + 0.4, 0.6)
+    _yen_axis(ax, yen, [i for _, rows in groups for i in rows], lang)
+    ax.set_xlabel(
+        label("per_point_axis" if "percentage point" in per else "per_person_axis", lang)
+    )
+    return color
+
+
+def _cost_notes(ax, ds, i: int, y: float, lang: str) -> None:
+    """Write a programme's grade tag and notes to the right of its cost chart row."""
+    grade = str(ds["cost_grade"].values[i])
+    if grade:
+        ax.text(
+            1.02,
+            y,
+            grade,
+            transform=ax.get_yaxis_transform(),
+            va="center",
+            ha="center",
+            fontsize=6,
+            bbox={"boxstyle": "round,pad=0.25", "fc": "0.92", "ec": "0.5", "lw": 0.5},
+        )
+    notes = []
+    change = float(ds["cost_change_oku"].values[i])
+    if change < float(ds.attrs["cost_change_oku"]):
+        notes.append(label("cost_capped", lang, change=f"{change:g}"))
+    share = float(ds["cost_runs_with_gain"].values[i])
+    if share == 0:
+        notes.append(label("cost_no_gain", lang))
+    elif share < 1:
+        notes.append(label("cost_gain_share", lang, share=f"{share:.0%}"))
+    if bool(ds["cost_lower_bound"].values[i]):
+        notes.append(label("cost_lower_bound", lang))
+    if notes:
+        ax.text(
+            1.045,
+            y,
+            "\n".join(notes),
+            transform=ax.get_yaxis_transform(),
+            va="center",
+            fontsize=6,
+            color="0.3",
+        )
+
+
+def _yen(value: float, lang: str) -> str:
+    """Write an amount of yen as a briefing reads it: ¥570k, ¥4.17m; 57万円, 3.9億円."""
+    if lang == "ja":
+        return f"{value / 1e8:.3g}億円" if value >= 1e8 else f"{value / 1e4:,.0f}万円"
+    for size, unit in ((1e9, "bn"), (1e6, "m"), (1e3, "k")):
+        if value >= size:
+            return f"¥{value / size:.3g}{unit}"
+    return f"¥{value:.3g}"
+
+
+def _yen_axis(ax, yen: np.ndarray, rows: list, lang: str) -> None:
+    """Put ``ax``'s x axis on a log scale of yen, ticked 1-3-10, with room for the labels."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    values = yen[rows]
+    values = values[np.isfinite(values) & (values > 0)]
+    lo, hi = (values.min() / 1.5, values.max() * 2.6) if values.size else (1e5, 1e8)
+    ax.set_xscale("log")
+    ax.set_xlim(lo, hi)
+    decades = range(int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi))) + 1)
+    ticks = [m * 10.0**d for d in decades for m in (1, 3) if lo <= m * 10.0**d <= hi]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _yen(v, lang)))
+    ax.tick_params(axis="x", labelsize=6.3)
+    ax.tick_params(axis="y", length=0)
+    ax.grid(axis="x", color="0.9", lw=0.5)
+    ax.set_axisbelow(True)
+
+
+def _cost_legend(fig, lang: str) -> None:
+    """Add the cost chart's legend: median, 5-95% line and the grade tag."""
+    from matplotlib.lines import Line2D
+
+    handles = [
+        Line2D([], [], ls="none", marker="o", color="0.3", label=label("median", lang)),
+        Line2D([], [], color="0.3", lw=1.6, label=label("cost_whisker", lang)),
+        Line2D(
+            [],
+            [],
+            ls="none",
+            marker="s",
+            mfc="0.92",
+            mec="0.5",
+            ms=7,
+            label=label("grade_tag", lang),
+        ),
+    ]
+    fig.legend(
+        handles=handles,
+        loc="lower center",
+        ncol=3,
+        fontsize=6.5,
+        frameon=False,
+        bbox_to_anchor=(0.5, 0.2 / fig.get_figheight()),
+    )
+
+
+def budget_curve(ds, lang: str, footer: str):
+    """5c. The probability of two main targets against one programme's budget at a time.
+
+    A panel per target, a curve per programme (:data:`CURVE_COLORS`), each
+    across the programme's budget range; a diamond marks today's budget at
+    the scenario's own probability, and the probability at the top of the
+    range is written at the curve's end. A panel whose curves stay at 0
+    says so, as does the caption.
+    """
+    plt = _setup()
+    targets = list(dict.fromkeys(ds["curve_target"].values.tolist()))
+    fig, axes = plt.subplots(1, len(targets), figsize=(9, 4.6), squeeze=False, sharey=True)
+    fig.subplots_adjust(left=0.08, right=0.98, top=0.73, bottom=0.3, wspace=0.08)
+    for ax, target in zip(axes[0], targets, strict=True):
+        _curve_panel(ax, ds, target, lang)
+    axes[0, 0].set_ylabel(label("probability", lang))
+    fig.suptitle(label("fig_budget_curve", lang), fontsize=10, y=0.985)
+    fig.text(
+        0.01,
+        0.93,
+        "\n".join(wrap(_curve_caption(ds, lang), 92 if lang == "ja" else 170, lang)),
+        fontsize=6.2,
+        color="0.25",
+        va="top",
+    )
+    _footer(fig, footer)
+    return fig
+
+
+def _curve_panel(ax, ds, target: str, lang: str) -> None:
+    """Draw one target's curves, today's budgets and the values at the top of each range."""
+    from matplotlib.lines import Line2D
+
+    idx = np.flatnonzero(ds["curve_target"].values == target)
+    handles = []
+    for k, i in enumerate(idx):
+        color = CURVE_COLORS[k % len(CURVE_COLORS)]
+        x, p = ds["curve_budget_oku"].values[i], ds["curve_probability"].values[i]
+        wide = 30 if lang == "ja" else 58
+        (line,) = ax.plot(
+            x,
+            p,
+            "o-",
+            color=color,
+            ms=3,
+            lw=1.2,
+            label="\n".join(wrap(name(str(ds["curve_programme"].values[i]), lang), wide, lang)),
+        )
+        handles.append(line)
+        ax.plot(
+            [float(ds["curve_today_oku"].values[i])],
+            [float(ds["curve_today_probability"].values[i])],
+            "D",
+            mfc="white",
+            mec=color,
+            mew=1.3,
+            ms=6.5,
+            zorder=5,
+        )
+        ax.annotate(
+            label("curve_top", lang, prob=_share(p[-1]), budget=_oku(x[-1])),
+            (x[-1], p[-1]),
+            textcoords="offset points",
+            xytext=(0, 7 + 9 * k),
+            ha="right",
+            fontsize=6.2,
+            color=color,
+        )
+    handles.append(
+        Line2D(
+            [],
+            [],
+            ls="none",
+            marker="D",
+            mfc="white",
+            mec="0.2",
+            label=label("today_budget", lang),
+        )
+    )
+    _curve_frame(ax, ds, target, idx, handles, lang)
+
+
+def _curve_frame(ax, ds, target: str, idx: np.ndarray, handles: list, lang: str) -> None:
+    """Add a budget curve panel's title, scales and legend, and a note if all curves stay at 0."""
+    from matplotlib.ticker import FuncFormatter
+
+    if not np.any(ds["curve_probability"].values[idx] > 0):
+        ax.text(
+            0.5,
+            0.5,
+            label("curve_flat", lang),
+            transform=ax.transAxes,
+            ha="center",
+            fontsize=7.5,
+            color="0.3",
+        )
+    goal = ds["target_goal"].sel(target=target)
+    variable = str(ds["target_variable"].sel(target=target).values)
+    year = int(ds["target_year"].sel(target=target))
+    ax.set_title(
+        f"{name(variable, lang)}\n"
+        + label("goal_short", lang, value=fmt(float(goal), lang), year=year),
+        fontsize=7.5,
+    )
+    ax.set_ylim(-0.02, 1.02)
+    right = float(np.max(ds["curve_budget_oku"].values[idx]))
+    ax.set_xlim(-0.03 * right, 1.03 * right)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}"))
+    ax.set_xlabel(label("budget_oku", lang))
+    ax.grid(color="0.92", lw=0.5)
+    ax.legend(
+        handles=handles, loc="upper left", bbox_to_anchor=(0, -0.16), fontsize=6.3, frameon=False
+    )
+
+
+def _oku(value: float) -> str:
+    """Write a budget in 億円: whole from 10 up, else to three figures."""
+    return f"{value:,.0f}" if value >= 10 else f"{value:.3g}"
+
+
+def _share(p: float) -> str:
+    """Write a probability: to a tenth of a percent below 10%, else a whole percent."""
+    return f"{p:.1%}" if 0 < p < 0.1 else f"{p:.0%}"
+
+
+def _curve_caption(ds, lang: str) -> str:
+    """Return the budget curves' caption: what the probability is, each flat or refused case."""
+    scenarios = list(dict.fromkeys(ds["curve_scenario"].values.tolist()))
+    parts = [
+        label(
+            "curve_caption",
+            lang,
+            runs=int(ds.attrs["ensemble_members"]),
+            scenario=" / ".join(name(s, lang) for s in scenarios),
+            start=int(ds["curve_from"].values[0]),
+            ramp=f"{float(ds['curve_ramp_years'].values[0]):g}",
+            points=int(ds.sizes["budget_point"]),
+        )
+    ]
+    for target in dict.fromkeys(ds["curve_target"].values.tolist()):
+        idx = ds["curve_target"].values == target
+        if not np.any(ds["curve_probability"].values[idx] > 0):
+            variable = str(ds["target_variable"].sel(target=target).values)
+            parts.append(label("curve_flat_caption", lang, output=name(variable, lang)))
+    accepts = ds["curve_accepts"]
+    for tried in ds["curve_tried"].values.tolist():
+        if tried not in scenarios and int(accepts.sel(curve_tried=tried).sum()) == 0:
+            parts.append(label("curve_refused", lang, scenario=name(tried, lang)))
+    return (" " if lang == "en" else "").join(parts)
 
 
 def researchers(ds, lang: str, footer: str):

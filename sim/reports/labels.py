@@ -72,6 +72,79 @@ LABELS = {
         "en": "Stock-and-flow diagram of the model",
         "ja": "モデルのストック・フロー図",
     },
+    "fig_costs": {
+        "en": "What each programme's yen buys: public yen a year per additional outcome in 2033",
+        "ja": "事業別の費用対効果：2033年に成果を1単位増やすための公費（年額）",
+    },
+    "costs_caption": {
+        "en": "Each programme's budget raised by {change} 億円 a year (1 億円 = ¥100 million) "
+        "from FY{start} over {ramp} years against {scenario}, alone, in {runs:,} runs paired "
+        "with the scenario's own (the same ensemble members and effect-size draws). Dot: the "
+        "median of the extra FY2033 budget over the gain in the outcome in 2033; line: 5–95% "
+        'over the runs with a gain. The unit costs are documented (model/README.md, "Budget '
+        'layer"); where only a lower bound is documented, the yen figure is a lower bound too. '
+        "Tag: the evidence grade of the effect size the gain rests on most.",
+        "ja": "各事業の予算を{scenario}に対して単独で年{change}億円増額（{start}年度から{ramp}年"
+        "かけて）し、シナリオ自身と対にした{runs:,}通りの試行（同じアンサンブルと効果量の抽出）"
+        "で比較。点：2033年度の追加予算÷2033年の成果の増分の中央値、線：成果が増えた試行の"
+        "5〜95%。事業単価は文書化された値（model/README.md「Budget layer」）。単価が下限"
+        "しか分からない事業は、この金額も下限。タグ：成果の増分が最も依拠する効果量の根拠グレード。",
+    },
+    "per_person_axis": {
+        "en": "Public yen a year per additional person in 2033 (log scale)",
+        "ja": "2033年に1人増やすための公費（年額、対数目盛）",
+    },
+    "per_point_axis": {
+        "en": "Public yen a year per additional percentage point in 2033 (log scale)",
+        "ja": "2033年に1ポイント上げるための公費（年額、対数目盛）",
+    },
+    "cost_capped": {
+        "en": "+{change} 億円 (top of its range)",
+        "ja": "+{change}億円（上限）",
+    },
+    "cost_gain_share": {
+        "en": "gain in {share} of runs",
+        "ja": "成果増は試行の{share}",
+    },
+    "cost_no_gain": {"en": "no gain in any run", "ja": "どの試行でも成果増なし"},
+    "cost_lower_bound": {"en": "unit cost a lower bound", "ja": "単価は下限"},
+    "grade_tag": {
+        "en": "evidence grade of the effect size",
+        "ja": "効果量の根拠グレード",
+    },
+    "cost_whisker": {"en": "5–95% of runs with a gain", "ja": "成果増の試行の5〜95%"},
+    "fig_budget_curve": {
+        "en": "Probability of the main targets against one programme's budget",
+        "ja": "主な目標の達成確率と事業予算",
+    },
+    "curve_caption": {
+        "en": "Probability: the share of the {runs:,} runs of {scenario} (the same ensemble "
+        "members and effect-size draws at every budget) that meet the target, with one "
+        "programme's budget moved from FY{start} over {ramp} years and all else as in the "
+        "scenario; {points} budgets across the programme's range in the model. For each "
+        "target, the programmes acting on it with the lowest yen per additional outcome "
+        "(the cost chart).",
+        "ja": "確率：{scenario}の{runs:,}通りの試行（どの予算でも同じアンサンブルと効果量の抽出）"
+        "のうち目標を満たす割合。1事業の予算のみ{start}年度から{ramp}年かけて変え、他は"
+        "シナリオのまま。予算はモデル上の範囲から{points}点。各目標について、成果1単位当たり"
+        "の公費が最も小さい事業（費用対効果の図）。",
+    },
+    "curve_flat": {"en": "0% at every budget in the range", "ja": "範囲内のどの予算でも0%"},
+    "curve_flat_caption": {
+        "en": "{output}: 0% at every budget; no programme alone reaches the target within its "
+        "range.",
+        "ja": "{output}：どの予算でも0%。どの事業も単独ではその範囲内で目標に届かない。",
+    },
+    "curve_refused": {
+        "en": "{scenario} is not shown: it already sets the levers these programmes act on.",
+        "ja": "{scenario}は示さない：これらの事業が働きかける施策を既に設定しているため。",
+    },
+    "curve_top": {"en": "{prob} at {budget} 億円", "ja": "{budget}億円で{prob}"},
+    "today_budget": {"en": "Today's budget", "ja": "現在の予算"},
+    "budget_oku": {
+        "en": "Programme budget, 億円 a year (1 億円 = ¥100 million)",
+        "ja": "事業予算（億円／年）",
+    },
     # axes and legends
     "year": {"en": "Year", "ja": "年"},
     "fiscal_year": {"en": "Fiscal year", "ja": "年度"},
@@ -321,6 +394,10 @@ SCENARIOS = {
     "strong-yen": {"en": "Strong yen", "ja": "円高"},
     "border-shock": {"en": "Border shock 2030", "ja": "2030年国境閉鎖"},
     "jmirai-package": {"en": "J-MIRAI package", "ja": "J-MIRAIパッケージ"},
+    "jmirai-package-yen": {
+        "en": "J-MIRAI package in yen (budget ranges)",
+        "ja": "J-MIRAIパッケージ（予算額・範囲内）",
+    },
 }
 
 
@@ -330,8 +407,8 @@ def label(key: str, lang: str, **fields) -> str:
 
 
 def name(text: str, lang: str) -> str:
-    """Return a variable or scenario name in ``lang``; unknown names are kept as they are."""
-    for table in (VARIABLES, SCENARIOS):
+    """Return a variable, scenario or budget programme name in ``lang``; others are kept."""
+    for table in (VARIABLES, SCENARIOS, BUDGET_PROGRAMMES):
         if text in table:
             return table[text][lang]
     return text

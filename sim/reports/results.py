@@ -264,7 +264,7 @@ def target_table(rows: list, results: list, model) -> str:
             "",
             f"{res.n_runs} runs.",
             "",
-            *_budget_line(res, by_name.get("baseline")),
+            *_budget_line(res, by_name.get("baseline"), model),
             "| target | goal | year | median | 5–95% | probability | year met | driven most by "
             "| public yen a year per additional (median, 5–95%) |",
             "|---|---|---|---|---|---|---|---|---|",
@@ -283,7 +283,7 @@ def target_table(rows: list, results: list, model) -> str:
     return "\n".join(lines)
 
 
-def _budget_line(res, baseline) -> list:
+def _budget_line(res, baseline, model) -> list:
     """Return the scenario's public budget in its last target year and its extra cost."""
     if COST not in res.values or not res.scenario.targets:
         return []
@@ -296,6 +296,15 @@ def _budget_line(res, baseline) -> list:
         text += (
             f"; FY2024–FY{year} together {row['extra_cost_oku_p50']:+,.0f} 億円 against the "
             "baseline (median over paired runs)"
+        )
+    from sim.studies.scenario import budget_levers
+
+    acted = {f"{acts_on} target" for _, acts_on in budget_levers(model).values()}
+    direct = sorted(p.lever[: -len(" target")] for p in res.scenario.policies if p.lever in acted)
+    if direct:
+        text += (
+            f". Not costed: {', '.join(direct)}, set directly under policies rather than "
+            "as budgets"
         )
     return [text + ".", ""]
 

@@ -519,25 +519,7 @@ def _budgets(doc: _Doc, value, model) -> tuple:
             raise doc.error(
                 at + ("programme",), f"the budget of '{name}' is set twice in this file; keep one"
             )
-        key = "to" if "to" in item else "change"
-        amount = _number(doc, at + (key,), item[key]) * MILLION_YEN_PER_OKU
-        if key == "change":
-            baseline = model.spec.element(lever.name[: -len(" target")] + " baseline")
-            amount += float(baseline.expr.value)
-        low, high = lever.limits
-        # 億円 with two decimals times 100 may miss a range end by a rounding error
-        amount = (
-            min(max(amount, low), high)
-            if math.isclose(amount, min(max(amount, low), high), rel_tol=1e-12)
-            else amount
-        )
-        if not low <= amount <= high:
-            raise doc.error(
-                at + (key,),
-                f"{amount / MILLION_YEN_PER_OKU:.6g} 億円 a year lies outside the range of "
-                f"'{lever.name}', {low / MILLION_YEN_PER_OKU:.6g} to "
-                f"{high / MILLION_YEN_PER_OKU:.6g} 億円; give a budget in that range",
-            )
+        amount = _budget_amount(doc, at, item, lever, model)
         start_el, ramp_el = lever_timing(model, lever)
         out.append(
             Policy(
@@ -557,6 +539,30 @@ def _budgets(doc: _Doc, value, model) -> tuple:
             )
         )
     return tuple(out)
+
+
+def _budget_amount(doc: _Doc, at: tuple, item: dict, lever, model) -> float:
+    """Return a budget entry's level in million yen a year, checked against the lever's range."""
+    key = "to" if "to" in item else "change"
+    amount = _number(doc, at + (key,), item[key]) * MILLION_YEN_PER_OKU
+    if key == "change":
+        baseline = model.spec.element(lever.name[: -len(" target")] + " baseline")
+        amount += float(baseline.expr.value)
+    low, high = lever.limits
+    # 億円 with two decimals times 100 may miss a range end by a rounding error
+    amount = (
+        min(max(amount, low), high)
+        if math.isclose(amount, min(max(amount, low), high), rel_tol=1e-12)
+        else amount
+    )
+    if not low <= amount <= high:
+        raise doc.error(
+            at + (key,),
+            f"{amount / MILLION_YEN_PER_OKU:.6g} 億円 a year lies outside the range of "
+            f"'{lever.name}', {low / MILLION_YEN_PER_OKU:.6g} to "
+            f"{high / MILLION_YEN_PER_OKU:.6g} 億円; give a budget in that range",
+        )
+    return amount
 
 
 def _one_way_per_programme(doc: _Doc, policies: tuple, model) -> None:

@@ -1,7 +1,5 @@
 """The .mdl reader: equal to PySD's translator on every model, and its grammar case by case."""
 
-import math
-
 import pytest
 
 import sim
@@ -47,9 +45,10 @@ A, B = Ref("a"), Ref("b")
         ("a - b - 1", Op("-", (Op("-", (A, B)), Num(1.0)))),
         ("a / b / 2", Op("/", (Op("/", (A, B)), Num(2.0)))),
         ("a ^ b ^ 2", Op("^", (A, Op("^", (B, Num(2.0)))))),
-        # a minus before a name negates the power it starts; before a number it is the number's
+        # a leading minus negates the power it starts (for a number, see the next test)
         ("-a ^ 2", Op("neg", (Op("^", (A, Num(2.0))),))),
-        ("-2 ^ a", Op("^", (Num(-2.0), A))),
+        ("a ^ -2", Op("^", (A, Num(-2.0)))),
+        ("-2 * a", Op("*", (Num(-2.0), A))),
         ("a * -b", Op("*", (A, Op("neg", (B,))))),
         ("+a", A),
         ("-(3)", Num(-3.0)),
@@ -132,9 +131,25 @@ stock = INTEG("rate ~ per | year" * stock, 1) ~ person ~ ~ :SUPPLEMENTARY |
     assert spec.element("stock").expr == Op("*", (Ref(rate.key), Ref("stock")))
 
 
-def test_na_is_not_a_number(tmp_path):
-    mdl = write_mdl(tmp_path / "n.mdl", "y = :NA: ~ dmnl ~ |")
-    assert math.isnan(read_mdl(mdl).element("y").expr.value)
+def test_a_minus_before_a_number_negates_its_power_as_vensim_does(tmp_path):
+    # PySD's translator folds the sign into the number (-2 ^ a = 4 at a = 2); Vensim
+    # negates the power, -(2 ^ a) = -4, and so do we
+    mdl = write_mdl(tmp_path / "p.mdl", "y = -2 ^ a ~ dmnl ~ |\na = 2 ~ dmnl ~ |")
+    assert read_mdl(mdl).element("y").expr == Op("neg", (Op("^", (Num(2.0), A)),))
+    assert pysd_spec(mdl).element("y").expr == Op("^", (Num(-2.0), A))
+
+
+def test_na_is_vensims_number_minus_two_to_the_109(tmp_path):
+    mdl = write_mdl(
+        tmp_path / "n.mdl",
+        "y = :NA: ~ dmnl ~ |\nflag = IF THEN ELSE(y = :NA:, 1, 0) ~ dmnl ~ |\n"
+        "z = -2 ^ 2 ~ dmnl ~ |",
+    )
+    assert read_mdl(mdl).element("y").expr.value == -(2.0**109)
+    ds = sim.simulate(sim.load_model(mdl), outputs=["y", "flag", "z"])
+    assert float(ds["y"].values.flat[0]) == -(2.0**109)
+    assert float(ds["flag"].values.flat[0]) == 1.0  # a model can test for NA
+    assert float(ds["z"].values.flat[0]) == -4.0  # Vensim's -2^2
 
 
 @pytest.mark.parametrize(
@@ -204,3 +219,17 @@ def test_a_parsed_model_runs(tmp_path):
     mdl = write_mdl(tmp_path / "r.mdl", "pool = INTEG(-pool / 4, 8) ~ person ~ |", final=4, step=1)
     ds = sim.simulate(sim.load_model(mdl))
     assert [float(v) for v in ds["pool"][:, 0]] == [8.0, 6.0, 4.5, 3.375, 2.53125]
+
+
+def test_a_two_backslash_sketch_marker_and_wrapped_names_read_and_run():
+    path = DATA / "quirks" / "teacup_two_backslashes.mdl"
+    spec = read_mdl(path)
+    assert spec.element("Characteristic Time").expr == Num(10.0)
+    loss = spec.element("Heat Loss to Room").expr
+    assert Ref("room_temperature") in loss.args[0].args
+    ds = sim.simulate(sim.load_model(path), outputs=["Teacup Temperature"])
+    # Euler at TIME STEP 0.125: T(t) = 70 + 110 (1 - 0.125 / 10) ^ (t / 0.125)
+    expected = 70 + 110 * (1 - 0.125 / 10) ** (30 / 0.125)
+    assert float(ds["teacup_temperature"].sel(time=30.0).values.flat[0]) == pytest.approx(
+        expected, rel=1e-12
+    )

@@ -9,7 +9,8 @@ import re
 
 SPACE = re.compile(r"[\s\\]*")  # Vensim continues lines with a backslash
 NUMBER = re.compile(r"[+-]?[\s\\]*(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)")
-NAME = re.compile(r"\"(?:\\\"|[^\"])*\"|\w[\w'$\s]*")
+# a name may wrap with a backslash at the end of a line, as Vensim saves long names
+NAME = re.compile(r"\"(?:\\\"|[^\"])*\"|\w(?:[\w'$\s]|\\(?=\s))*")
 
 
 class ParseError(Exception):

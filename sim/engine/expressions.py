@@ -7,7 +7,6 @@ The precedence levels follow PySD's ``components.peg``, loosest first:
 """
 
 import abc
-import math
 import re
 
 from sim.engine.cursor import NAME, NUMBER, Cursor, ParseError
@@ -18,6 +17,8 @@ from sim.engine.spec import Num, Op, Ref
 _LOGIC = re.compile(r":(AND|OR):", re.IGNORECASE)
 _NOT = re.compile(r":NOT:", re.IGNORECASE)
 _NA = re.compile(r":NA:", re.IGNORECASE)
+# Vensim's :NA: is a number, -2^109, not a NaN: a model may test for it (x = :NA:)
+VENSIM_NA = -(2.0**109)
 _COMPARE = re.compile(r"=|<>|<=|<|>=|>")
 _WITH_LOOKUP = re.compile(r"WITH\s+LOOKUP\s*\(", re.IGNORECASE)
 
@@ -140,8 +141,8 @@ class ExpressionParser(Cursor, abc.ABC):
     def power(self):
         """Parse signed operands joined by ``^``."""
         # Built from the right; a leading minus applies to the power it starts,
-        # so -a ^ 2 is -(a ^ 2), while a minus on a number is part of the
-        # number: -2 ^ 2 is 4 (PySD's split_arithmetic).
+        # so -a ^ 2 is -(a ^ 2) and -2 ^ 2 is -4, as Vensim computes it (PySD's
+        # split_arithmetic folds the sign into the number and gives 4).
         terms = [self.signed()]
         while self.at("^"):
             self.pos += 1
@@ -161,7 +162,7 @@ class ExpressionParser(Cursor, abc.ABC):
             sign = self.src[self.pos]
             self.pos += 1
         node = self.primary()
-        if sign == "-" and isinstance(node, Num):
+        if sign == "-" and isinstance(node, Num) and not self.at("^"):
             return False, Num(-node.value)
         return sign == "-", node
 
@@ -180,7 +181,7 @@ class ExpressionParser(Cursor, abc.ABC):
         if found := self.take(NUMBER):
             return Num(float(re.sub(r"[\s\\]", "", found.group())))
         if self.take(_NA):
-            return Num(math.nan)
+            return Num(VENSIM_NA)
         found = self.take(NAME)
         if not found:
             raise ParseError(start, f"unexpected '{self.src[start]}' where a value should be")

@@ -16,7 +16,8 @@ def vensim_key(name: str) -> str:
     the same character; PySD's abstract model writes references as lower
     case with underscores. The key collapses runs of either.
     """
-    name = name.strip().strip('"').strip()
+    # a backslash that wraps a long name onto the next line is not part of it
+    name = re.sub(r"\\(?=\s)", " ", name).strip().strip('"').strip()
     return re.sub(r"[\s_]+", "_", name.lower())
 
 

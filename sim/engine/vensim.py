@@ -97,8 +97,9 @@ def split_entries(path: str, text: str) -> list[Entry]:
     """Split the model section of ``text`` into its equations, in file order."""
     header = re.match(r"\s*\{[^}]*\}", text)
     start = header.end() if header else 0
-    sketch = text.find("\\\\\\---///")
-    end = sketch if sketch >= 0 else len(text)
+    # the sketch begins at \\\---/// (most Vensim versions) or \\---/// (some save two)
+    sketch = re.search(r"\\{2,3}---///", text)
+    end = sketch.start() if sketch else len(text)
     if re.search(r":MACRO:", text[start:end], re.IGNORECASE):
         raise ModelError(f"{path}: macros are not supported; inline the macro's equations")
     entries: list[Entry] = []
@@ -176,7 +177,7 @@ def _entry(path, text, eq, eq_at, units, doc, doc_at) -> Entry | None:
             f"{path}:{_line(text, eq_at + lead)}: Vensim syntax error: an equation must start "
             f"with a variable name, not '{eq[lead : lead + 20].strip()}'; fix the equation"
         )
-    name = re.sub(r"\s+", " ", found.group()).strip()
+    name = re.sub(r"[\s\\]+", " ", found.group()).strip()
     rest = eq[found.end() :]
     rest_at = eq_at + found.end()
     sign = rest.lstrip()

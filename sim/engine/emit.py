@@ -98,9 +98,6 @@ class SourceWriter:
             lines.append(f"    {name} = s[{row + n - 1}]")
         elif st.kind in ("delay", "delay_n"):
             lines.append(f"    _T = {self.code(st.time)}")
-            lines.append(
-                f"    _check_delay_order(_T, {n}, ctl_time_step, {st.owner!r}, {st.function!r})"
-            )
             lines.append(f"    {block} = {self.code(st.init)} * _T")
             if st.kind == "delay_n":
                 mrow = self.layout.memory_row[key]

@@ -60,21 +60,6 @@ NAMESPACE = {
 }
 
 
-def check_delay_order(delay_time, order, time_step, owner, function):
-    """Refuse a delay shorter than ``order`` time steps.
-
-    PySD silently lowers the order there; we stop instead of giving a
-    different answer without saying so.
-    """
-    if np.any(order * time_step > delay_time):
-        from sim.engine.errors import SimulationError
-
-        raise SimulationError(
-            f"{function} in '{owner}': delay time {np.min(delay_time):g} is shorter than "
-            f"order {order} x TIME STEP {time_step:g}; lengthen the delay or shorten TIME STEP"
-        )
-
-
 def train_edges(start, repeat, width, end, final_time, limit=1000):
     """Switching times of a PULSE TRAIN whose arguments are the same in every run."""
     args = [np.unique(np.atleast_1d(a)) for a in (start, repeat, width, end)]
@@ -86,4 +71,4 @@ def train_edges(start, repeat, width, end, final_time, limit=1000):
     return np.concatenate([s0 + k * r - SMALL_VENSIM, s0 + k * r + w])
 
 
-NAMESPACE.update({"_check_delay_order": check_delay_order, "_train_edges": train_edges})
+NAMESPACE.update({"_train_edges": train_edges})

@@ -1,9 +1,10 @@
 """The .mdl → spec step: names, kinds, hoisted states and structural errors."""
 
+import numpy as np
 import pytest
 
 import sim
-from sim.engine.errors import ModelError, UnsupportedFunctionError
+from sim.engine.errors import ModelError, ParameterError, UnsupportedFunctionError
 from sim.engine.names import python_name, vensim_key
 from sim.engine.spec import Ref
 
@@ -106,3 +107,38 @@ def test_nested_statefuls_get_their_own_states(tmp_path):
     ds = sim.simulate(sim.load_model(mdl))
     # a second smoothing lags further behind the ramp than the first
     assert float(ds["twice"][-1, 0]) < float(ds["once"][-1, 0]) < float(ds.time[-1])
+
+
+def test_a_stateful_order_given_as_an_expression_is_taken_at_initial_time(tmp_path):
+    # Vensim takes a DELAY N / SMOOTH N order at INITIAL TIME; so do we
+    literal = write_mdl(
+        tmp_path / "lit.mdl",
+        "y = DELAY N(inflow, 2, 0, 3) ~ widget ~ |\ninflow = STEP(1, 1) ~ widget ~ |",
+        final=8,
+    )
+    written = write_mdl(
+        tmp_path / "expr.mdl",
+        "y = DELAY N(inflow, 2, 0, stages) ~ widget ~ |\n"
+        "inflow = STEP(1, 1) ~ widget ~ |\n"
+        "stages = INTEGER(base order + 0.5 + Time) ~ dmnl ~ |\n"
+        "base order = 2.6 ~ dmnl [1, 5] ~ assumption: test value. |",
+        final=8,
+    )
+    a, b = sim.load_model(literal), sim.load_model(written)
+    stages = [n for n in b.state_names if n.startswith("DELAY N")]
+    assert len(stages) == 3  # INTEGER(2.6 + 0.5 + 0) at INITIAL TIME 0
+    ya = sim.simulate(a, outputs=["y"])["y"].values
+    yb = sim.simulate(b, outputs=["y"])["y"].values
+    assert np.array_equal(ya, yb)
+    with pytest.raises(ParameterError, match="'base order' sets the order of a DELAY N"):
+        sim.simulate(b, {"base order": 4.0})
+    assert sim.simulate(b, {"base order": 2.6}).sizes["run"] == 1  # its own value is fine
+
+
+def test_an_order_that_needs_the_run_is_refused_in_one_line(tmp_path):
+    mdl = write_mdl(
+        tmp_path / "o.mdl",
+        "x = SMOOTH N(Time, 2, 0, pool) ~ Year ~ |\npool = INTEG(1, 2) ~ dmnl ~ |",
+    )
+    with pytest.raises(ModelError, match="order of SMOOTH N in 'x' must be a whole number"):
+        sim.load_model(mdl)

@@ -32,7 +32,7 @@ import numpy as np
 from sim.engine.emit import SourceWriter
 from sim.engine.errors import ModelError
 from sim.engine.functions import NAMESPACE
-from sim.engine.layout import Layout, control_values, plan_layout
+from sim.engine.layout import Layout, control_values, initial_references, plan_layout
 from sim.engine.order import EquationGraph
 from sim.engine.spec import ModelSpec
 
@@ -80,6 +80,8 @@ class CompiledModel:
     evaluate: Callable
     rates: Callable
     breakpoints: Callable
+    # constants that set a DELAY N or SMOOTH N order: fixed at compile time
+    fixed_keys: frozenset = frozenset()
 
     @property
     def n_states(self) -> int:
@@ -100,7 +102,11 @@ def compile_model(spec: ModelSpec) -> CompiledModel:
     controls = control_values(spec, defaults)
     graph = EquationGraph(spec)
     dynamic = graph.dynamic()
-    layout = plan_layout(spec, defaults, dynamic)
+    # a DELAY N or SMOOTH N order is taken at INITIAL TIME and fixes the state's size
+    layout = plan_layout(spec, {**defaults, "time": controls["initial_time"]}, dynamic)
+    fixed = frozenset().union(
+        *(initial_references(st.order, spec) for st in spec.statefuls if st.order is not None)
+    )
 
     stocks = [el.key for el in spec.of_kind("stock")]
     computed = [el.key for el in spec.of_kind("auxiliary", "flow")]
@@ -139,6 +145,7 @@ def compile_model(spec: ModelSpec) -> CompiledModel:
         evaluate=namespace["evaluate"],
         rates=namespace["rates"],
         breakpoints=namespace["breakpoints"],
+        fixed_keys=fixed,
     )
 
 

@@ -7,10 +7,11 @@ The control values and the order of each stage block must be known to do
 so, and are worked out from the constants' default values.
 """
 
+import operator
 from dataclasses import dataclass
 
 from sim.engine.errors import ModelError
-from sim.engine.spec import CONTROL_KEYS, ModelSpec, Num, Op, Ref, Stateful
+from sim.engine.spec import CONTROL_KEYS, Call, ModelSpec, Num, Op, Ref, Stateful
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def plan_layout(spec: ModelSpec, defaults: dict, dynamic: set) -> Layout:
     for key, st in statefuls.items():
         if st.kind == "initial":
             continue
-        n = 1 if st.kind == "trend" else stateful_order(spec.path, st, defaults)
+        n = 1 if st.kind == "trend" else stateful_order(spec, st, defaults)
         orders[key] = n
         state_row[key] = len(state_names)
         state_names += [f"{st.function} in '{st.owner}'[{i + 1}]" for i in range(n)]
@@ -120,24 +121,87 @@ def control_values(spec: ModelSpec, defaults: dict) -> dict:
     return values
 
 
-def stateful_order(path: str, st: Stateful, defaults: dict) -> int:
-    """Return the number of stages of ``st``, from its order's constant value.
+def stateful_order(spec: ModelSpec, st: Stateful, env: dict) -> int:
+    """Return the number of stages of ``st``: its order's value at INITIAL TIME.
+
+    ``env`` holds the constants' values and ``time`` (INITIAL TIME). The order
+    may be any expression of numbers, constants, auxiliaries made of these,
+    Time, arithmetic and INTEGER, MIN, MAX, ABS (Vensim takes it at INITIAL
+    TIME; it cannot change during a run).
 
     Raises
     ------
     ModelError
-        The order is not a whole number of at least 1 made of constants.
+        The order is not a whole number of at least 1, or uses something
+        that has no value before the run starts (a stock, a lookup, ...).
     """
     try:
-        value = float(constant_value(st.order, defaults))
-    except KeyError:
+        value = float(initial_value(st.order, env, spec))
+    except (KeyError, ZeroDivisionError, OverflowError):
         value = float("nan")
     if not (value >= 1 and value == int(value)):
         raise ModelError(
-            f"{path}: the order of {st.function} in '{st.owner}' must be a whole "
-            "number of at least 1, written as a number or a constant"
+            f"{spec.path}: the order of {st.function} in '{st.owner}' must be a whole "
+            "number of at least 1 at INITIAL TIME, from numbers, constants, Time and "
+            "arithmetic (it was "
+            + (f"{value:g}" if value == value else "not computable before the run")
+            + ")"
         )
     return int(value)
+
+
+# computed lazily: a + 0 must not compute a / 0 on the way
+_ARITHMETIC = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "^": operator.pow,
+}
+_INITIAL_CALLS = {"integer": lambda x: float(int(x)), "min": min, "max": max, "abs": abs}
+
+
+def initial_value(expr, env: dict, spec: ModelSpec | None = None, depth: int = 0) -> float:
+    """Evaluate ``expr`` before the run: numbers, ``env`` names, auxiliaries made of them.
+
+    Raises
+    ------
+    KeyError
+        The expression uses something without a value before the run.
+    """
+    if depth > 100:
+        raise KeyError("too deep")
+    if isinstance(expr, Ref) and expr.key not in env and spec is not None:
+        el = spec.element(expr.key) if spec.has(expr.key) else None
+        if el is None or el.kind not in ("auxiliary", "flow") or el.expr is None:
+            raise KeyError(expr.key)
+        return initial_value(el.expr, env, spec, depth + 1)
+    if isinstance(expr, Call) and expr.fn in _INITIAL_CALLS:
+        args = [initial_value(a, env, spec, depth + 1) for a in expr.args]
+        return float(_INITIAL_CALLS[expr.fn](*args))
+    if isinstance(expr, Op) and expr.op in ("+", "-", "*", "/", "^", "neg"):
+        vals = [initial_value(a, env, spec, depth + 1) for a in expr.args]
+        if expr.op == "neg":
+            return -vals[0]
+        a, b = vals
+        return _ARITHMETIC[expr.op](a, b)
+    return constant_value(expr, env)
+
+
+def initial_references(expr, spec: ModelSpec, depth: int = 0) -> set:
+    """Return the constants an expression evaluated before the run depends on."""
+    from sim.engine.spec import references
+
+    found = set()
+    for key in references(expr):
+        if not spec.has(key) or depth > 100:
+            continue
+        el = spec.element(key)
+        if el.kind == "constant":
+            found.add(key)
+        elif el.kind in ("auxiliary", "flow") and el.expr is not None:
+            found |= initial_references(el.expr, spec, depth + 1)
+    return found
 
 
 def constant_value(expr, env: dict) -> float:
@@ -158,5 +222,5 @@ def constant_value(expr, env: dict) -> float:
         if expr.op == "neg":
             return -vals[0]
         a, b = vals
-        return {"+": a + b, "-": a - b, "*": a * b, "/": a / b, "^": a**b}[expr.op]
+        return _ARITHMETIC[expr.op](a, b)
     raise KeyError("an expression")

@@ -250,6 +250,11 @@ def _constants(model: CompiledModel, params: dict):
                 f"value {first:g} for '{el.name}' is outside its range "
                 f"[{_fmt(lo)}, {_fmt(hi)}] in the .mdl; give a value inside it"
             )
+        if el.key in model.fixed_keys and np.any(arr != model.defaults[index[el.key]]):
+            raise ParameterError(
+                f"'{el.name}' sets the order of a DELAY N or SMOOTH N, which is fixed when the "
+                "model is compiled (Vensim takes it at INITIAL TIME); change it in the .mdl"
+            )
         c[index[el.key]] = arr
     return c, n_runs
 

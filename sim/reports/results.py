@@ -264,7 +264,7 @@ def target_table(rows: list, results: list, model) -> str:
             "",
             f"{res.n_runs} runs.",
             "",
-            *_budget_line(res, by_name.get("baseline"), model),
+            *_budget_line(res, [r for r in rows if r["scenario"] == name], model),
             "| target | goal | year | median | 5–95% | probability | year met | driven most by "
             "| public yen a year per additional (median, 5–95%) |",
             "|---|---|---|---|---|---|---|---|---|",
@@ -283,7 +283,7 @@ def target_table(rows: list, results: list, model) -> str:
     return "\n".join(lines)
 
 
-def _budget_line(res, baseline, model) -> list:
+def _budget_line(res, rows: list, model) -> list:
     """Return the scenario's public budget in its last target year and its extra cost."""
     if COST not in res.values or not res.scenario.targets:
         return []
@@ -291,8 +291,8 @@ def _budget_line(res, baseline, model) -> list:
     at = int(np.searchsorted(res.years, year))
     own = float(np.median(res.values[COST][at])) / MILLION_PER_OKU
     text = f"Public budget of the modelled programmes in FY{year}: {own:,.0f} 億円 (median)"
-    row = cost_rows(res, baseline, {}).get(res.scenario.targets[0].label) if baseline else None
-    if row is not None and res is not baseline:
+    row = next((r for r in rows if "extra_cost_oku_p50" in r), None)
+    if row is not None and res.scenario.name != "baseline":
         text += (
             f"; FY2024–FY{year} together {row['extra_cost_oku_p50']:+,.0f} 億円 against the "
             "baseline (median over paired runs)"

@@ -134,8 +134,8 @@ def run_validation(
         tests.extreme_conditions(model, named, settings["draws"], CORNER_SEED, tick=tick)
     )
     outputs = _outputs(model)
-    members = _extreme_members(model, ensemble_path, outputs)
-    verdicts.append(tests.integration_error(model, members, outputs))
+    members, index = _extreme_members(model, ensemble_path, outputs)
+    verdicts.append(tests.integration_error(model, members, index, outputs))
     tick()
     if observations:
         from sim.reports.calibration import HEADLINE
@@ -164,12 +164,12 @@ def _outputs(model) -> list:
     return list(dict.fromkeys(targets or [el.name for el in model.spec.of_kind("stock")]))
 
 
-def _extreme_members(model, ensemble_path, outputs: list) -> dict:
+def _extreme_members(model, ensemble_path, outputs: list) -> tuple:
     """Return the ensemble members at the extremes of ``outputs`` (none without one)."""
     from sim.studies.calibrate import read_ensemble
 
     if not ensemble_path:
-        return {}
+        return {}, []
     _, names, values = read_ensemble(ensemble_path, model)
     members = {n: values[:, j] for j, n in enumerate(names) if model.spec.has(n)}
     return tests.extreme_members(model, members, outputs)

@@ -114,17 +114,15 @@ def programme_scenarios(base, model, change_oku: float, start: float, ramp_years
     """
     import dataclasses
 
-    from sim.studies.scenario import MILLION_YEN_PER_OKU, Policy, budget_levers, lever_timing
+    from sim.studies.scenario import MILLION_YEN_PER_OKU, budget_levers, timed_policy
 
     moved = {p.lever for p in base.policies}
     out = []
     for programme, (lever, acts_on) in budget_levers(model).items():
         if lever.name in moved or f"{acts_on} target" in moved:
             continue  # the base scenario already sets this programme
-        start_el, ramp_el = lever_timing(model, lever)
-        level = float(lever.expr.value) + change_oku * MILLION_YEN_PER_OKU
-        level = min(level, lever.limits[1])
-        policy = Policy(lever.name, start, ramp_years, level, start_el.name, ramp_el.name)
+        level = min(float(lever.expr.value) + change_oku * MILLION_YEN_PER_OKU, lever.limits[1])
+        policy = timed_policy(model, lever, start, ramp_years, level)
         added = (level - float(lever.expr.value)) / MILLION_YEN_PER_OKU
         out.append(
             (

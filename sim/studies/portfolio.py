@@ -48,15 +48,20 @@ class Allocation:
 
 def _candidates(scenario, model, levers, added_oku: np.ndarray, start, ramp_years) -> list:
     """Scenarios with each row of ``added_oku`` (candidates x programmes) added to the budgets."""
-    from sim.studies.scenario import MILLION_YEN_PER_OKU, Policy, lever_timing
+    from sim.studies.scenario import MILLION_YEN_PER_OKU, timed_policy
 
     out = []
     for i, row in enumerate(added_oku):
-        extra = []
-        for el, amount in zip(levers, row, strict=True):
-            start_el, ramp_el = lever_timing(model, el)
-            level = min(float(el.expr.value) + amount * MILLION_YEN_PER_OKU, el.limits[1])
-            extra.append(Policy(el.name, start, ramp_years, level, start_el.name, ramp_el.name))
+        extra = [
+            timed_policy(
+                model,
+                el,
+                start,
+                ramp_years,
+                min(float(el.expr.value) + amount * MILLION_YEN_PER_OKU, el.limits[1]),
+            )
+            for el, amount in zip(levers, row, strict=True)
+        ]
         out.append(
             dataclasses.replace(
                 scenario,

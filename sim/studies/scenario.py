@@ -450,25 +450,25 @@ def _policies(doc: _Doc, value, model) -> tuple:
             raise doc.error(
                 at + ("lever",), f"the lever '{name}' is moved twice in this file; keep one"
             )
-        start_el, ramp_el = lever_timing(model, lever)
-        out.append(
-            Policy(
-                lever=lever.name,
-                start_constant=start_el.name,
-                ramp_constant=ramp_el.name,
-                start=_in_range(
-                    doc, at + ("from",), start_el, _number(doc, at + ("from",), item["from"])
-                ),
-                ramp_years=_in_range(
-                    doc,
-                    at + ("ramp_years",),
-                    ramp_el,
-                    _number(doc, at + ("ramp_years",), item["ramp_years"]),
-                ),
-                to=_in_range(doc, at + ("to",), lever, _number(doc, at + ("to",), item["to"])),
-            )
-        )
+        to = _in_range(doc, at + ("to",), lever, _number(doc, at + ("to",), item["to"]))
+        out.append(_checked_policy(doc, at, item, model, lever, to))
     return tuple(out)
+
+
+def timed_policy(model, lever, start: float, ramp_years: float, to: float) -> Policy:
+    """Return the policy moving ``lever`` (its target constant) to ``to`` from ``start``."""
+    start_el, ramp_el = lever_timing(model, lever)
+    return Policy(lever.name, start, ramp_years, to, start_el.name, ramp_el.name)
+
+
+def _checked_policy(doc: _Doc, at: tuple, item: dict, model, lever, to: float) -> Policy:
+    """Return the policy of a file entry, ``from`` and ``ramp_years`` checked against the .mdl."""
+    start_el, ramp_el = lever_timing(model, lever)
+    start = _in_range(doc, at + ("from",), start_el, _number(doc, at + ("from",), item["from"]))
+    ramp = _in_range(
+        doc, at + ("ramp_years",), ramp_el, _number(doc, at + ("ramp_years",), item["ramp_years"])
+    )
+    return timed_policy(model, lever, start, ramp, to)
 
 
 def _budgets(doc: _Doc, value, model) -> tuple:
@@ -520,24 +520,7 @@ def _budgets(doc: _Doc, value, model) -> tuple:
                 at + ("programme",), f"the budget of '{name}' is set twice in this file; keep one"
             )
         amount = _budget_amount(doc, at, item, lever, model)
-        start_el, ramp_el = lever_timing(model, lever)
-        out.append(
-            Policy(
-                lever=lever.name,
-                start_constant=start_el.name,
-                ramp_constant=ramp_el.name,
-                start=_in_range(
-                    doc, at + ("from",), start_el, _number(doc, at + ("from",), item["from"])
-                ),
-                ramp_years=_in_range(
-                    doc,
-                    at + ("ramp_years",),
-                    ramp_el,
-                    _number(doc, at + ("ramp_years",), item["ramp_years"]),
-                ),
-                to=amount,
-            )
-        )
+        out.append(_checked_policy(doc, at, item, model, lever, amount))
     return tuple(out)
 
 

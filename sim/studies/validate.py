@@ -178,36 +178,35 @@ def screen(model, params: dict, tables: dict, labels: list, elements: list) -> l
     problems = []
     for el in elements:
         values = _series(result, model, el.name)
-        lo, hi = el.limits
-        scale = np.maximum(np.nanmax(np.abs(values), axis=0), 1.0)
-        for what, bad in (
-            ("is not finite", ~np.all(np.isfinite(values), axis=0)),
-            (f"falls below its minimum {lo:g}" if lo is not None else "", None),
-            (f"exceeds its maximum {hi:g}" if hi is not None else "", None),
-        ):
-            if not what:
-                continue
-            if bad is None:
-                with np.errstate(invalid="ignore"):
-                    if "below" in what:
-                        bad = values.min(axis=0) < lo - NEGATIVE_TOLERANCE * scale
-                    else:
-                        bad = values.max(axis=0) > hi + NEGATIVE_TOLERANCE * scale
+        for what, bad, at in _breaches(values, el.limits):
             for r in np.flatnonzero(bad):
-                k = (
-                    int(np.argmax(~np.isfinite(values[:, r])))
-                    if "finite" in what
-                    else (
-                        int(np.argmin(values[:, r]))
-                        if "below" in what
-                        else int(np.argmax(values[:, r]))
-                    )
-                )
+                k = int(at(values[:, r]))
                 problems.append(
                     f"{labels[r]}: '{el.name}' {what} (value {values[k, r]:.6g} at time "
                     f"{result.times[k]:g})"
                 )
     return problems
+
+
+def _breaches(values: np.ndarray, limits: tuple) -> list:
+    """Return ``(what, bad runs, where in a run)`` for each way ``values`` can go wrong."""
+    lo, hi = limits
+    scale = np.maximum(np.nanmax(np.abs(values), axis=0), 1.0)
+    out = [
+        (
+            "is not finite",
+            ~np.all(np.isfinite(values), axis=0),
+            lambda v: np.argmax(~np.isfinite(v)),
+        )
+    ]
+    with np.errstate(invalid="ignore"):
+        if lo is not None:
+            low = values.min(axis=0) < lo - NEGATIVE_TOLERANCE * scale
+            out.append((f"falls below its minimum {lo:g}", low, np.argmin))
+        if hi is not None:
+            high = values.max(axis=0) > hi + NEGATIVE_TOLERANCE * scale
+            out.append((f"exceeds its maximum {hi:g}", high, np.argmax))
+    return out
 
 
 def extreme_conditions(model, named: list, draws: int, seed: int, tick=None) -> Verdict:
@@ -261,26 +260,28 @@ def extreme_conditions(model, named: list, draws: int, seed: int, tick=None) -> 
 # --- integration error ------------------------------------------------------------------
 
 
-def extreme_members(model, members: dict, outputs: list) -> dict:
-    """Return the ensemble members with the lowest and highest final value of each output."""
+def extreme_members(model, members: dict, outputs: list) -> tuple:
+    """Return ``(parameters, member numbers)``: the members at the extremes of each output.
+
+    For each output, the members with its lowest and its highest final value.
+    """
     if not members:
-        return {}
+        return {}, np.array([], dtype=int)
     result = integrate(model, members, outputs=outputs, saveper=model.controls["saveper"])
     chosen = set()
     for name in outputs:
         final = _series(result, model, name)[-1]
         chosen |= {int(np.argmin(final)), int(np.argmax(final))}
     idx = np.array(sorted(chosen))
-    return {name: np.asarray(v)[idx] for name, v in members.items()} | {"_index": idx}
+    return {name: np.asarray(v)[idx] for name, v in members.items()}, idx
 
 
-def integration_error(model, members: dict, outputs: list) -> Verdict:
+def integration_error(model, members: dict, index, outputs: list) -> Verdict:
     """Halving TIME STEP moves no output by :data:`STEP_TOLERANCE` or more at any saved time.
 
     Run for the ``.mdl``'s defaults and ``members`` (e.g. the ensemble's
-    extremes; a dict of arrays, ``_index`` naming them).
+    extremes; a dict of arrays), ``index`` naming them.
     """
-    index = members.pop("_index", None) if members else None
     params = {}
     labels = ["default"]
     if members:

@@ -49,7 +49,8 @@ def compare(ours, ref: pd.DataFrame, rtol=1e-9, atol=1e-12) -> list:
     column: nothing is skipped silently.
     """
     problems = []
-    names = {ours[v].attrs["vensim_name"]: v for v in ours.data_vars}
+    series = dict(flat_series(ours))
+    names = {name: name for name in series}
     ref_cols = [c for c in ref.columns if c not in PYSD_ONLY]
     missing = sorted(set(ref_cols) - set(names))
     extra = sorted(set(names) - set(ref_cols))
@@ -63,12 +64,31 @@ def compare(ours, ref: pd.DataFrame, rtol=1e-9, atol=1e-12) -> list:
     for name in ref_cols:
         if name not in names:
             continue
-        a = ours[names[name]].isel(run=0).values
+        a = series[name]
         b = ref[name].values.astype(float)
         if not np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=False):
             err = np.max(np.abs(a - b) / np.maximum(np.abs(b), atol))
             problems.append(f"{name}: max relative error {err:.3g}")
     return problems
+
+
+def flat_series(ds):
+    """Yield ``(Vensim name, values of run 0)``; a subscripted variable element by element.
+
+    Elements an array leaves undefined (NaN in every saved time) are left out.
+    """
+    for var in ds.data_vars:
+        da = ds[var].isel(run=0)
+        name = da.attrs["vensim_name"]
+        extra = [d for d in da.dims if d != "time"]
+        if not extra:
+            yield name, da.values
+            continue
+        stacked = da.stack(element=extra).transpose("element", "time")
+        for labels, values in zip(stacked["element"].values, stacked.values, strict=True):
+            labels = labels if isinstance(labels, tuple) else (labels,)
+            if not np.all(np.isnan(values)):
+                yield f"{name}[{','.join(map(str, labels))}]", values
 
 
 # --- PySD's translator as the reference reader ---------------------------------

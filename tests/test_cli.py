@@ -97,9 +97,10 @@ def test_algebraic_cycle(run_cli, tmp_path):
     assert "algebraic loop" in line
 
 
-def test_subscripts_are_refused(run_cli, tmp_path):
-    line = _bad(run_cli, tmp_path, "simulate", BAD / "subscripted.mdl")
-    assert "subscript" in line
+def test_ranges_of_equal_length_never_combine_silently(run_cli, tmp_path):
+    line = _bad(run_cli, tmp_path, "simulate", BAD / "misaligned_subscripts.mdl")
+    assert "'births[north]' uses subscript 'age'" in line
+    assert "map the ranges with '->'" in line
 
 
 def test_unknown_set_name_suggests_closest(run_cli, tmp_path):

@@ -173,10 +173,9 @@ def sweep(args) -> None:
     from sim.engine import load_model
     from sim.engine.files import check_out
     from sim.reports.sweepout import write_sweep
-    from sim.studies.runner import kept_outputs
+    from sim.studies.runner import kept_outputs, output_timing
     from sim.studies.scenario import load_scenario
     from sim.studies.sweep import check_n, factors_for, run_sweep
-    from sim.studies.targets import OUTPUT_TIMING
 
     if args.method == "oat" and args.n is not None:
         raise BrainsimError("-n does not apply to --method oat (one low and one high run each)")
@@ -189,7 +188,7 @@ def sweep(args) -> None:
     model = load_model(args.model)
     scenario = load_scenario(args.scenario, model)
     factors = factors_for(scenario, model, args.params)
-    timing, _ = kept_outputs(model, OUTPUT_TIMING, args.outputs or [])
+    timing, _ = kept_outputs(model, output_timing(model), args.outputs or [])
     start = time.perf_counter()
     result = run_sweep(
         scenario,

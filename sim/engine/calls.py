@@ -33,6 +33,9 @@ STATEFULS = {
     "initial": ("initial", "INITIAL", 1, 1),
 }
 
+# functions over subscript ranges, unrolled when subscripts are expanded
+ARRAY_FUNCTIONS = frozenset({"sum", "prod", "vmin", "vmax", "elmcount"})
+
 _INTEG = re.compile(r"[\s\\]*INTEG[\s\\]*\(", re.IGNORECASE)
 
 
@@ -89,9 +92,11 @@ class EquationReader(ExpressionParser):
             )
         return args
 
-    def call(self, fn: str):
+    def call(self, fn: str, subs: tuple = ()):
         """Parse a call to ``fn`` after its ``(``: a lookup, a stateful or a function."""
         spelling = fn.replace("_", " ").upper()
+        if subs and fn not in self.defined:
+            self.unsupported(f"subscripts on the function {spelling}")
         if fn in self.defined:
             args = self.arguments(fn, None)
             if len(args) != 1:
@@ -99,11 +104,13 @@ class EquationReader(ExpressionParser):
                     f"{self.path}: '{self.owner}' calls lookup '{fn}' with {len(args)} "
                     "arguments; a lookup takes one"
                 )
-            return LookupCall(fn, args[0])
+            return LookupCall(fn, args[0], subs)
         if fn in STATEFULS:
             return self.stateful(fn, spelling)
         if fn == "integ":
             self.unsupported("INTEG inside a larger expression (INTEG must be the whole equation)")
+        if fn in ARRAY_FUNCTIONS:
+            return Call(fn, tuple(self.arguments(spelling, 1)))
         if fn not in FUNCTIONS:
             self.unsupported(f"the function {spelling}")
         args = self.arguments(spelling, FUNCTIONS[fn])

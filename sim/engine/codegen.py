@@ -60,7 +60,11 @@ class ExpressionCode:
 
     def __init__(self, spec: ModelSpec):
         self.elements = {el.key: el for el in spec.elements}
-        self.statefuls = {s.key: s for s in spec.statefuls}
+        # a hidden state of a subscripted equation has a key like _smooth_1[east]
+        self.hidden = {
+            s.key: "h" + (s.key if s.key.isidentifier() else f"_state_{i}")
+            for i, s in enumerate(spec.statefuls)
+        }
         self.table_index = {lk.key: i for i, lk in enumerate(spec.lookups)}
         self.literals: dict = {}
 
@@ -70,8 +74,8 @@ class ExpressionCode:
             return "t"
         if key in CONTROL_KEYS:
             return f"ctl_{key}"
-        if key in self.statefuls:
-            return "h" + key
+        if key in self.hidden:
+            return self.hidden[key]
         return "v_" + self.elements[key].py_name
 
     def code(self, expr) -> str:

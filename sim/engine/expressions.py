@@ -72,8 +72,8 @@ class ExpressionParser(Cursor, abc.ABC):
     # makes a parser without them fail when it is made, not mid-equation
 
     @abc.abstractmethod
-    def call(self, fn: str):
-        """Parse a call to ``fn`` after its ``(``; a subclass gives the functions."""
+    def call(self, fn: str, subs: tuple = ()):
+        """Parse a call to ``fn`` (a lookup may be subscripted) after its ``(``."""
 
     @abc.abstractmethod
     def with_lookup(self):
@@ -186,9 +186,25 @@ class ExpressionParser(Cursor, abc.ABC):
         if not found:
             raise ParseError(start, f"unexpected '{self.src[start]}' where a value should be")
         name = found.group()
-        if self.at("["):
-            self.unsupported("subscripts")
+        subs = self.subscripts() if self.at("[") else ()
         if self.at("("):
             self.pos += 1
-            return self.call(vensim_key(name))
-        return Ref(vensim_key(name))
+            return self.call(vensim_key(name), subs)
+        return Ref(vensim_key(name), subs)
+
+    def subscripts(self) -> tuple:
+        """Parse ``[a, b!, c1]`` after a name into subscript keys (``!`` kept)."""
+        self.expect("[")
+        subs = []
+        while True:
+            found = self.take(NAME)
+            if not found:
+                raise ParseError(self.pos, f"expected a subscript {self.where()}")
+            bang = "!" if self.at("!") else ""
+            self.pos += len(bang)
+            subs.append(vensim_key(found.group()) + bang)
+            if self.at(","):
+                self.pos += 1
+                continue
+            self.expect("]")
+            return tuple(subs)

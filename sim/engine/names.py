@@ -16,6 +16,10 @@ def vensim_key(name: str) -> str:
     the same character; PySD's abstract model writes references as lower
     case with underscores. The key collapses runs of either.
     """
+    if "[" in name:  # an element of a subscripted variable: stock[north,young]
+        base, _, subs = name.partition("[")
+        parts = subs.rstrip().rstrip("]").split(",")
+        return f"{vensim_key(base)}[{','.join(vensim_key(p) for p in parts)}]"
     # a backslash that wraps a long name onto the next line is not part of it
     name = re.sub(r"\\(?=\s)", " ", name).strip().strip('"').strip()
     return re.sub(r"[\s_]+", "_", name.lower())

@@ -748,25 +748,60 @@ class Result:
 
 
 def to_dataset(result: Result) -> "xr.Dataset":
-    """Label a :class:`Result` as an ``xarray.Dataset`` with dims ``time`` and ``run``."""
+    """Label a :class:`Result` as an ``xarray.Dataset`` with dims ``time`` and ``run``.
+
+    A subscripted variable is one data variable with dims ``(time, *ranges,
+    run)`` and the ranges' elements as coordinates; an element it does not
+    define (a partial definition, :EXCEPT:) is NaN.
+    """
     import xarray as xr
 
-    data = {}
+    spec = result.model.spec
+    by_key = {el.key: el for el in spec.elements}
+    data, coords = {}, {"time": result.times, "run": np.arange(result.n_runs)}
+    arrays: dict = {}
     for j, (key, _, _) in enumerate(result.outputs):
-        el = result.model.spec.element(key)
-        data[el.py_name] = xr.Variable(
-            ("time", "run"),
-            result.series(j),
-            attrs={
-                "units": el.units,
-                "vensim_name": el.name,
-                "kind": el.kind,
-                "doc": el.doc,
-                "source": el.source,
-            },
-        )
-    coords = {"time": result.times, "run": np.arange(result.n_runs)}
+        el = by_key[key]
+        if el.coords:
+            arrays.setdefault(el.base, []).append((j, el))
+        else:
+            data[el.py_name] = xr.Variable(("time", "run"), result.series(j), attrs=_var_attrs(el))
+    for members in arrays.values():
+        name, variable = _array_variable(result, spec.ranges, members, coords)
+        data[name] = variable
     return xr.Dataset(data, coords=coords, attrs=dict(result.attrs))
+
+
+def _var_attrs(el, name: str | None = None) -> dict:
+    return {
+        "units": el.units,
+        "vensim_name": name or el.name,
+        "kind": el.kind,
+        "doc": el.doc,
+        "source": el.source,
+    }
+
+
+def _array_variable(result: Result, ranges, members: list, coords: dict) -> tuple:
+    """Stack the elements of one subscripted variable into ``(time, *ranges, run)``."""
+    import xarray as xr
+
+    from sim.engine.names import python_name
+
+    first = members[0][1]
+    dims = [python_name(ranges.label(r)) for r, _ in first.coords]
+    for (r, _), dim in zip(first.coords, dims, strict=True):
+        coords[dim] = [ranges.label(e) for e in ranges.elements[r]]
+    index = [{e: i for i, e in enumerate(ranges.elements[r])} for r, _ in first.coords]
+    shape = (len(result.times), *(len(ix) for ix in index), result.n_runs)
+    values = np.full(shape, np.nan)
+    for j, el in members:
+        at = tuple(ix[e] for ix, (_, e) in zip(index, el.coords, strict=True))
+        values[(slice(None), *at, slice(None))] = result.series(j)
+    base_name = first.name.partition("[")[0]
+    attrs = _var_attrs(first, base_name)
+    attrs["kind"] = "/".join(dict.fromkeys(el.kind for _, el in members))
+    return python_name(base_name), xr.Variable(("time", *dims, "run"), values, attrs=attrs)
 
 
 def _params_sha256(params: dict) -> str:

@@ -23,9 +23,16 @@ class Num:
 
 @dataclass(frozen=True)
 class Ref:
-    """A reference to a variable, a hidden state output, ``time`` or a control."""
+    """A reference to a variable, a hidden state output, ``time`` or a control.
+
+    ``subs`` holds the subscripts written after the name (range or element
+    keys, a range ending in ``!`` inside SUM and the like); the reader
+    resolves them away (:mod:`sim.engine.subscripts`), so that every later
+    step sees scalar references such as ``stock[north]``.
+    """
 
     key: str
+    subs: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,7 @@ class LookupCall:
 
     table: str
     arg: object
+    subs: tuple = ()  # a subscripted lookup's subscripts, resolved like Ref.subs
 
 
 Expr = Num | Ref | Op | Call | LookupCall
@@ -107,6 +115,10 @@ class Element:
     doc: str
     expr: object
     init: object = None
+    # an element of a subscripted variable: the variable's key and its
+    # ((range, element), ...) pairs, in the order of the variable's ranges
+    base: str = ""
+    coords: tuple = ()
 
     @property
     def source(self) -> str:
@@ -123,6 +135,8 @@ class ModelSpec:
     elements: tuple
     statefuls: tuple
     lookups: tuple
+    # the subscript ranges (sim.engine.subscripts.Ranges), None without any
+    ranges: object = None
 
     def element(self, name: str) -> Element:
         """Return the element named ``name``: any Vensim spelling, its key or its Python name."""

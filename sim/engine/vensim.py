@@ -31,12 +31,22 @@ from sim.engine.errors import ModelError, UnsupportedFunctionError
 from sim.engine.names import python_name, suggestion, vensim_key
 from sim.engine.spec import (
     CONTROL_KEYS,
+    Call,
     Element,
+    LookupCall,
     ModelSpec,
     Num,
     Op,
     Ref,
     references,
+)
+from sim.engine.subscripts import (
+    NO_RANGES,
+    REDUCTIONS,
+    Parsed,
+    expand,
+    lhs_elements,
+    read_ranges,
 )
 
 
@@ -64,17 +74,106 @@ def read_mdl(path: str | Path) -> ModelSpec:
     raw = path.read_bytes()
     text = raw.decode("utf-8", errors="replace")
     entries = split_entries(str(path), text)
+    range_defs = [(e.name, e.definition, e.rhs) for e in entries if e.definition in (":", "<->")]
+    entries = [e for e in entries if e.definition not in (":", "<->")]
+    ranges = read_ranges(str(path), range_defs) if range_defs else NO_RANGES
     reader = EquationReader(str(path), {vensim_key(e.name) for e in entries})
-    elements = [_element(reader, text, entry) for entry in entries]
+    parsed = [_parsed(reader, text, entry) for entry in entries]
+    if any(p.subs for p in parsed) or range_defs or _subscripted(parsed):
+        elements, statefuls, lookups = expand(str(path), ranges, parsed)
+        named = {p.table.key for p in parsed if p.table is not None}
+        lookups += [lk for lk in reader.lookups if lk.key not in named]
+    else:
+        elements, statefuls, lookups = (
+            [p.element for p in parsed],
+            reader.statefuls,
+            reader.lookups,
+        )
     elements = mark_flows(elements)
-    check_names(str(path), elements, reader.statefuls, reader.lookups)
+    check_names(str(path), elements, statefuls, lookups)
     return ModelSpec(
         path=str(path),
         sha256=hashlib.sha256(raw).hexdigest(),
         elements=tuple(elements),
-        statefuls=tuple(reader.statefuls),
-        lookups=tuple(reader.lookups),
+        statefuls=tuple(statefuls),
+        lookups=tuple(lookups),
+        ranges=ranges if range_defs else None,
     )
+
+
+def _subscripted(parsed: list) -> bool:
+    """Whether any equation subscripts a reference or calls a reduction (needs expanding)."""
+    stack = [e for p in parsed for e in (p.element.expr, p.element.init) if e is not None]
+    stack += [e for p in parsed for s in p.statefuls for e in (s.input, s.time, s.init, s.order)]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Ref | LookupCall) and node.subs:
+            return True
+        if isinstance(node, Call) and (node.fn in REDUCTIONS or node.fn == "elmcount"):
+            return True
+        if isinstance(node, Op | Call):
+            stack.extend(node.args)
+        elif isinstance(node, LookupCall):
+            stack.append(node.arg)
+    return False
+
+
+def _parsed(reader: EquationReader, text: str, entry: "Entry") -> Parsed:
+    """Parse one equation, keeping what expanding its subscripts needs."""
+    first_stateful, first_lookup = len(reader.statefuls), len(reader.lookups)
+    values = _constant_array(entry.rhs) if entry.subs and entry.definition != "(" else None
+    if values is not None:
+        units, limits = _units_and_limits(reader.path, entry.name, entry.units)
+        el = Element(
+            name=entry.name,
+            key=vensim_key(entry.name),
+            py_name=python_name(entry.name),
+            kind="constant",
+            units=units,
+            limits=limits,
+            doc=_one_line(entry.doc),
+            expr=Num(values[0][0]),
+        )
+    else:
+        el = _element(reader, text, entry)
+    table = None
+    if el.kind == "lookup":
+        table = reader.lookups[first_lookup]
+    return Parsed(
+        element=el,
+        subs=entry.subs,
+        excepts=entry.excepts,
+        statefuls=tuple(reader.statefuls[first_stateful:]),
+        values=values,
+        table=table,
+    )
+
+
+_ARRAY = re.compile(
+    r"[\s\\]*(?:TABBED[\s\\]*ARRAY[\s\\]*\((?P<tabbed>[^)]*)\)[\s\\]*|(?P<plain>.*))",
+    re.IGNORECASE | re.DOTALL,
+)
+_ARRAY_NUMBER = r"[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)"
+
+
+def _constant_array(rhs: str):
+    """Return the rows of a constant array (``1, 2; 3, 4`` or TABBED ARRAY), or None."""
+    found = _ARRAY.fullmatch(rhs)
+    if found.group("tabbed") is not None:
+        lines = [ln.split() for ln in found.group("tabbed").strip().splitlines() if ln.strip()]
+        cell = re.compile(_ARRAY_NUMBER)
+        if not all(cell.fullmatch(v) for line in lines for v in line):
+            return None
+        rows = [[float(v) for v in line] for line in lines]
+        return tuple(tuple(r) for r in rows) if rows else None
+    body = re.sub(r"[\s\\]+", "", found.group("plain")).rstrip(";")
+    if "," not in body and ";" not in body:
+        return None
+    cell = re.compile(_ARRAY_NUMBER)
+    rows = [row.split(",") for row in body.split(";")]
+    if not all(cell.fullmatch(v) for row in rows for v in row):
+        return None
+    return tuple(tuple(float(v) for v in row) for row in rows)
 
 
 # --- the file: entries of ``equation ~ units ~ comment |`` ----------------------
@@ -91,6 +190,8 @@ class Entry:
     units: str
     doc: str
     doc_offset: int  # where ``doc`` starts in the file
+    subs: tuple = ()  # keys of the subscripts on the left-hand side
+    excepts: tuple = ()  # the :EXCEPT: groups, each a tuple of keys
 
 
 def split_entries(path: str, text: str) -> list[Entry]:
@@ -130,10 +231,10 @@ def split_entries(path: str, text: str) -> list[Entry]:
         if entry is None:
             continue
         key = vensim_key(entry.name)
-        if key in seen:
+        if key in seen and not (entry.subs and seen[key].subs):
             raise ModelError(
                 f"{path}:{_line(text, eq_at)}: '{entry.name}' is defined twice; "
-                "subscripted models are not supported, give each equation its own name"
+                "give each equation its own name"
             )
         seen[key] = entry
         entries.append(entry)
@@ -185,20 +286,37 @@ def _entry(path, text, eq, eq_at, units, doc, doc_at) -> Entry | None:
     for mark in (":THE CONDITION:", ":TEST INPUT:"):
         if sign.upper().startswith(mark):
             return None  # reality checks are not part of a run (as in PySD)
-    if sign.startswith(("[", "<->")):
-        raise ModelError(
-            f"{path}:{_line(text, rest_at)}: '{name}' is subscripted; "
-            "subscripted models are not supported, write one variable per element"
-        )
-    if sign.startswith(":=") or re.match(r":\s*\w[\w\s]*:", sign):
+    subs, excepts = (), ()
+    if sign.startswith("<->") or (sign.startswith(":") and not _KEYWORD.match(sign)):
+        if sign.startswith(":="):
+            raise UnsupportedFunctionError(
+                f"{path}: '{name}' is a data variable, which brainsim does not support; "
+                "give it as a lookup of Time instead"
+            )
+        mark = "<->" if sign.startswith("<->") else ":"
+        return Entry(name, mark, sign[len(mark) :], rest_at, units, doc, doc_at)
+    if sign.startswith("["):
+        close = sign.find("]")
+        if close < 0:
+            raise ModelError(
+                f"{path}:{_line(text, rest_at)}: the subscripts of '{name}' are not closed "
+                "with ']'; close them"
+            )
+        subs = tuple(vensim_key(s) for s in sign[1:close].split(","))
+        sign = sign[close + 1 :].lstrip()
+        if sign.upper().startswith(":EXCEPT:"):
+            sign = sign[len(":EXCEPT:") :]
+            groups = []
+            while (found := re.match(r"\s*,?\s*\[([^\]]*)\]", sign)) is not None:
+                groups.append(tuple(vensim_key(s) for s in found.group(1).split(",")))
+                sign = sign[found.end() :]
+            excepts = tuple(groups)
+            sign = sign.lstrip()
+        skipped = len(rest) - len(sign)
+    if sign.startswith(":=") or _KEYWORD.match(sign):
         raise UnsupportedFunctionError(
             f"{path}: '{name}' is a data variable, which brainsim does not support; "
             "give it as a lookup of Time instead"
-        )
-    if sign.startswith(":"):
-        raise ModelError(
-            f"{path}: subscript range '{name}' found; "
-            "subscripted models are not supported, write one variable per element"
         )
     for definition in ("==", "=", "("):
         if sign.startswith(definition):
@@ -211,11 +329,16 @@ def _entry(path, text, eq, eq_at, units, doc, doc_at) -> Entry | None:
                 units=units,
                 doc=doc,
                 doc_offset=doc_at,
+                subs=subs,
+                excepts=excepts,
             )
     raise ModelError(
         f"{path}:{_line(text, rest_at)}: Vensim syntax error in the equation of '{name}' "
         "(expected '=' after the name); fix the equation"
     )
+
+
+_KEYWORD = re.compile(r":\s*[A-Za-z][\w\s]*:")  # :INTERPOLATE: and the like, on data
 
 
 def _one_line(text: str) -> str:
@@ -309,22 +432,65 @@ def set_constants(path: str | Path, values: dict, note: str) -> str:
     """
     path = Path(path)
     text = path.read_text(encoding="utf-8")
-    entries = {vensim_key(e.name): e for e in split_entries(str(path), text)}
-    edits = []
+    entries = split_entries(str(path), text)
+    plain = {vensim_key(e.name): e for e in entries if not e.subs}
+    edits, noted = [], set()
     marker = note.split()[0]
     for name, value in values.items():
-        entry = entries.get(vensim_key(name))
-        if entry is None or entry.definition == "(" or not NUMBER.fullmatch(entry.rhs.strip()):
-            raise ModelError(f"{path}: '{name}' is not a constant of the model; cannot set it")
-        lead = len(entry.rhs) - len(entry.rhs.lstrip())
-        start = entry.offset + lead
-        edits.append((start, start + len(entry.rhs.strip()), f"{value:.6g}"))
+        key = vensim_key(name)
+        if "[" in key:
+            entry, (start, end) = _array_cell(str(path), entries, key)
+        else:
+            entry = plain.get(key)
+            if entry is None or entry.definition != "=" or not NUMBER.fullmatch(entry.rhs.strip()):
+                raise ModelError(f"{path}: '{name}' is not a constant of the model; cannot set it")
+            lead = len(entry.rhs) - len(entry.rhs.lstrip())
+            start, end = lead, lead + len(entry.rhs.strip())
+        edits.append((entry.offset + start, entry.offset + end, f"{value:.6g}"))
+        if entry.doc_offset in noted:
+            continue
+        noted.add(entry.doc_offset)
         doc = entry.doc.rstrip()
         kept = doc.split(f" {marker} ")[0].rstrip() if f" {marker} " in doc else doc
         edits.append((entry.doc_offset, entry.doc_offset + len(doc), f"{kept.rstrip()} {note}"))
     for start, end, new in sorted(edits, reverse=True):
         text = text[:start] + new + text[end:]
     return text
+
+
+def _array_cell(path: str, entries: list, key: str) -> tuple:
+    """Return the entry defining array element ``key`` and where its number is in the rhs.
+
+    Raises
+    ------
+    ModelError
+        No equation gives the element its own number (it is computed, or one
+        number stands for several elements).
+    """
+    base, _, inner = key.partition("[")
+    elems = tuple(inner.rstrip("]").split(","))
+    defs = [(e.name, e.definition, e.rhs) for e in entries if e.definition in (":", "<->")]
+    ranges = read_ranges(path, defs)
+    for entry in entries:
+        if vensim_key(entry.name) != base or not entry.subs or entry.definition != "=":
+            continue
+        defined = [
+            el for _, el in lhs_elements(path, ranges, entry.name, entry.subs, entry.excepts)
+        ]
+        if elems not in defined:
+            continue
+        cells = list(re.finditer(_ARRAY_NUMBER, entry.rhs))
+        if _constant_array(entry.rhs) is not None and len(cells) == len(defined):
+            cell = cells[defined.index(elems)]
+            return entry, cell.span()
+        if len(defined) == 1 and NUMBER.fullmatch(entry.rhs.strip()):
+            lead = len(entry.rhs) - len(entry.rhs.lstrip())
+            return entry, (lead, lead + len(entry.rhs.strip()))
+        break
+    raise ModelError(
+        f"{path}: '{key}' is not a constant of the model with a number of its own; "
+        "cannot set it (give the element its own equation or a constant array)"
+    )
 
 
 # --- structure ----------------------------------------------------------------

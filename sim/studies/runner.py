@@ -41,7 +41,8 @@ def rule_for(model, name: str) -> str:
 
 def output_timing(model, observations=()) -> dict:
     """Return the target outputs, then every variable history observes, with their rules."""
-    timing = dict(OUTPUT_TIMING)
+    # the targets' outputs that the model defines: another model has its own names
+    timing = {name: rule for name, rule in OUTPUT_TIMING.items() if model.spec.has(name)}
     for obs in observations:
         timing.setdefault(model.spec.element(obs.model_variable).name, obs.timing)
     return timing

@@ -269,8 +269,13 @@ def load_scenario(path: str | Path, model, _chain: tuple = ()) -> Scenario:
         policies=policies,
         series={**(base.series if base else {}), **own_series},
         uncertainty=uncertainty or (base.uncertainty if base else Uncertainty("ensemble")),
-        targets=(base.targets if base else TARGETS) + own_targets,
+        targets=(base.targets if base else _model_targets(model)) + own_targets,
     )
+
+
+def _model_targets(model) -> tuple:
+    """Return the J-MIRAI targets whose outputs ``model`` defines (all, for the brain model)."""
+    return tuple(t for t in TARGETS if model is None or model.spec.has(t.variable))
 
 
 def _base(doc: _Doc, path: Path, parent, model, chain: tuple) -> Scenario:

@@ -27,7 +27,7 @@ import numpy as np
 
 from sim.engine.compile import CompiledModel
 from sim.engine.errors import ParameterError, SimulationError
-from sim.engine.names import suggestion
+from sim.engine.names import suggestion, vensim_key
 from sim.engine.parallel import parallel_map
 
 if TYPE_CHECKING:  # xarray takes half a second to import; only to_dataset needs it
@@ -114,7 +114,8 @@ def integrate(
     """
     if method not in METHODS:
         raise ParameterError(f"unknown method '{method}'; choose one of {', '.join(METHODS)}")
-    c, _ = _constants(model, params or {})
+    params = by_element(model.spec, params or {})
+    c, _ = _constants(model, params)
     table_values = _tables(model, tables or {})
     ctl = _overridden(model.controls, time_step, saveper, final_time)
     keep = _select(model, outputs)
@@ -211,6 +212,35 @@ def find_element(model: CompiledModel, name: str):
     except KeyError:
         names = [el.name for el in model.spec.elements if el.kind != "control"]
         raise ParameterError(f"unknown variable '{name}'; {suggestion(name, names)}") from None
+
+
+def by_element(spec, params: dict) -> dict:
+    """Return ``params`` with each ``{element: value}`` of a subscripted constant spread out.
+
+    ``{"birth rate": {"north": 0.02, "south": 0.03}}`` becomes
+    ``{"birth rate[north]": 0.02, "birth rate[south]": 0.03}``; a key of a
+    two-dimensional array lists both subscripts, ``"north,c1"``.
+    """
+    out = {}
+    for name, value in params.items():
+        if not isinstance(value, dict):
+            out[name] = value
+            continue
+        members = spec.array(name)
+        if not members:
+            raise ParameterError(
+                f"'{name}' is not subscripted; give it one value (or one per run), "
+                "not values by element"
+            )
+        for sub, v in value.items():
+            key = vensim_key(f"x[{sub}]").partition("[")[2].rstrip("]")
+            if key not in members:
+                raise ParameterError(
+                    f"'{name}' has no element [{sub}]; its elements are "
+                    + ", ".join(f"[{m}]" for m in members)
+                )
+            out[members[key].name] = v
+    return out
 
 
 def _constants(model: CompiledModel, params: dict):
@@ -466,7 +496,7 @@ def measure(
         len(outputs), runs)`` in the order of ``outputs``; ``(None, branch)``
         when stopped before it.
     """
-    c, n_runs = _constants(model, params)
+    c, n_runs = _constants(model, by_element(model.spec, params))
     L = _tables(model, tables or {})
     ctl = dict(model.controls, saveper=model.controls["time_step"])
     grid, _ = _time_grid(ctl)

@@ -155,6 +155,17 @@ class ModelSpec:
             return False
         return True
 
+    def array(self, name: str) -> dict:
+        """Return the elements of subscripted variable ``name`` by subscripts (``"north,c1"``).
+
+        Empty when ``name`` is not subscripted. Any spelling of the elements is a key
+        (their keys, as ``vensim_key`` makes them).
+        """
+        base = vensim_key(name)
+        return {
+            el.key.partition("[")[2].rstrip("]"): el for el in self.elements if el.base == base
+        }
+
     def of_kind(self, *kinds: str) -> tuple:
         """Return the elements whose kind is one of ``kinds``, in file order."""
         return tuple(el for el in self.elements if el.kind in kinds)

@@ -77,6 +77,41 @@ class Flow:
     term: object
 
 
+def one_per_array(spec: ModelSpec) -> ModelSpec:
+    """Return ``spec`` with each subscripted variable drawn once, as ``stock[region]``.
+
+    The first element of each array stands for all of them; references to
+    any element point to it, so a flow between two arrays is drawn once.
+    """
+    if spec.ranges is None:
+        return spec
+    first: dict = {}
+    rename: dict = {}
+    for el in spec.elements:
+        if el.coords:
+            rename[el.key] = first.setdefault(el.base, el).key
+    kept = []
+    for el in spec.elements:
+        if el.coords and first[el.base] is not el:
+            continue
+        changes: dict = {"expr": _renamed(el.expr, rename), "init": _renamed(el.init, rename)}
+        if el.coords:
+            ranges = ",".join(spec.ranges.label(r) for r, _ in el.coords)
+            changes["name"] = f"{el.name.partition('[')[0]}[{ranges}]"
+        kept.append(dataclasses.replace(el, **changes))
+    return dataclasses.replace(spec, elements=tuple(kept))
+
+
+def _renamed(expr, rename: dict):
+    if isinstance(expr, Ref):
+        return Ref(rename.get(expr.key, expr.key))
+    if isinstance(expr, Op | Call):
+        return dataclasses.replace(expr, args=tuple(_renamed(a, rename) for a in expr.args))
+    if isinstance(expr, LookupCall):
+        return dataclasses.replace(expr, arg=_renamed(expr.arg, rename))
+    return expr
+
+
 def stock_flows(spec: ModelSpec) -> tuple:
     """Return the flows of ``spec``, read from its stocks' rate expressions.
 
@@ -831,6 +866,7 @@ def stock_flow_diagram(
         ``cloud`` for an end outside the model), ``valve:...``,
         ``cloud:...``, ``flow-label:...``, ``link:<stock>-><flow>``.
     """
+    spec = one_per_array(spec)
     flows = stock_flows(spec)
     scene = _scene(spec, flows, info_links)
     x0, y0, x1, y1 = scene.bounds

@@ -387,6 +387,24 @@ def _mapping(doc: _Doc, key: str, value) -> dict:
 def _set(doc: _Doc, value, model) -> dict:
     out = {}
     for name, v in _mapping(doc, "set", value).items():
+        if isinstance(v, dict) and model.spec.array(name):
+            # a subscripted constant by element: {north: 0.02, south: 0.03}
+            members = model.spec.array(name)
+            for sub, x in v.items():
+                key = vensim_key(f"x[{sub}]").partition("[")[2].rstrip("]")
+                if key not in members:
+                    raise doc.error(
+                        ("set", name, sub),
+                        f"'{name}' has no element [{sub}]; its elements are "
+                        + ", ".join(f"[{m}]" for m in members),
+                    )
+                el = members[key]
+                if el.kind != "constant":
+                    raise doc.error(("set", name, sub), f"'{el.name}' is not a constant")
+                out[el.name] = _in_range(
+                    doc, ("set", name, sub), el, _number(doc, ("set", name, sub), x)
+                )
+            continue
         el = _element(doc, ("set", name), model, name, ("constant",), "constant")
         out[el.name] = _in_range(doc, ("set", name), el, _number(doc, ("set", name), v))
     return out

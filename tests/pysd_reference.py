@@ -258,6 +258,8 @@ class _Lowering:
                 kind="stock", expr=self.expr(ast.flow), init=self.expr(ast.initial), **common
             )
         expr = self.expr(ast)
+        if isinstance(expr, Call) and expr.fn == "active_initial":
+            return Element(kind="auxiliary", expr=expr.args[0], init=expr.args[1], **common)
         kind = "constant" if isinstance(expr, Num) else "auxiliary"
         return Element(kind=kind, expr=expr, **common)
 
@@ -329,6 +331,27 @@ class _Lowering:
             )
         if kind == "InitialStructure":
             return self.stateful(ast, "initial", "INITIAL", ast.initial, None, ast.initial, 1)
+        if kind == "SampleIfTrueStructure":
+            return self.stateful(
+                ast, "sample", "SAMPLE IF TRUE", ast.input, ast.condition, ast.initial, 1
+            )
+        if kind == "DelayFixedStructure":
+            ref = self.stateful(
+                ast, "delay_fixed", "DELAY FIXED", ast.input, ast.delay_time, ast.initial, 1
+            )
+            st = self.statefuls[-1]
+            order = Op("/", (st.time, Ref("time_step")))
+            self.statefuls[-1] = Stateful(**{**st.__dict__, "order": order})
+            return ref
+        if kind == "ForecastStructure":
+            # a first-order average, then input * (1 + ZIDZ(input - avg, time * avg) * horizon)
+            avg = self.stateful(
+                ast, "smooth", "FORECAST", ast.input, ast.average_time, ast.input, 1
+            )
+            st = self.statefuls[-1]
+            trend = Call("zidz", (Op("-", (st.input, avg)), Op("*", (st.time, avg))))
+            horizon = self.expr(ast.horizon)
+            return Op("*", (st.input, Op("+", (Num(1.0), Op("*", (trend, horizon))))))
         self._unsupported(_UNSUPPORTED_STRUCTURES.get(kind, kind))
         return None  # unreachable: _unsupported raises
 
@@ -359,6 +382,11 @@ class _Lowering:
                     "arguments; a lookup takes one"
                 )
             return LookupCall(fn, args[0])
+        if fn == "active_initial":
+            return Call(fn, args)
+        if fn == "get_time_value":
+            start = Ref("time") if args[0] == Num(0.0) else Ref("initial_time")
+            return Op("+", (start, args[1]))
         if fn not in FUNCTIONS:
             self._unsupported(f"the function {fn.replace('_', ' ').upper()}")
         if len(args) not in FUNCTIONS[fn]:

@@ -31,6 +31,7 @@ def test_euler_equals_pysd(mdl, tmp_path):
 def _used(spec) -> set:
     used = {f"stateful:{s.function}" for s in spec.statefuls}
     used |= {f"stateful:{s.kind}" for s in spec.statefuls}
+    used |= {"active initial" for el in spec.elements if el.kind != "stock" and el.init}
     stack = [e for el in spec.elements for e in (el.expr, el.init) if e is not None]
     stack += [e for s in spec.statefuls for e in (s.input, s.time, s.init)]
     while stack:
@@ -75,6 +76,10 @@ def test_test_models_exercise_every_supported_function():
         "stateful:trend",
         "stateful:initial",
         "stateful:SMOOTH N",
+        "stateful:sample",
+        "stateful:delay_fixed",
+        "stateful:FORECAST",
+        "active initial",
     }
     assert wanted - used == set()
 

@@ -56,6 +56,11 @@ def test_a_subscripted_smooth_n_equals_the_scalar_one_of_each_element(tmp_path):
         assert np.allclose(_at(ds, "smoothed", origin=origin), _at(one, "y"), rtol=1e-12)
 
 
+def test_get_time_value_relative_to_initial_time_is_initial_time_plus_the_offset():
+    ds = sim.simulate(sim.load_model(BY_HAND))
+    assert np.all(_at(ds, "start_clock") == 2.0)
+
+
 def test_the_dataset_has_a_dim_per_range_and_the_elements_as_coordinates():
     ds = sim.simulate(sim.load_model(MODELS / "subscript_dynamics.mdl"))
     assert ds["population"].dims == ("time", "region", "age", "sex", "run")

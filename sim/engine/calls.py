@@ -13,7 +13,7 @@ import re
 from sim.engine.cursor import NUMBER, ParseError
 from sim.engine.errors import ModelError
 from sim.engine.expressions import ExpressionParser
-from sim.engine.spec import FUNCTIONS, Call, Lookup, LookupCall, Num, Ref, Stateful
+from sim.engine.spec import FUNCTIONS, Call, Lookup, LookupCall, Num, Op, Ref, Stateful
 
 # name → (kind, spelling in messages, number of arguments, fixed order or None).
 # The fixed-order forms take their initial value from the input unless an
@@ -31,6 +31,9 @@ STATEFULS = {
     "delay_n": ("delay_n", "DELAY N", 4, None),
     "trend": ("trend", "TREND", 3, 1),
     "initial": ("initial", "INITIAL", 1, 1),
+    "sample_if_true": ("sample", "SAMPLE IF TRUE", 3, 1),
+    "delay_fixed": ("delay_fixed", "DELAY FIXED", 3, None),
+    "forecast": ("smooth", "FORECAST", 3, 1),
 }
 
 # functions over subscript ranges, unrolled when subscripts are expanded
@@ -111,6 +114,10 @@ class EquationReader(ExpressionParser):
             self.unsupported("INTEG inside a larger expression (INTEG must be the whole equation)")
         if fn in ARRAY_FUNCTIONS:
             return Call(fn, tuple(self.arguments(spelling, 1)))
+        if fn == "active_initial":
+            return Call(fn, tuple(self.arguments(spelling, 2)))
+        if fn == "get_time_value":
+            return self.time_value(self.arguments(spelling, 3))
         if fn not in FUNCTIONS:
             self.unsupported(f"the function {spelling}")
         args = self.arguments(spelling, FUNCTIONS[fn])
@@ -127,10 +134,17 @@ class EquationReader(ExpressionParser):
         inp = args[0]
         if kind == "initial":
             time, init = None, inp
+        elif fn == "sample_if_true":  # (condition, input, initial value)
+            time, inp, init = args
         else:
             time = args[1]
             init = args[2] if count >= 3 else inp
-        order = args[3] if order is None else Num(float(order))
+        if fn == "forecast":  # a first-order average, then PySD's formula below
+            init = inp
+        if fn == "delay_fixed":
+            order = Op("/", (time, Ref("time_step")))
+        else:
+            order = args[3] if order is None else Num(float(order))
         key = f"_{kind}_{len(self.statefuls) + 1}"
         self.statefuls.append(
             Stateful(
@@ -144,7 +158,27 @@ class EquationReader(ExpressionParser):
                 order=order,
             )
         )
+        if fn == "forecast":
+            # input * (1 + ZIDZ(input - average, time * average) * horizon), as PySD
+            avg, horizon = Ref(key), args[2]
+            trend = Call("zidz", (Op("-", (inp, avg)), Op("*", (time, avg))))
+            return Op("*", (inp, Op("+", (Num(1.0), Op("*", (trend, horizon))))))
         return Ref(key)
+
+    def time_value(self, args: list):
+        """Rewrite GET TIME VALUE(relative to, offset, measure) as Time (or INITIAL TIME) + offset.
+
+        Only the model's own clock (measure 0, relative to 0: the current time,
+        or 1: INITIAL TIME) is supported: the computer's clock would make runs
+        irreproducible.
+        """
+        relative, offset, measure = args
+        if not (isinstance(relative, Num) and relative.value in (0, 1)) or measure != Num(0.0):
+            self.unsupported(
+                "GET TIME VALUE other than of the model's clock (relative to 0 or 1, measure 0)"
+            )
+        start = Ref("time") if relative.value == 0 else Ref("initial_time")
+        return Op("+", (start, offset))
 
     # -- lookup tables
 

@@ -289,7 +289,7 @@ def _stateful(st: Stateful, ctx: _Context) -> list:
     units, issues = _infer(st.input, ctx)
     if st.kind == "trend":
         units = UNKNOWN if _wild(ctx.time) else divide(DIMENSIONLESS, ctx.time)
-    if st.time is not None:
+    if st.time is not None and st.kind != "sample":  # SAMPLE IF TRUE's is its condition
         issues += _needs(st.time, ctx.time, ctx, f"the time of {call}", "Time")
     if st.init is not None and st.init != st.input:
         what = "the initial trend" if st.kind == "trend" else "the initial value"

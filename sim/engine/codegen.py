@@ -30,6 +30,7 @@ _NUMPY_FUNCS = {
     "xidz": "_xidz",
     "zidz": "_zidz",
     "modulo": "_modulo",
+    "quantum": "_quantum",
 }
 _BINARY = {
     "+": "+",

@@ -32,7 +32,13 @@ import numpy as np
 from sim.engine.emit import SourceWriter
 from sim.engine.errors import ModelError
 from sim.engine.functions import NAMESPACE
-from sim.engine.layout import Layout, control_values, initial_references, plan_layout
+from sim.engine.layout import (
+    DISCRETE,
+    Layout,
+    control_values,
+    initial_references,
+    plan_layout,
+)
 from sim.engine.order import EquationGraph
 from sim.engine.spec import ModelSpec
 
@@ -82,6 +88,8 @@ class CompiledModel:
     breakpoints: Callable
     # constants that set a DELAY N or SMOOTH N order: fixed at compile time
     fixed_keys: frozenset = frozenset()
+    # SAMPLE IF TRUE or DELAY FIXED: states that change once per Euler step
+    discrete: bool = False
 
     @property
     def n_states(self) -> int:
@@ -103,7 +111,8 @@ def compile_model(spec: ModelSpec) -> CompiledModel:
     graph = EquationGraph(spec)
     dynamic = graph.dynamic()
     # a DELAY N or SMOOTH N order is taken at INITIAL TIME and fixes the state's size
-    layout = plan_layout(spec, {**defaults, "time": controls["initial_time"]}, dynamic)
+    env = {**defaults, "time": controls["initial_time"], "time_step": controls["time_step"]}
+    layout = plan_layout(spec, env, dynamic)
     fixed = frozenset().union(
         *(initial_references(st.order, spec) for st in spec.statefuls if st.order is not None)
     )
@@ -116,7 +125,9 @@ def compile_model(spec: ModelSpec) -> CompiledModel:
     run_order = graph.sort(set(run_nodes), "run")
     dyn_keys = [k for k in run_order if k in graph.elements]
     needed = graph.needed_for_rates(run_order, stocks)
-    rates_order = [k for k in run_order if k in needed]
+    # a discrete state writes its next memory every step, needed or not
+    discrete = {k for k in hidden if graph.statefuls[k].kind in DISCRETE}
+    rates_order = [k for k in run_order if k in needed or k in discrete]
 
     try:
         source = SourceWriter(spec, layout).module(init_order, run_order, dyn_keys, rates_order)
@@ -146,6 +157,7 @@ def compile_model(spec: ModelSpec) -> CompiledModel:
         rates=namespace["rates"],
         breakpoints=namespace["breakpoints"],
         fixed_keys=fixed,
+        discrete=bool(discrete),
     )
 
 

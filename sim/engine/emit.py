@@ -9,7 +9,7 @@ the right-hand side jumps. Rows come from a
 """
 
 from sim.engine.codegen import ExpressionCode
-from sim.engine.layout import Layout
+from sim.engine.layout import DISCRETE, Layout
 from sim.engine.spec import Call, LookupCall, ModelSpec, Op, Ref, references
 
 # _step_offset is TIME STEP / 2 on fixed grids (Vensim's STEP) and 0 for solve_ivp
@@ -83,13 +83,25 @@ class SourceWriter:
         if el.kind == "stock":
             row = self.layout.state_row[key]
             return [f"    s[{row}] = {self.code(el.init)}  # {el.name}", f"    {name} = s[{row}]"]
-        return [f"    {name} = {self.code(el.expr)}  # {el.name}"]
+        # ACTIVE INITIAL: its initial value here, its active value in the run
+        expr = el.init if el.init is not None else el.expr
+        return [f"    {name} = {self.code(expr)}  # {el.name}"]
 
     def _init_stateful(self, key: str) -> list:
         name = self.local(key)
         st = self.statefuls[key]
         if st.kind == "initial":
             return [f"    {name} = {self.code(st.init)}  # {st.function} in {st.owner}"]
+        if st.kind in DISCRETE:
+            mrow, n = self.layout.memory_row[key], self.layout.orders[key]
+            lines = [
+                f"    # {st.function} in '{st.owner}'",
+                f"    m[{mrow}:{mrow + n}] = {self.code(st.init)}",
+            ]
+            if st.kind == "sample":
+                cond, inp = self.code(st.time), self.code(st.input)
+                return lines + [f"    {name} = np.where({cond}, {inp}, m[{mrow}])"]
+            return lines + [f"    {name} = m[{mrow}]"]
         row, n = self.layout.state_row[key], self.layout.orders[key]
         block = f"s[{row}:{row + n}]"
         lines = [f"    # {st.function} in '{st.owner}'"]
@@ -138,6 +150,9 @@ class SourceWriter:
         for key, row in state_row.items():
             if key not in self.elements:
                 lines += self._stage_derivative(key, row)
+        for key in order:
+            if key in self.statefuls and self.statefuls[key].kind == "delay_fixed":
+                lines += self._shift_pipe(key)
         if returned is not None:
             items = ", ".join(self.local(k) for k in returned)
             lines.append(f"    return ({items}{',' if len(returned) == 1 else ''})")
@@ -150,6 +165,15 @@ class SourceWriter:
             el = self.elements[key]
             return f"    {name} = {self.code(el.expr)}  # {el.name}"
         st = self.statefuls[key]
+        if st.kind == "sample":  # the input while the condition holds, else the last sample
+            mrow = self.layout.memory_row[key]
+            cond, inp = self.code(st.time), self.code(st.input)
+            return (
+                f"    {name} = np.where({cond}, {inp}, m[{mrow}])  # {st.function}\n"
+                f"    if shift:\n        M[{mrow}] = {name}"
+            )
+        if st.kind == "delay_fixed":  # the input of delay time / TIME STEP steps ago
+            return f"    {name} = m[{self.layout.memory_row[key]}]  # {st.function}"
         row, n = self.layout.state_row[key], self.layout.orders[key]
         last = row + n - 1
         if st.kind == "smooth":
@@ -197,6 +221,17 @@ class SourceWriter:
                 f"    D[{row}] = ({self.code(st.input)} - s[{row}]) / {self.code(st.time)}"
             )
         return lines
+
+    def _shift_pipe(self, key: str) -> list:
+        """Move a DELAY FIXED's pipe on by one step and put this step's input at its end."""
+        st = self.statefuls[key]
+        mrow, n = self.layout.memory_row[key], self.layout.orders[key]
+        end = mrow + n - 1
+        return [
+            "    if shift:",
+            f"        M[{mrow}:{end}] = m[{mrow + 1}:{end + 1}]  # {st.function} in '{st.owner}'",
+            f"        M[{end}] = {self.code(st.input)}",
+        ]
 
     # -- breakpoints -----------------------------------------------------
 

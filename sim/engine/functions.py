@@ -54,6 +54,7 @@ NAMESPACE = {
     "_xidz": xidz,
     "_zidz": zidz,
     "_modulo": modulo,
+    "_quantum": quantum,
     "_ramp": ramp,
     "_pulse": pulse,
     "_pulse_train": pulse_train,

@@ -70,6 +70,12 @@ def plan_layout(spec: ModelSpec, defaults: dict, dynamic: set) -> Layout:
     for key, st in statefuls.items():
         if st.kind == "initial":
             continue
+        if st.kind in DISCRETE:  # held in memory rows, changed once per Euler step
+            n = delay_slots(spec, st, defaults) if st.kind == "delay_fixed" else 1
+            orders[key] = n
+            memory_row[key] = n_memory
+            n_memory += n
+            continue
         n = 1 if st.kind == "trend" else stateful_order(spec, st, defaults)
         orders[key] = n
         state_row[key] = len(state_names)
@@ -91,6 +97,28 @@ def plan_layout(spec: ModelSpec, defaults: dict, dynamic: set) -> Layout:
         memory_row=memory_row,
         n_memory=n_memory,
     )
+
+
+# hidden states that change once per Euler step instead of being integrated
+DISCRETE = ("sample", "delay_fixed")
+
+
+def delay_slots(spec: ModelSpec, st: Stateful, env: dict) -> int:
+    """Return the steps a DELAY FIXED holds its input: delay time / TIME STEP, rounded (PySD).
+
+    Raises
+    ------
+    ModelError
+        The delay time has no value before the run starts.
+    """
+    try:
+        value = float(initial_value(st.order, env, spec))
+    except (KeyError, ZeroDivisionError, OverflowError):
+        raise ModelError(
+            f"{spec.path}: the delay time of DELAY FIXED in '{st.owner}' must be known at "
+            "INITIAL TIME (numbers, constants, Time and arithmetic)"
+        ) from None
+    return max(round(value + 1e-6), 1)
 
 
 def control_values(spec: ModelSpec, defaults: dict) -> dict:

@@ -35,13 +35,19 @@ class EquationGraph:
             st = self.statefuls[key]
             if phase == "init" or st.kind == "initial":
                 parts = [st.init, st.time, st.order]
-                if st.kind == "trend":
+                if st.kind in ("trend", "sample"):
                     parts.append(st.input)
             else:  # the output of a stage block during the run
-                parts = {"delay": [st.time], "trend": [st.input, st.time]}.get(st.kind, [])
+                parts = {
+                    "delay": [st.time],
+                    "trend": [st.input, st.time],
+                    "sample": [st.input, st.time],
+                }.get(st.kind, [])
         else:
             el = self.elements[key]
-            parts = [el.init] if el.kind == "stock" and phase == "init" else [el.expr]
+            # a stock's or an ACTIVE INITIAL's initial value at INITIAL TIME
+            initial = phase == "init" and el.init is not None
+            parts = [el.init] if initial else [el.expr]
             if el.kind == "stock" and phase == "run":
                 parts = []
         found = set()
@@ -59,6 +65,8 @@ class EquationGraph:
         computed = [el.key for el in self.spec.of_kind("auxiliary", "flow")]
         dynamic = {el.key for el in self.spec.of_kind("stock")}
         dynamic |= {k for k, st in self.statefuls.items() if st.kind != "initial"}
+        # ACTIVE INITIAL: one value at INITIAL TIME, another during the run
+        dynamic |= {el.key for el in self.spec.of_kind("auxiliary", "flow") if el.init is not None}
         changed = True
         while changed:
             changed = False
@@ -124,6 +132,6 @@ class EquationGraph:
             else:
                 st = self.statefuls[key]
                 todo |= references(st.time) if st.time is not None else set()
-                if st.kind == "trend":
+                if st.kind in ("trend", "sample"):
                     todo |= references(st.input)
         return need

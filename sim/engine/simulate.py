@@ -114,6 +114,7 @@ def integrate(
     """
     if method not in METHODS:
         raise ParameterError(f"unknown method '{method}'; choose one of {', '.join(METHODS)}")
+    _check_discrete(model, method, time_step)
     params = by_element(model.spec, params or {})
     c, _ = _constants(model, params)
     table_values = _tables(model, tables or {})
@@ -243,6 +244,22 @@ def by_element(spec, params: dict) -> dict:
     return out
 
 
+def _check_discrete(model: CompiledModel, method: str, time_step) -> None:
+    """Refuse what a SAMPLE IF TRUE or DELAY FIXED cannot do: change only between Euler steps."""
+    if not model.discrete:
+        return
+    if method != "euler":
+        raise ParameterError(
+            f"the model uses SAMPLE IF TRUE or DELAY FIXED, which change once per Euler step; "
+            f"run it with method euler, not {method}"
+        )
+    if time_step is not None and float(time_step) != model.controls["time_step"]:
+        raise ParameterError(
+            "the model uses DELAY FIXED or SAMPLE IF TRUE, whose steps are fixed by the "
+            ".mdl's TIME STEP; change TIME STEP in the .mdl instead"
+        )
+
+
 def _constants(model: CompiledModel, params: dict):
     lengths = {np.size(v) for v in params.values() if np.ndim(v) > 0}
     if len(lengths) > 1:
@@ -282,7 +299,8 @@ def _constants(model: CompiledModel, params: dict):
             )
         if el.key in model.fixed_keys and np.any(arr != model.defaults[index[el.key]]):
             raise ParameterError(
-                f"'{el.name}' sets the order of a DELAY N or SMOOTH N, which is fixed when the "
+                f"'{el.name}' sets the order of a DELAY N or SMOOTH N (or the length of a "
+                "DELAY FIXED), which is fixed when the "
                 "model is compiled (Vensim takes it at INITIAL TIME); change it in the .mdl"
             )
         c[index[el.key]] = arr

@@ -79,11 +79,15 @@ class Lookup:
 
 @dataclass(frozen=True)
 class Stateful:
-    """A hidden state made by SMOOTH, DELAY, TREND or INITIAL inside an equation.
+    """A hidden state made by SMOOTH, DELAY, TREND, INITIAL and the like inside an equation.
 
-    ``kind`` is ``smooth``, ``delay``, ``delay_n``, ``trend`` or ``initial``.
-    ``time`` is the smoothing/delay/averaging time; ``order`` the number of
-    internal stages; ``function`` the Vensim spelling, for messages.
+    ``kind`` is ``smooth``, ``delay``, ``delay_n``, ``trend``, ``initial``,
+    ``sample`` (SAMPLE IF TRUE) or ``delay_fixed``. ``time`` is the
+    smoothing/delay/averaging time, and for SAMPLE IF TRUE its condition;
+    ``order`` the number of internal stages (for DELAY FIXED, delay time /
+    TIME STEP); ``function`` the Vensim spelling, for messages. ``sample``
+    and ``delay_fixed`` are discrete: they change once per Euler step and
+    live in the memory rows, not in the integrated state.
     """
 
     key: str
@@ -196,6 +200,7 @@ FUNCTIONS = {
     "power": (2,),
     "integer": (1,),
     "modulo": (2,),
+    "quantum": (2,),
     "sin": (1,),
     "cos": (1,),
     "tan": (1,),

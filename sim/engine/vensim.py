@@ -408,8 +408,28 @@ def _element(reader: EquationReader, text: str, entry: Entry) -> Element:
             f"{reader.path}:{_line(text, entry.offset)}: the equation of '{entry.name}' is "
             "too deeply nested to read; split it into named variables"
         ) from None
+    if isinstance(expr, Call) and expr.fn == "active_initial":
+        # the second argument at INITIAL TIME, the first during the run
+        return Element(kind="auxiliary", expr=expr.args[0], init=expr.args[1], **common)
+    if "active_initial" in _calls(expr):
+        reader.unsupported(
+            "ACTIVE INITIAL inside a larger expression (it must be the whole equation)"
+        )
     kind = "constant" if isinstance(expr, Num) else "auxiliary"
     return Element(kind=kind, expr=expr, **common)
+
+
+def _calls(expr) -> set:
+    found, stack = set(), [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Call):
+            found.add(node.fn)
+        if isinstance(node, Op | Call):
+            stack.extend(node.args)
+        elif isinstance(node, LookupCall):
+            stack.append(node.arg)
+    return found
 
 
 # --- writing constants back -----------------------------------------------------

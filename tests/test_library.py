@@ -1,0 +1,89 @@
+"""Vensim's library beyond arithmetic: discrete states, ACTIVE INITIAL, FORECAST, RANDOM.
+
+Every function here is also run by PySD in ``test_reference.py``
+(``tests/data/models/discrete_functions.mdl``); these tests check what a
+comparison with PySD cannot: the meaning, by hand, and the refusals.
+"""
+
+import numpy as np
+import pytest
+
+import sim
+from sim.engine.errors import ModelError, ParameterError
+
+from conftest import MODELS, write_mdl
+
+DISCRETE = MODELS / "discrete_functions.mdl"
+
+
+def _one(ds, var):
+    return ds[var].isel(run=0).values
+
+
+def test_delay_fixed_is_its_input_delay_time_ago_and_its_initial_value_before():
+    ds = sim.simulate(sim.load_model(DISCRETE))
+    signal, delayed = _one(ds, "signal"), _one(ds, "delayed")
+    steps = 6  # delay time 1.5 / TIME STEP 0.25
+    assert np.all(delayed[:steps] == 7.0)
+    assert np.array_equal(delayed[steps:], signal[:-steps])
+    assert np.array_equal(_one(ds, "delayed_one_step")[1:], signal[:-1])
+
+
+def test_sample_if_true_follows_while_true_and_holds_the_last_sample_after():
+    ds = sim.simulate(sim.load_model(DISCRETE))
+    t, signal, sampled = ds["time"].values, _one(ds, "signal"), _one(ds, "sampled")
+    following = np.mod(t, 2) < 0.5
+    assert np.array_equal(sampled[following], signal[following])
+    for k in np.where(~following)[0]:
+        assert sampled[k] == sampled[k - 1]  # held
+    late = _one(ds, "sampled_at_start")
+    assert np.all(late[t < 6] == signal[0])
+
+
+def test_active_initial_breaks_a_loop_that_exists_only_at_initial_time(tmp_path):
+    mdl = write_mdl(
+        tmp_path / "loop.mdl",
+        "level = INTEG(0.1 * level, start) ~ widget ~ |\n"
+        "start = ACTIVE INITIAL(level * 2, 5) ~ widget ~ |",
+        final=2,
+        step=1,
+    )
+    ds = sim.simulate(sim.load_model(mdl))
+    assert list(_one(ds, "level")) == pytest.approx([5.0, 5.5, 6.05])
+    assert list(_one(ds, "start")) == pytest.approx([10.0, 11.0, 12.1])
+    plain = write_mdl(
+        tmp_path / "plain.mdl",
+        "level = INTEG(0.1 * level, start) ~ widget ~ |\nstart = level * 2 ~ widget ~ |",
+    )
+    with pytest.raises(ModelError, match="algebraic loop"):
+        sim.load_model(plain)
+
+
+def test_forecast_extrapolates_a_straight_line_exactly_once_the_average_settles(tmp_path):
+    # input a + b t: the first-order average lags by b T; FORECAST adds b H on its own trend
+    mdl = write_mdl(
+        tmp_path / "f.mdl",
+        "x = 10 + 2 * Time ~ widget ~ |\ny = FORECAST(x, 1, 3) ~ widget ~ |",
+        final=40,
+        step=1 / 64,
+    )
+    ds = sim.simulate(sim.load_model(mdl))
+    x, y = _one(ds, "x")[-1], _one(ds, "y")[-1]
+    avg = x - 2 * 1
+    assert y == pytest.approx(x * (1 + (x - avg) / (1 * avg) * 3), rel=1e-3)
+
+
+def test_discrete_states_refuse_other_integrators_and_a_changed_time_step():
+    model = sim.load_model(DISCRETE)
+    with pytest.raises(ParameterError, match="run it with method euler, not rk4"):
+        sim.simulate(model, method="rk4")
+    with pytest.raises(ParameterError, match="change TIME STEP in the .mdl"):
+        sim.simulate(model, time_step=0.125)
+    with pytest.raises(ParameterError, match="length of a DELAY FIXED"):
+        sim.simulate(model, {"delay time": 2.0})
+
+
+def test_get_time_value_of_the_computer_clock_is_refused(tmp_path):
+    mdl = write_mdl(tmp_path / "c.mdl", "y = GET TIME VALUE(2, 0, 1) ~ dmnl ~ |")
+    with pytest.raises(ModelError, match="GET TIME VALUE other than of the model's clock"):
+        sim.load_model(mdl)

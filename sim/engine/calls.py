@@ -13,7 +13,7 @@ import re
 from sim.engine.cursor import NUMBER, ParseError
 from sim.engine.errors import ModelError
 from sim.engine.expressions import ExpressionParser
-from sim.engine.spec import FUNCTIONS, Call, Lookup, LookupCall, Num, Op, Ref, Stateful
+from sim.engine.spec import FUNCTIONS, RANDOM, Call, Lookup, LookupCall, Num, Op, Ref, Stateful
 
 # name → (kind, spelling in messages, number of arguments, fixed order or None).
 # The fixed-order forms take their initial value from the input unless an
@@ -60,6 +60,7 @@ class EquationReader(ExpressionParser):
         self.defined = defined
         self.statefuls: list[Stateful] = []
         self.lookups: list[Lookup] = []
+        self.random_calls = 0
 
     def stock(self):
         """Parse an equation ``INTEG(flow, init)``; return ``None`` if it is not one."""
@@ -121,6 +122,10 @@ class EquationReader(ExpressionParser):
         if fn not in FUNCTIONS:
             self.unsupported(f"the function {spelling}")
         args = self.arguments(spelling, FUNCTIONS[fn])
+        if fn in RANDOM:
+            # each call draws from its own stream: number the calls in file order
+            self.random_calls += 1
+            return Call(fn, (*args, Num(float(self.random_calls))))
         if fn == "pulse_train":
             # Vensim's (start, width, interval, end); the engine takes PySD's order
             start, width, interval, end = args

@@ -7,7 +7,7 @@ collected so that the generated module can define them once, as numpy
 scalars.
 """
 
-from sim.engine.spec import CONTROL_KEYS, Call, LookupCall, ModelSpec, Num, Op, Ref
+from sim.engine.spec import CONTROL_KEYS, NOISE, RANDOM, Call, LookupCall, ModelSpec, Num, Op, Ref
 
 _NUMPY_FUNCS = {
     "abs": "np.abs",
@@ -75,6 +75,8 @@ class ExpressionCode:
             return "t"
         if key in CONTROL_KEYS:
             return f"ctl_{key}"
+        if key == NOISE:
+            return "_noise"
         if key in self.hidden:
             return self.hidden[key]
         return "v_" + self.elements[key].py_name
@@ -106,6 +108,8 @@ class ExpressionCode:
         return [f"{name} = np.float64({value!r})" for value, name in self.literals.items()]
 
     def _call(self, fn: str, args: list) -> str:
+        if fn in RANDOM:  # the time and the runs' keys pick the draws (functions.py)
+            return f"_{fn}(t, _noise, {', '.join(args)})"
         if fn == "if_then_else":
             return f"np.where({args[0]}, {args[1]}, {args[2]})"
         if fn == "log":

@@ -40,7 +40,7 @@ from sim.engine.layout import (
     plan_layout,
 )
 from sim.engine.order import EquationGraph
-from sim.engine.spec import ModelSpec
+from sim.engine.spec import NOISE, ModelSpec
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,8 @@ class CompiledModel:
     fixed_keys: frozenset = frozenset()
     # SAMPLE IF TRUE or DELAY FIXED: states that change once per Euler step
     discrete: bool = False
+    # the row of c holding each run's key for the RANDOM functions, if any
+    noise_row: int | None = None
 
     @property
     def n_states(self) -> int:
@@ -158,6 +160,7 @@ def compile_model(spec: ModelSpec) -> CompiledModel:
         breakpoints=namespace["breakpoints"],
         fixed_keys=fixed,
         discrete=bool(discrete),
+        noise_row=layout.const_row.get(NOISE),
     )
 
 

@@ -10,7 +10,7 @@ the right-hand side jumps. Rows come from a
 
 from sim.engine.codegen import ExpressionCode
 from sim.engine.layout import DISCRETE, Layout
-from sim.engine.spec import Call, LookupCall, ModelSpec, Op, Ref, references
+from sim.engine.spec import NOISE, Call, LookupCall, ModelSpec, Op, Ref, references
 
 # _step_offset is TIME STEP / 2 on fixed grids (Vensim's STEP) and 0 for solve_ivp
 _HEADER = "    ctl_initial_time, ctl_final_time, ctl_time_step, ctl_saveper, _step_offset = ctl"
@@ -67,6 +67,8 @@ class SourceWriter:
             "    t = ctl_initial_time",
         ]
         lines += self._read_consts(self.layout.params)
+        if NOISE in self.layout.const_row:
+            lines.append(f"    _noise = c[{self.layout.const_row[NOISE]}]")
         for key in order:
             if key in self.elements:
                 lines += self._init_element(key)

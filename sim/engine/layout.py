@@ -11,7 +11,18 @@ import operator
 from dataclasses import dataclass
 
 from sim.engine.errors import ModelError
-from sim.engine.spec import CONTROL_KEYS, Call, ModelSpec, Num, Op, Ref, Stateful
+from sim.engine.spec import (
+    CONTROL_KEYS,
+    NOISE,
+    RANDOM,
+    Call,
+    LookupCall,
+    ModelSpec,
+    Num,
+    Op,
+    Ref,
+    Stateful,
+)
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,8 @@ def plan_layout(spec: ModelSpec, defaults: dict, dynamic: set) -> Layout:
     const_row = {k: i for i, k in enumerate(params)}
     for key in frozen:
         const_row[key] = len(const_row)
+    if uses_random(spec):
+        const_row[NOISE] = len(const_row)
     return Layout(
         params=params,
         frozen=frozen,
@@ -119,6 +132,21 @@ def delay_slots(spec: ModelSpec, st: Stateful, env: dict) -> int:
             "INITIAL TIME (numbers, constants, Time and arithmetic)"
         ) from None
     return max(round(value + 1e-6), 1)
+
+
+def uses_random(spec: ModelSpec) -> bool:
+    """Whether any equation calls a RANDOM function (the runs then need keys)."""
+    exprs = [e for el in spec.elements for e in (el.expr, el.init) if e is not None]
+    stack = exprs + [e for s in spec.statefuls for e in (s.input, s.time, s.init) if e is not None]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Call) and node.fn in RANDOM:
+            return True
+        if isinstance(node, Op | Call):
+            stack.extend(node.args)
+        elif isinstance(node, LookupCall):
+            stack.append(node.arg)
+    return False
 
 
 def control_values(spec: ModelSpec, defaults: dict) -> dict:

@@ -92,8 +92,12 @@ def integrate(
         Lookup name to ``(xs, ys)``, replacing that lookup's points.
     rtol, atol
         Tolerances of the ``solve_ivp`` methods.
-    scenario, seed
+    scenario
         Recorded in the Dataset's attributes.
+    seed
+        Recorded too; with RANDOM functions in the model, run ``r`` draws
+        from the stream keyed by ``seed`` and ``r``, so that the same seed
+        and parameter sets give the same numbers.
     workers
         Processes to split the runs over (at least 2,000 runs each); the
         number of cores when ``None``. Results do not depend on it.
@@ -116,7 +120,7 @@ def integrate(
         raise ParameterError(f"unknown method '{method}'; choose one of {', '.join(METHODS)}")
     _check_discrete(model, method, time_step)
     params = by_element(model.spec, params or {})
-    c, _ = _constants(model, params)
+    c, _ = _constants(model, params, seed)
     table_values = _tables(model, tables or {})
     ctl = _overridden(model.controls, time_step, saveper, final_time)
     keep = _select(model, outputs)
@@ -260,7 +264,7 @@ def _check_discrete(model: CompiledModel, method: str, time_step) -> None:
         )
 
 
-def _constants(model: CompiledModel, params: dict):
+def _constants(model: CompiledModel, params: dict, seed=None):
     lengths = {np.size(v) for v in params.values() if np.ndim(v) > 0}
     if len(lengths) > 1:
         raise ParameterError(
@@ -304,6 +308,9 @@ def _constants(model: CompiledModel, params: dict):
                 "model is compiled (Vensim takes it at INITIAL TIME); change it in the .mdl"
             )
         c[index[el.key]] = arr
+    if model.noise_row is not None:
+        # each parameter set's key for the RANDOM functions: its number, and the seed
+        c[model.noise_row] = np.arange(n_runs) + (0 if seed is None else int(seed)) * 2.0**32
     return c, n_runs
 
 
@@ -332,7 +339,10 @@ def _tables(model: CompiledModel, tables: dict) -> tuple:
 def _select(model: CompiledModel, outputs) -> list:
     if outputs is None:
         return list(model.outputs)
-    wanted = {find_element(model, name).key for name in outputs}
+    wanted = set()
+    for name in outputs:  # a subscripted variable's name stands for all its elements
+        members = model.spec.array(name)
+        wanted |= {el.key for el in members.values()} or {find_element(model, name).key}
     kept = [o for o in model.outputs if o[0] in wanted]
     missing = wanted - {o[0] for o in kept}
     if missing:

@@ -216,10 +216,24 @@ FUNCTIONS = {
     "ramp": (2, 3),
     "pulse": (2,),
     "pulse_train": (4,),
+    # the reader adds a last argument to each: the call's own stream (see RANDOM)
+    "random_0_1": (0,),
+    "random_uniform": (3,),
+    "random_normal": (5,),
+    "random_exponential": (5,),
+    "random_triangular": (6,),
 }
 
+# Functions that draw a new number at every evaluation, from a stream of their own
+RANDOM = frozenset(
+    {"random_0_1", "random_uniform", "random_normal", "random_exponential", "random_triangular"}
+)
+
 # Functions that read the clock without naming Time.
-TIME_FUNCTIONS = frozenset({"step", "ramp", "pulse", "pulse_train"})
+# the row of c that holds each run's key for the RANDOM functions
+NOISE = "_noise"
+
+TIME_FUNCTIONS = frozenset({"step", "ramp", "pulse", "pulse_train"}) | RANDOM
 
 
 def references(expr) -> set:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from sim.engine.errors import ModelError
 from sim.engine.names import vensim_key
-from sim.engine.spec import Call, Element, Lookup, LookupCall, Num, Op, Ref, Stateful
+from sim.engine.spec import RANDOM, Call, Element, Lookup, LookupCall, Num, Op, Ref, Stateful
 
 # reductions over a range! and how their terms combine
 REDUCTIONS = {"sum": "+", "prod": "*", "vmin": "min", "vmax": "max"}
@@ -257,6 +257,7 @@ class Expander:
     defined: set
     binding: dict
     renamed: dict
+    salt: int = 0  # 1 + this copy's number for a subscripted equation, else 0
 
     def expr(self, node):
         """Return ``node`` with every subscript resolved and every reduction unrolled."""
@@ -269,6 +270,11 @@ class Expander:
             return self.reduce(node)
         if isinstance(node, Call) and node.fn == "elmcount":
             return self.elmcount(node)
+        if isinstance(node, Call) and node.fn in RANDOM and self.salt:
+            # each element draws from a stream of its own
+            *args, site = node.args
+            stream = Num(site.value + 1e6 * self.salt)
+            return Call(node.fn, (*(self.expr(a) for a in args), stream))
         if isinstance(node, Op | Call):
             return dataclasses.replace(node, args=tuple(self.expr(a) for a in node.args))
         return node
@@ -453,11 +459,13 @@ def expand(path: str, ranges: Ranges, parsed: list) -> tuple:
     families = _families(ranges, copies)
     elements, statefuls, lookups = [], [], []
     cells: dict = {}  # a constant array's position of each copy
+    keys = set(defined)
     for index, (p, binding, elems) in enumerate(copies):
         key = element_key(p.element.key, elems)
         owner = _display(ranges, p.element.name, elems)
         renamed = {s.key: element_key(s.key, elems) for s in p.statefuls}
-        ex = Expander(path, owner, ranges, arrays, set(defined), binding, renamed)
+        salt = index + 1 if p.subs else 0
+        ex = Expander(path, owner, ranges, arrays, keys, binding, renamed, salt)
         el = p.element
         changes = {"name": owner, "key": key}
         if p.subs:

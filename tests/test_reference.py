@@ -9,6 +9,7 @@ import pytest
 
 import sim
 from sim.engine.spec import FUNCTIONS, Call, LookupCall, Op
+from sim.engine.vectors import VECTOR_FUNCTIONS
 
 from conftest import MODELS
 from pysd_reference import compare, pysd_run
@@ -53,35 +54,39 @@ def test_test_models_exercise_every_supported_function():
     # with the models checked by hand or by distribution (by_hand/, random/)
     for mdl in sorted(MODELS.rglob("*.mdl")):
         used |= _used(sim.read_mdl(mdl))
-    wanted = set(FUNCTIONS) | {
-        "+",
-        "-",
-        "*",
-        "/",
-        "^",
-        "neg",
-        "=",
-        "<>",
-        "<",
-        "<=",
-        ">",
-        ">=",
-        "and",
-        "or",
-        "not",
-        "inline lookup",
-        "named lookup",
-        "stateful:smooth",
-        "stateful:delay",
-        "stateful:delay_n",
-        "stateful:trend",
-        "stateful:initial",
-        "stateful:SMOOTH N",
-        "stateful:sample",
-        "stateful:delay_fixed",
-        "stateful:FORECAST",
-        "active initial",
-    }
+    wanted = (
+        set(FUNCTIONS)
+        | set(VECTOR_FUNCTIONS)
+        | {
+            "+",
+            "-",
+            "*",
+            "/",
+            "^",
+            "neg",
+            "=",
+            "<>",
+            "<",
+            "<=",
+            ">",
+            ">=",
+            "and",
+            "or",
+            "not",
+            "inline lookup",
+            "named lookup",
+            "stateful:smooth",
+            "stateful:delay",
+            "stateful:delay_n",
+            "stateful:trend",
+            "stateful:initial",
+            "stateful:SMOOTH N",
+            "stateful:sample",
+            "stateful:delay_fixed",
+            "stateful:FORECAST",
+            "active initial",
+        }
+    )
     assert wanted - used == set()
 
 

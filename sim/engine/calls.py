@@ -14,6 +14,7 @@ from sim.engine.cursor import NUMBER, ParseError
 from sim.engine.errors import ModelError
 from sim.engine.expressions import ExpressionParser
 from sim.engine.spec import FUNCTIONS, RANDOM, Call, Lookup, LookupCall, Num, Op, Ref, Stateful
+from sim.engine.vectors import VECTOR_FUNCTIONS
 
 # name → (kind, spelling in messages, number of arguments, fixed order or None).
 # The fixed-order forms take their initial value from the input unless an
@@ -115,6 +116,8 @@ class EquationReader(ExpressionParser):
             self.unsupported("INTEG inside a larger expression (INTEG must be the whole equation)")
         if fn in ARRAY_FUNCTIONS:
             return Call(fn, tuple(self.arguments(spelling, 1)))
+        if fn in VECTOR_FUNCTIONS:
+            return Call(fn, tuple(self.arguments(spelling, VECTOR_FUNCTIONS[fn][0])))
         if fn == "active_initial":
             return Call(fn, tuple(self.arguments(spelling, 2)))
         if fn == "get_time_value":

@@ -31,6 +31,12 @@ _NUMPY_FUNCS = {
     "zidz": "_zidz",
     "modulo": "_modulo",
     "quantum": "_quantum",
+    "vector_sort_order": "_vector_sort_order",
+    "vector_rank": "_vector_rank",
+    "vector_reorder": "_vector_reorder",
+    "vector_select": "_vector_select",
+    "invert_matrix": "_invert_matrix",
+    "allocate_by_priority": "_allocate_by_priority",
 }
 _BINARY = {
     "+": "+",

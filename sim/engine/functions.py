@@ -5,6 +5,8 @@ Each takes and returns numpy arrays (or scalars) shaped like one state row,
 operation for operation, so that Euler runs equal PySD's to rounding.
 """
 
+import warnings
+
 import numpy as np
 from scipy.special import ndtr, ndtri
 
@@ -118,12 +120,147 @@ def random_triangular(t, keys, low, high, start, peak, end, seed, stream):
     return np.where(p <= (peak - start) / (end - start), left, right)
 
 
+# --- functions of whole arrays (sim.engine.vectors passes every element) ----------
+
+
+def _rows(values) -> np.ndarray:
+    """Stack elements (each a number or one value per run) into ``(elements, runs)``."""
+    return np.stack(np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, float)) for v in values)))
+
+
+def _order(values, direction) -> np.ndarray:
+    order = np.argsort(_rows(values), axis=0)
+    # ascending where direction > 0, descending elsewhere (per run)
+    return np.where(np.asarray(direction) > 0, order, order[::-1])
+
+
+def vector_sort_order(i, n, direction, *values):
+    """VECTOR SORT ORDER: the 0-based position of the ``i``-th smallest (or largest) element."""
+    return _order(values, direction)[int(i)].astype(float)
+
+
+def vector_rank(i, n, direction, *values):
+    """VECTOR RANK: the 1-based rank of element ``i``."""
+    return (np.argsort(_order(values, direction), axis=0)[int(i)] + 1).astype(float)
+
+
+def vector_reorder(i, n, *values):
+    """VECTOR REORDER: the element at the 0-based position the second array gives for ``i``."""
+    n = int(n)
+    vec, pos = _rows(values[:n]), _rows(values[n:])
+    at = pos[int(i)].astype(int)
+    return np.take_along_axis(vec, at[None, :], axis=0)[0]
+
+
+def vector_select(missing, action, error, n, *values):
+    """VECTOR SELECT over the elements given: PySD's numerical and error actions.
+
+    An error action that the selection violates (1: none selected, 2: more
+    than one, 3: either) gives NaN, which stops the run with the variable named.
+    """
+    n = int(n)
+    sel, vals = _rows(values[:n]), _rows(values[n:])
+    action, error = int(np.ravel(action)[0]), int(np.ravel(error)[0])
+    chosen = sel != 0
+    if action in range(5):
+        array = sel * vals
+    elif action == 5:
+        array = vals**sel
+    else:
+        array = vals
+    array = np.where(chosen, array, np.nan)
+    reduce = {0: np.nansum, 6: np.nansum, 1: np.nanprod, 5: np.nanprod, 7: np.nanprod}
+    reduce |= {2: np.nanmin, 8: np.nanmin, 3: np.nanmax, 9: np.nanmax, 4: np.nanmean}
+    reduce |= {10: np.nanmean}
+    none = ~chosen.any(axis=0)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: set below
+        out = reduce[action](np.where(none, 0.0, array), axis=0)
+    out = np.where(none, missing, out)
+    bad = (none & (error in (1, 3))) | ((chosen.sum(axis=0) > 1) & (error in (2, 3)))
+    return np.where(bad, np.nan, out)
+
+
+def invert_matrix(i, j, n, *cells):
+    """INVERT MATRIX: cell ``(i, j)`` of the inverse of the ``n`` x ``n`` matrix of each run."""
+    n = int(n)
+    m = _rows(cells).reshape(n, n, -1).transpose(2, 0, 1)
+    with np.errstate(all="ignore"):
+        try:
+            inv = np.linalg.inv(m)
+        except np.linalg.LinAlgError:  # a singular matrix in some run: NaN there
+            inv = np.stack([_inverse_or_nan(a) for a in m])
+    return inv[:, int(i), int(j)]
+
+
+def _inverse_or_nan(a):
+    try:
+        return np.linalg.inv(a)
+    except np.linalg.LinAlgError:
+        return np.full_like(a, np.nan)
+
+
+def allocate_by_priority(i, n, width, supply, *values):
+    """ALLOCATE BY PRIORITY: the share of ``supply`` element ``i`` gets (PySD's algorithm)."""
+    n = int(n)
+    request, priority = _rows(values[:n]), _rows(values[n:])
+    width = np.broadcast_to(np.asarray(width, dtype=float), request.shape[1:])
+    supply = np.broadcast_to(np.asarray(supply, dtype=float), request.shape[1:])
+    out = np.empty(request.shape[1])
+    for r in range(request.shape[1]):
+        out[r] = _by_priority_1d(request[:, r], priority[:, r], width[r], supply[r])[int(i)]
+    return out
+
+
+def _by_priority_1d(request, priority, width, supply):
+    """PySD's ``_allocate_by_priority_1d`` (pysd/py_backend/allocation.py), step for step."""
+    if np.any(request < 0) or width <= 0 or supply < 0:
+        return np.full_like(request, np.nan)
+    if supply >= np.sum(request):
+        return request.copy()
+    if supply == 0:
+        return np.zeros_like(request)
+    is_0 = request == 0
+    sort = (-priority[~is_0]).argsort()
+    request = request[~is_0].astype(float)[sort]
+    priority = priority[~is_0][sort]
+    out_return = np.zeros_like(is_0, dtype=float)
+    out = np.zeros_like(request, dtype=float)
+    distances = np.full_like(request, np.nan, dtype=float)
+    distances[:-1] = np.minimum(-np.diff(priority) / width, 1) * request[:-1]
+    active = np.zeros_like(request, dtype=bool)
+    active[0] = True
+    c_i = 0
+    with np.errstate(all="ignore"):
+        while supply > 0:
+            slopes = request * active
+            slopes /= np.sum(slopes)
+            dx_next_top = np.nanmin((request - out)[active] / slopes[active])
+            dx_next_start = (distances[c_i] - out[c_i]) / slopes[c_i]
+            dx = np.nanmin((dx_next_top, dx_next_start, supply))
+            out += slopes * dx
+            if np.isclose(dx, dx_next_start, rtol=1e-10, atol=1e-16):
+                c_i += 1
+                active[c_i] = True
+            if dx == dx_next_top:
+                active[out == request] = False
+            supply -= dx
+    out_return[~is_0] = out[sort.argsort()]
+    return out_return
+
+
 NAMESPACE = {
     "np": np,
     "_xidz": xidz,
     "_zidz": zidz,
     "_modulo": modulo,
     "_quantum": quantum,
+    "_vector_sort_order": vector_sort_order,
+    "_vector_rank": vector_rank,
+    "_vector_reorder": vector_reorder,
+    "_vector_select": vector_select,
+    "_invert_matrix": invert_matrix,
+    "_allocate_by_priority": allocate_by_priority,
     "_random_0_1": random_0_1,
     "_random_uniform": random_uniform,
     "_random_normal": random_normal,

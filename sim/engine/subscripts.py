@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from sim.engine.errors import ModelError
 from sim.engine.names import vensim_key
 from sim.engine.spec import RANDOM, Call, Element, Lookup, LookupCall, Num, Op, Ref, Stateful
+from sim.engine.vectors import VECTOR_FUNCTIONS, expand_vector_call
 
 # reductions over a range! and how their terms combine
 REDUCTIONS = {"sum": "+", "prod": "*", "vmin": "min", "vmax": "max"}
@@ -270,6 +271,8 @@ class Expander:
             return self.reduce(node)
         if isinstance(node, Call) and node.fn == "elmcount":
             return self.elmcount(node)
+        if isinstance(node, Call) and node.fn in VECTOR_FUNCTIONS:
+            return expand_vector_call(self, node)
         if isinstance(node, Call) and node.fn in RANDOM and self.salt:
             # each element draws from a stream of its own
             *args, site = node.args

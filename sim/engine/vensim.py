@@ -48,6 +48,7 @@ from sim.engine.subscripts import (
     lhs_elements,
     read_ranges,
 )
+from sim.engine.vectors import VECTOR_FUNCTIONS
 
 
 def read_mdl(path: str | Path) -> ModelSpec:
@@ -109,7 +110,9 @@ def _subscripted(parsed: list) -> bool:
         node = stack.pop()
         if isinstance(node, Ref | LookupCall) and node.subs:
             return True
-        if isinstance(node, Call) and (node.fn in REDUCTIONS or node.fn == "elmcount"):
+        if isinstance(node, Call) and (
+            node.fn in REDUCTIONS or node.fn == "elmcount" or node.fn in VECTOR_FUNCTIONS
+        ):
             return True
         if isinstance(node, Op | Call):
             stack.extend(node.args)

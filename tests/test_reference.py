@@ -33,6 +33,7 @@ def _used(spec) -> set:
     used = {f"stateful:{s.function}" for s in spec.statefuls}
     used |= {f"stateful:{s.kind}" for s in spec.statefuls}
     used |= {"active initial" for el in spec.elements if el.kind != "stock" and el.init}
+    used |= {"macro" for el in spec.elements if el.hidden}
     stack = [e for el in spec.elements for e in (el.expr, el.init) if e is not None]
     stack += [e for s in spec.statefuls for e in (s.input, s.time, s.init)]
     while stack:

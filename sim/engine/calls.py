@@ -62,6 +62,9 @@ class EquationReader(ExpressionParser):
         self.statefuls: list[Stateful] = []
         self.lookups: list[Lookup] = []
         self.random_calls = 0
+        # macros by key, and the function that makes a copy of one for a call
+        self.macros: dict = {}
+        self.macro_call = None
 
     def stock(self):
         """Parse an equation ``INTEG(flow, init)``; return ``None`` if it is not one."""
@@ -100,6 +103,8 @@ class EquationReader(ExpressionParser):
     def call(self, fn: str, subs: tuple = ()):
         """Parse a call to ``fn`` after its ``(``: a lookup, a stateful or a function."""
         spelling = fn.replace("_", " ").upper()
+        if fn in self.macros:
+            return self.macro_call(fn, self.arguments(spelling, None))
         if subs and fn not in self.defined:
             self.unsupported(f"subscripts on the function {spelling}")
         if fn in self.defined:

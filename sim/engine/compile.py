@@ -169,7 +169,7 @@ def _outputs(spec: ModelSpec, layout: Layout, dyn_keys: list) -> tuple:
     dyn_index = {k: i for i, k in enumerate(dyn_keys)}
     outputs = []
     for el in spec.elements:
-        if el.kind in ("lookup", "control"):
+        if el.kind in ("lookup", "control") or el.hidden:
             continue
         if el.kind == "stock":
             outputs.append((el.key, "state", layout.state_row[el.key]))

@@ -123,6 +123,8 @@ class Element:
     # ((range, element), ...) pairs, in the order of the variable's ranges
     base: str = ""
     coords: tuple = ()
+    # a variable inside a copy of a macro: computed, not an output
+    hidden: bool = False
 
     @property
     def source(self) -> str:

@@ -28,6 +28,7 @@ from pathlib import Path
 from sim.engine.calls import EquationReader
 from sim.engine.cursor import NAME, NUMBER, SPACE, ParseError
 from sim.engine.errors import ModelError, UnsupportedFunctionError
+from sim.engine.macros import Instances, cut_macros, instantiate
 from sim.engine.names import python_name, suggestion, vensim_key
 from sim.engine.spec import (
     CONTROL_KEYS,
@@ -73,13 +74,16 @@ def read_mdl(path: str | Path) -> ModelSpec:
     if not path.is_file():
         raise ModelError(f"{path}: no such model file; give the path of a Vensim .mdl file")
     raw = path.read_bytes()
-    text = raw.decode("utf-8", errors="replace")
+    text, macros = cut_macros(str(path), raw.decode("utf-8", errors="replace"))
     entries = split_entries(str(path), text)
     range_defs = [(e.name, e.definition, e.rhs) for e in entries if e.definition in (":", "<->")]
     entries = [e for e in entries if e.definition not in (":", "<->")]
     ranges = read_ranges(str(path), range_defs) if range_defs else NO_RANGES
     reader = EquationReader(str(path), {vensim_key(e.name) for e in entries})
+    instances = Instances(macros)
+    _with_macros(reader, instances)
     parsed = [_parsed(reader, text, entry) for entry in entries]
+    parsed += [Parsed(el, (), (), ()) for el in instances.elements]
     if any(p.subs for p in parsed) or range_defs or _subscripted(parsed):
         elements, statefuls, lookups = expand(str(path), ranges, parsed)
         named = {p.table.key for p in parsed if p.table is not None}
@@ -100,6 +104,27 @@ def read_mdl(path: str | Path) -> ModelSpec:
         lookups=tuple(lookups),
         ranges=ranges if range_defs else None,
     )
+
+
+def _with_macros(reader: EquationReader, instances: Instances) -> None:
+    """Let ``reader`` expand calls of the model's macros (each call a hidden copy)."""
+    reader.macros = instances.macros
+
+    def call(fn: str, args: list):
+        def parse(body: str) -> list:
+            entries = split_entries(reader.path, body)
+            sub = EquationReader(reader.path, {vensim_key(e.name) for e in entries})
+            sub.statefuls, sub.lookups = reader.statefuls, reader.lookups
+            sub.random_calls = reader.random_calls
+            _with_macros(sub, instances)
+            elements = [_element(sub, body, e) for e in entries]
+            reader.random_calls = sub.random_calls
+            return elements
+
+        made = (reader.statefuls, reader.lookups)
+        return instantiate(reader.path, instances, instances.macros[fn], args, parse, made)
+
+    reader.macro_call = call
 
 
 def _subscripted(parsed: list) -> bool:
@@ -204,8 +229,6 @@ def split_entries(path: str, text: str) -> list[Entry]:
     # the sketch begins at \\\---/// (most Vensim versions) or \\---/// (some save two)
     sketch = re.search(r"\\{2,3}---///", text)
     end = sketch.start() if sketch else len(text)
-    if re.search(r":MACRO:", text[start:end], re.IGNORECASE):
-        raise ModelError(f"{path}: macros are not supported; inline the macro's equations")
     entries: list[Entry] = []
     seen: dict = {}
     pos = start
@@ -455,7 +478,7 @@ def set_constants(path: str | Path, values: dict, note: str) -> str:
     """
     path = Path(path)
     text = path.read_text(encoding="utf-8")
-    entries = split_entries(str(path), text)
+    entries = split_entries(str(path), cut_macros(str(path), text)[0])
     plain = {vensim_key(e.name): e for e in entries if not e.subs}
     edits, noted = [], set()
     marker = note.split()[0]

@@ -35,6 +35,9 @@ def pysd_run(mdl: Path, tmp_path: Path, params: dict | None = None) -> pd.DataFr
 
     copy = tmp_path / mdl.name
     shutil.copy(mdl, copy)
+    for name in set(re.findall(r"'([^'/]+\.(?:xlsx|csv|tab|txt))'", mdl.read_text())):
+        if (mdl.parent / name).is_file():  # the files GET XLS/DIRECT read, beside it
+            shutil.copy(mdl.parent / name, tmp_path / name)
     with warnings.catch_warnings():
         # PySD warns on lookups held outside their x range, as Vensim does
         warnings.simplefilter("ignore")

@@ -89,7 +89,7 @@ def test_not_a_model(run_cli, tmp_path):
 
 def test_unsupported_function_names_function_and_variable(run_cli, tmp_path):
     line = _bad(run_cli, tmp_path, "simulate", BAD / "unsupported_function.mdl")
-    assert "'noise' uses the function RANDOM UNIFORM" in line
+    assert "'noise' uses the function GAME" in line
 
 
 def test_algebraic_cycle(run_cli, tmp_path):

@@ -146,3 +146,73 @@ def test_random_draws_are_reproducible_per_run_and_seed_and_independent_of_chunk
     assert not np.array_equal(_one(seeded, "noisy_stock"), _one(alone, "noisy_stock"))
     regional = alone["regional_draw"].isel(run=0)
     assert not np.array_equal(regional.sel(region="north"), regional.sel(region="south"))
+
+
+# --- GET XLS / GET DIRECT -------------------------------------------------------------
+
+EXTERNAL = MODELS / "external_data.mdl"
+
+
+def _copy_external(tmp_path):
+    import shutil
+
+    for name in ("external_data.mdl", "external_data.xlsx", "external_data.csv"):
+        shutil.copy(MODELS / name, tmp_path / name)
+    return tmp_path / "external_data.mdl"
+
+
+def test_data_is_interpolated_and_held_after_its_last_time():
+    ds = sim.simulate(sim.load_model(EXTERNAL))
+    arrivals = ds["arrivals"].isel(run=0)
+    # the sheet: (0, 10), (2, 14), (5, 11), (8, 20), (10, 18)
+    assert float(arrivals.sel(time=1.0)) == 12.0
+    assert float(arrivals.sel(time=3.5)) == 12.5
+    assert float(arrivals.sel(time=12.0)) == 18.0
+    price = ds["price"].isel(run=0)  # the .csv: (0, 100), (3, 120), (6, 90), (12, 150)
+    assert float(price.sel(time=1.5)) == 110.0
+
+
+def test_constants_are_read_along_a_row_down_a_column_and_as_a_block():
+    spec = sim.read_mdl(EXTERNAL)
+    assert spec.element("scale").expr.value == 2.5
+    assert spec.element("rate").expr.value == 0.04
+    assert [spec.element(f"weights[{r}]").expr.value for r in ("north", "south", "east")] == [
+        1.0,
+        2.0,
+        3.0,
+    ]
+    assert spec.element("shares[east]").expr.value == 0.125
+    assert spec.element("table[high,south]").expr.value == 5.0
+
+
+def test_the_model_hash_covers_the_files_it_reads(tmp_path):
+    mdl = _copy_external(tmp_path)
+    before = sim.read_mdl(mdl).sha256
+    csv_file = tmp_path / "external_data.csv"
+    csv_file.write_text(csv_file.read_text().replace("0,100", "0,101"))
+    assert sim.read_mdl(mdl).sha256 != before
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("'external_data.csv', ',', 'A'", "'missing.csv', ',', 'A'", r"reads 'missing.csv'"),
+        ("'inputs', 'D2'", "'nowhere', 'D2'", r"reads sheet 'nowhere'"),
+        ("'inputs', 'D2'", "'inputs', 'A1'", r"holds 'year', not a number"),
+        ("'inputs', 'D2'", "'inputs', 'my range'", r"named cell ranges are not supported"),
+        ("arrivals:=", "arrivals :HOLD BACKWARD: :=", r"interpolates data"),
+    ],
+)
+def test_bad_external_references_are_one_clear_error(tmp_path, old, new, message):
+    mdl = _copy_external(tmp_path)
+    text = mdl.read_text()
+    assert old in text
+    mdl.write_text(text.replace(old, new, 1))
+    with pytest.raises(ModelError, match=message):
+        sim.read_mdl(mdl)
+
+
+def test_a_data_variable_without_a_file_is_refused(tmp_path):
+    mdl = write_mdl(tmp_path / "d.mdl", "y := 1 ~ dmnl ~ |")
+    with pytest.raises(ModelError, match=r"'y' is a data variable without GET XLS DATA"):
+        sim.read_mdl(mdl)

@@ -64,10 +64,10 @@ def test_unknown_reference_suggests_names(tmp_path):
 @pytest.mark.parametrize(
     ("equation", "function"),
     [
-        ("noise = RANDOM UNIFORM(0, 1, 0) ~ dmnl ~ |", "RANDOM UNIFORM"),
-        ("held = SAMPLE IF TRUE(Time > 1, Time, 0) ~ Year ~ |", "SAMPLE IF TRUE"),
-        ("late = DELAY FIXED(Time, 1, 0) ~ Year ~ |", "DELAY FIXED"),
-        ("quant = QUANTUM(Time, 2) ~ Year ~ |", "QUANTUM"),
+        ("played = GAME(Time) ~ Year ~ |", "GAME"),
+        ("value = NPV(Time, 0.05, 0, 1) ~ Year ~ |", "NPV"),
+        ("at = GET DATA AT TIME(Time, 2) ~ Year ~ |", "GET DATA AT TIME"),
+        ("share = ALLOCATE AVAILABLE(Time, 1, 2) ~ Year ~ |", "ALLOCATE AVAILABLE"),
     ],
 )
 def test_unsupported_function_names_function_and_variable(tmp_path, equation, function):

@@ -229,7 +229,7 @@ def test_text_after_the_last_equation_is_an_error(tmp_path):
     [
         ("1 + INTEG(a, 1)", "INTEG inside a larger expression"),
         ("INTEG(a, 1) * 2", "INTEG inside a larger expression"),
-        ("GET XLS CONSTANTS('f.xlsx', 'tab', 'B2')", "the function GET XLS CONSTANTS"),
+        ("1 + GET XLS CONSTANTS('f.xlsx', 'tab', 'B2')", "the function GET XLS CONSTANTS"),
     ],
 )
 def test_unsupported_constructs_are_named(tmp_path, rhs, what):

@@ -62,6 +62,7 @@ class EquationReader(ExpressionParser):
         self.statefuls: list[Stateful] = []
         self.lookups: list[Lookup] = []
         self.random_calls = 0
+        self.files: set = set()  # the spreadsheets GET XLS/DIRECT read
         # macros by key, and the function that makes a copy of one for a call
         self.macros: dict = {}
         self.macro_call = None

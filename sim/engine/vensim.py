@@ -25,6 +25,7 @@ import hashlib
 import re
 from pathlib import Path
 
+from sim.engine import external
 from sim.engine.calls import EquationReader
 from sim.engine.cursor import NAME, NUMBER, SPACE, ParseError
 from sim.engine.errors import ModelError, UnsupportedFunctionError
@@ -34,6 +35,7 @@ from sim.engine.spec import (
     CONTROL_KEYS,
     Call,
     Element,
+    Lookup,
     LookupCall,
     ModelSpec,
     Num,
@@ -82,7 +84,7 @@ def read_mdl(path: str | Path) -> ModelSpec:
     reader = EquationReader(str(path), {vensim_key(e.name) for e in entries})
     instances = Instances(macros)
     _with_macros(reader, instances)
-    parsed = [_parsed(reader, text, entry) for entry in entries]
+    parsed = [_parsed(reader, text, entry, ranges) for entry in entries]
     parsed += [Parsed(el, (), (), ()) for el in instances.elements]
     if any(p.subs for p in parsed) or range_defs or _subscripted(parsed):
         elements, statefuls, lookups = expand(str(path), ranges, parsed)
@@ -96,9 +98,13 @@ def read_mdl(path: str | Path) -> ModelSpec:
         )
     elements = mark_flows(elements)
     check_names(str(path), elements, statefuls, lookups)
+    # the files a model reads are part of it: its hash covers them
+    digest = hashlib.sha256(raw)
+    for file in sorted(reader.files):
+        digest.update(file.read_bytes())
     return ModelSpec(
         path=str(path),
-        sha256=hashlib.sha256(raw).hexdigest(),
+        sha256=digest.hexdigest(),
         elements=tuple(elements),
         statefuls=tuple(statefuls),
         lookups=tuple(lookups),
@@ -127,6 +133,53 @@ def _with_macros(reader: EquationReader, instances: Instances) -> None:
     reader.macro_call = call
 
 
+def _external(reader: EquationReader, entry: "Entry", ref, ranges) -> Parsed:
+    """Read a GET XLS/DIRECT call's numbers now; return the equation they make."""
+    path, name = reader.path, entry.name
+    reader.files.add(ref.file)
+    common = _common(reader.path, entry)
+    if ref.kind == "constants" and entry.definition in ("=", "=="):
+        sizes = [len(ranges.elements[s]) for s in entry.subs if s in ranges.elements]
+        if len(sizes) > 2:
+            raise ModelError(f"{path}: '{name}' reads constants for more than two ranges")
+        shape = (sizes[0], sizes[1]) if len(sizes) == 2 else (1, sizes[0] if sizes else 1)
+        rows = external.constants(path, name, ref, shape)
+        values = tuple(tuple(r) for r in rows)
+        el = Element(kind="constant", expr=Num(values[0][0]), **common)
+        return Parsed(el, entry.subs, entry.excepts, (), values if entry.subs else None)
+    if entry.subs:
+        raise ModelError(
+            f"{path}: '{name}' is subscripted and reads {ref.kind} from a file; brainsim reads "
+            "subscripted constants only: give each element its own lookup or data"
+        )
+    xs, ys = external.series(path, name, ref)
+    if ref.kind == "lookups" and entry.definition == "(":
+        table = Lookup(key=common["key"], xs=xs, ys=ys)
+        reader.lookups.append(table)
+        return Parsed(Element(kind="lookup", expr=None, **common), (), (), (), table=table)
+    if ref.kind == "data" and entry.definition == ":=":
+        table = Lookup(key=f"_data_{common['key']}", xs=xs, ys=ys)
+        reader.lookups.append(table)
+        expr = LookupCall(table.key, Ref("time"))
+        return Parsed(Element(kind="auxiliary", expr=expr, **common), (), (), ())
+    raise ModelError(
+        f"{path}: '{name}' uses GET ... {ref.kind.upper()} where it cannot: CONSTANTS after "
+        "'=', LOOKUPS in a lookup definition name( ... ), DATA after ':='"
+    )
+
+
+def _common(path: str, entry: "Entry") -> dict:
+    units, limits = _units_and_limits(path, entry.name, entry.units)
+    return {
+        "name": entry.name,
+        "key": vensim_key(entry.name),
+        "py_name": python_name(entry.name),
+        "units": units,
+        "limits": limits,
+        "doc": _one_line(entry.doc),
+    }
+
+
 def _subscripted(parsed: list) -> bool:
     """Whether any equation subscripts a reference or calls a reduction (needs expanding)."""
     stack = [e for p in parsed for e in (p.element.expr, p.element.init) if e is not None]
@@ -146,9 +199,18 @@ def _subscripted(parsed: list) -> bool:
     return False
 
 
-def _parsed(reader: EquationReader, text: str, entry: "Entry") -> Parsed:
+def _parsed(reader: EquationReader, text: str, entry: "Entry", ranges=NO_RANGES) -> Parsed:
     """Parse one equation, keeping what expanding its subscripts needs."""
     first_stateful, first_lookup = len(reader.statefuls), len(reader.lookups)
+    ref = external.parse_call(reader.path, entry.name, entry.rhs)
+    if ref is not None:
+        return _external(reader, entry, ref, ranges)
+    if entry.definition == ":=":
+        raise UnsupportedFunctionError(
+            f"{reader.path}: '{entry.name}' is a data variable without GET XLS DATA or GET "
+            "DIRECT DATA (its data would come from a .vdf); give it as GET DIRECT DATA of a "
+            ".csv or as a lookup of Time"
+        )
     values = _constant_array(entry.rhs) if entry.subs and entry.definition != "(" else None
     if values is not None:
         units, limits = _units_and_limits(reader.path, entry.name, entry.units)
@@ -212,7 +274,7 @@ class Entry:
     """One ``name = expression ~ units ~ comment |`` of the file, not yet parsed."""
 
     name: str
-    definition: str  # "=", "==" or "(" (a lookup table)
+    definition: str  # "=", "==", "(" (a lookup table), ":=" (data), ":" or "<->" (a range)
     rhs: str
     offset: int  # where ``rhs`` starts in the file
     units: str
@@ -313,12 +375,9 @@ def _entry(path, text, eq, eq_at, units, doc, doc_at) -> Entry | None:
         if sign.upper().startswith(mark):
             return None  # reality checks are not part of a run (as in PySD)
     subs, excepts = (), ()
-    if sign.startswith("<->") or (sign.startswith(":") and not _KEYWORD.match(sign)):
-        if sign.startswith(":="):
-            raise UnsupportedFunctionError(
-                f"{path}: '{name}' is a data variable, which brainsim does not support; "
-                "give it as a lookup of Time instead"
-            )
+    if sign.startswith("<->") or (
+        sign.startswith(":") and not _KEYWORD.match(sign) and not sign.startswith(":=")
+    ):
         mark = "<->" if sign.startswith("<->") else ":"
         return Entry(name, mark, sign[len(mark) :], rest_at, units, doc, doc_at)
     if sign.startswith("["):
@@ -340,10 +399,17 @@ def _entry(path, text, eq, eq_at, units, doc, doc_at) -> Entry | None:
             sign = sign.lstrip()
         skipped = len(rest) - len(sign)
     if sign.startswith(":=") or _KEYWORD.match(sign):
-        raise UnsupportedFunctionError(
-            f"{path}: '{name}' is a data variable, which brainsim does not support; "
-            "give it as a lookup of Time instead"
-        )
+        keyword = _KEYWORD.match(sign)
+        if keyword and keyword.group().upper().replace(" ", "") != ":INTERPOLATE:":
+            raise UnsupportedFunctionError(
+                f"{path}: data variable '{name}' asks for {keyword.group().strip()}; brainsim "
+                "interpolates data (:INTERPOLATE:, the default) only"
+            )
+        sign = sign[keyword.end() :].lstrip() if keyword else sign
+        if not sign.startswith(":="):
+            raise ModelError(f"{path}:{_line(text, rest_at)}: expected ':=' after '{name}'")
+        skip = len(rest) - len(sign) + 2
+        return Entry(name, ":=", rest[skip:], rest_at + skip, units, doc, doc_at, subs, excepts)
     for definition in ("==", "=", "("):
         if sign.startswith(definition):
             skip = skipped + (0 if definition == "(" else len(definition))

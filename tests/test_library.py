@@ -216,3 +216,41 @@ def test_a_data_variable_without_a_file_is_refused(tmp_path):
     mdl = write_mdl(tmp_path / "d.mdl", "y := 1 ~ dmnl ~ |")
     with pytest.raises(ModelError, match=r"'y' is a data variable without GET XLS DATA"):
         sim.read_mdl(mdl)
+
+
+# --- control variables that change during the run --------------------------------------
+
+CHANGING = MODELS / "changing_controls.mdl"
+
+
+def test_time_step_and_saveper_follow_their_equations_and_final_time_its_condition():
+    ds = sim.simulate(sim.load_model(CHANGING))
+    # saved every half year to Time 4, then every year; the stock passes 50 after Time 8
+    assert list(ds["time"].values) == [0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 5, 6, 7, 8]
+    per_step = _one(ds, "per_step") / _one(ds, "growth")
+    assert list(per_step[:6]) == [0.25] * 6  # TIME STEP in an equation: its value then
+    assert list(per_step[-3:]) == [0.125] * 3
+
+
+def test_each_run_stops_at_its_own_final_time_and_is_nan_after():
+    ds = sim.simulate(sim.load_model(CHANGING), {"threshold": [30.0, 60.0, 100.0]})
+    stock = ds["stock"].values[:, :]
+    last = [int(np.flatnonzero(~np.isnan(stock[:, r]))[-1]) for r in range(3)]
+    assert last[0] < last[1] < last[2]
+    for r, threshold in enumerate([30.0, 60.0, 100.0]):
+        assert stock[last[r], r] < threshold  # the last value saved before it passed
+    assert ds["time"].values[-1] == 11.0  # the last run decides how long the grid goes
+
+
+def test_changing_controls_refuse_what_needs_a_fixed_grid(tmp_path):
+    model = sim.load_model(CHANGING)
+    with pytest.raises(ParameterError, match="run it with method euler, not RK45"):
+        sim.simulate(model, method="RK45")
+    with pytest.raises(ParameterError, match="TIME STEP is an equation"):
+        sim.simulate(model, time_step=0.1)
+    with pytest.raises(ParameterError, match="yearly measures need a fixed time grid"):
+        sim.engine.simulate.grid_times(model)
+    bad = write_mdl(tmp_path / "b.mdl", "level = INTEG(1, 1) ~ widget ~ |")
+    bad.write_text(bad.read_text().replace("TIME STEP = 0.25", "TIME STEP = 0.01 * level"))
+    with pytest.raises(ModelError, match="TIME STEP depends on the model's state"):
+        sim.load_model(bad)

@@ -24,6 +24,7 @@ writes the functions; this module runs them and builds the
 :class:`CompiledModel`.
 """
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -92,6 +93,8 @@ class CompiledModel:
     discrete: bool = False
     # the row of c holding each run's key for the RANDOM functions, if any
     noise_row: int | None = None
+    # controls that change during the run, to their index in what evaluate returns
+    changing: dict = dataclasses.field(default_factory=dict)
 
     @property
     def n_states(self) -> int:
@@ -109,9 +112,10 @@ def compile_model(spec: ModelSpec) -> CompiledModel:
         constant number, or control values that do not define a run.
     """
     defaults = {el.key: el.expr.value for el in spec.of_kind("constant")}
-    controls = control_values(spec, defaults)
-    graph = EquationGraph(spec)
+    controls, changing = control_values(spec, defaults)
+    graph = EquationGraph(spec, changing)
     dynamic = graph.dynamic()
+    _check_changing(spec, graph, changing)
     # a DELAY N or SMOOTH N order is taken at INITIAL TIME and fixes the state's size
     env = {**defaults, "time": controls["initial_time"], "time_step": controls["time_step"]}
     layout = plan_layout(spec, env, dynamic)
@@ -120,7 +124,7 @@ def compile_model(spec: ModelSpec) -> CompiledModel:
     )
 
     stocks = [el.key for el in spec.of_kind("stock")]
-    computed = [el.key for el in spec.of_kind("auxiliary", "flow")]
+    computed = [el.key for el in spec.of_kind("auxiliary", "flow")] + sorted(changing)
     hidden = list(graph.statefuls)
     init_order = graph.sort(set(computed) | set(hidden) | set(stocks), "init")
     run_nodes = [k for k in computed if k in dynamic] + [k for k in hidden if k in dynamic]
@@ -129,7 +133,8 @@ def compile_model(spec: ModelSpec) -> CompiledModel:
     needed = graph.needed_for_rates(run_order, stocks)
     # a discrete state writes its next memory every step, needed or not
     discrete = {k for k in hidden if graph.statefuls[k].kind in DISCRETE}
-    rates_order = [k for k in run_order if k in needed or k in discrete]
+    # so are the controls that change: the time loop reads them every step
+    rates_order = [k for k in run_order if k in needed or k in discrete or k in changing]
 
     try:
         source = SourceWriter(spec, layout).module(init_order, run_order, dyn_keys, rates_order)
@@ -141,7 +146,7 @@ def compile_model(spec: ModelSpec) -> CompiledModel:
             f"{spec.path}: an equation is too long or too deeply nested to compile; "
             "split it into named variables"
         ) from None
-    return CompiledModel(
+    model = CompiledModel(
         spec=spec,
         param_keys=tuple(layout.params),
         defaults=np.array([defaults[k] for k in layout.params], dtype=float),
@@ -161,7 +166,67 @@ def compile_model(spec: ModelSpec) -> CompiledModel:
         fixed_keys=fixed,
         discrete=bool(discrete),
         noise_row=layout.const_row.get(NOISE),
+        changing={k: dyn_keys.index(k) for k in sorted(changing)},
     )
+    return _with_initial_controls(model) if changing else model
+
+
+def _check_changing(spec: ModelSpec, graph: EquationGraph, changing: frozenset) -> None:
+    """Refuse a TIME STEP or SAVEPER that depends on the state: all runs share one grid."""
+    for key in ("time_step", "saveper"):
+        if key not in changing:
+            continue
+        seen, todo = set(), [key]
+        while todo:
+            k = todo.pop()
+            if k in seen:
+                continue
+            seen.add(k)
+            el = graph.elements.get(k)
+            if k in graph.statefuls or (el is not None and el.kind == "stock"):
+                raise ModelError(
+                    f"{spec.path}: {key.upper().replace('_', ' ')} depends on the model's state "
+                    f"('{graph.label(k)}'); it may change with Time and constants only, so that "
+                    "every run shares one time grid (FINAL TIME may depend on the state)"
+                )
+            todo += list(graph.deps(k, "run"))
+    if changing and any(st.kind in DISCRETE for st in spec.statefuls) and "time_step" in changing:
+        raise ModelError(
+            f"{spec.path}: DELAY FIXED and SAMPLE IF TRUE need a TIME STEP that does not change"
+        )
+
+
+def _with_initial_controls(model: CompiledModel) -> CompiledModel:
+    """Fill in the changing controls' values at INITIAL TIME, from one run at the defaults."""
+    import dataclasses
+
+    c = np.empty((model.n_consts, 1))
+    c[: len(model.defaults), 0] = model.defaults
+    ctl = model.controls
+    start = tuple(
+        np.float64(ctl[k]) for k in ("initial_time", "final_time", "time_step", "saveper")
+    )
+    ctl_tuple = (*start, np.float64(0.0))
+    s, m = np.empty((model.n_states, 1)), np.empty((model.n_memory, 1))
+    with np.errstate(all="ignore"):
+        model.initialize(c, model.tables, ctl_tuple, s, m)
+        dyn = model.evaluate(
+            ctl_tuple[0],
+            s,
+            m,
+            c,
+            model.tables,
+            ctl_tuple,
+            np.empty_like(s),
+            np.empty_like(m),
+            True,
+        )
+    values = dict(ctl)
+    for key, i in model.changing.items():
+        values[key] = float(np.ravel(dyn[i])[0])
+    if not values["time_step"] > 0 or not values["saveper"] > 0:
+        raise ModelError(f"{model.spec.path}: TIME STEP and SAVEPER must be positive")
+    return dataclasses.replace(model, controls=values)
 
 
 def _outputs(spec: ModelSpec, layout: Layout, dyn_keys: list) -> tuple:

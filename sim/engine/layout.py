@@ -149,32 +149,46 @@ def uses_random(spec: ModelSpec) -> bool:
     return False
 
 
-def control_values(spec: ModelSpec, defaults: dict) -> dict:
-    """Return ``initial_time``, ``final_time``, ``time_step`` and ``saveper``.
+def control_values(spec: ModelSpec, defaults: dict) -> tuple:
+    """Return ``initial_time``, ``final_time``, ``time_step`` and ``saveper``, and which change.
+
+    A control given as an expression of more than constants (Time, or for
+    FINAL TIME a condition on the model's state) changes during the run: its
+    key is in the returned set and its value here is the one at INITIAL TIME
+    where that can be worked out before the run (``nan`` otherwise; the
+    compiler fills it in).
 
     Raises
     ------
     ModelError
-        A control value that is not made of constants, or values that do
-        not define a run.
+        INITIAL TIME that is not made of constants, or values that do not
+        define a run.
     """
     elements = {el.key: el for el in spec.elements}
-    values = {}
+    values, changing = {}, set()
     for key in CONTROL_KEYS:
         expr = elements[key].expr
         env = {**defaults, **values}
         try:
             values[key] = float(constant_value(expr, env))
+            continue
         except KeyError as missing:
-            raise ModelError(
-                f"{spec.path}: {elements[key].name} depends on '{missing.args[0]}', "
-                "which is not a constant; give control variables numeric values"
-            ) from None
-    if not values["time_step"] > 0 or not values["saveper"] > 0:
+            if key == "initial_time":
+                raise ModelError(
+                    f"{spec.path}: INITIAL TIME depends on '{missing.args[0]}', which is not a "
+                    "constant; give INITIAL TIME a numeric value"
+                ) from None
+        changing.add(key)
+        try:
+            values[key] = float(initial_value(expr, {**env, "time": values["initial_time"]}, spec))
+        except (KeyError, ZeroDivisionError, OverflowError):
+            values[key] = float("nan")
+    known = {k: v for k, v in values.items() if v == v}
+    if not known.get("time_step", 1) > 0 or not known.get("saveper", 1) > 0:
         raise ModelError(f"{spec.path}: TIME STEP and SAVEPER must be positive")
-    if not values["final_time"] > values["initial_time"]:
+    if "final_time" in known and not known["final_time"] > values["initial_time"]:
         raise ModelError(f"{spec.path}: FINAL TIME must be after INITIAL TIME")
-    return values
+    return values, frozenset(changing)
 
 
 def stateful_order(spec: ModelSpec, st: Stateful, env: dict) -> int:

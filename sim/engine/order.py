@@ -15,8 +15,10 @@ from sim.engine.spec import CONTROL_KEYS, ModelSpec, references
 class EquationGraph:
     """The dependencies between a spec's variables and hidden states."""
 
-    def __init__(self, spec: ModelSpec):
+    def __init__(self, spec: ModelSpec, controls: frozenset = frozenset()):
         self.spec = spec
+        # the control variables that change during the run: computed like auxiliaries
+        self.controls = controls
         self.elements = {el.key: el for el in spec.elements}
         self.statefuls = {s.key: s for s in spec.statefuls}
 
@@ -54,7 +56,7 @@ class EquationGraph:
         for part in parts:
             if part is not None:
                 found |= references(part)
-        return {k for k in found if k != "time" and k not in CONTROL_KEYS}
+        return {k for k in found if k != "time" and (k not in CONTROL_KEYS or k in self.controls)}
 
     def dynamic(self) -> set:
         """Return the keys whose values change during a run.
@@ -63,7 +65,8 @@ class EquationGraph:
         auxiliary or flow that depends on them or on time.
         """
         computed = [el.key for el in self.spec.of_kind("auxiliary", "flow")]
-        dynamic = {el.key for el in self.spec.of_kind("stock")}
+        computed += sorted(self.controls)
+        dynamic = {el.key for el in self.spec.of_kind("stock")} | set(self.controls)
         dynamic |= {k for k, st in self.statefuls.items() if st.kind != "initial"}
         # ACTIVE INITIAL: one value at INITIAL TIME, another during the run
         dynamic |= {el.key for el in self.spec.of_kind("auxiliary", "flow") if el.init is not None}
@@ -74,6 +77,7 @@ class EquationGraph:
                 if key in dynamic:
                     continue
                 refs = references(self.elements[key].expr)
+                refs = {k for k in refs if k not in CONTROL_KEYS or k in self.controls}
                 if "time" in refs or refs & dynamic:
                     dynamic.add(key)
                     changed = True

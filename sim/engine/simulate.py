@@ -116,9 +116,7 @@ def integrate(
         The solver failed, or an equation produced NaN or inf (naming the
         first variable and the time).
     """
-    if method not in METHODS:
-        raise ParameterError(f"unknown method '{method}'; choose one of {', '.join(METHODS)}")
-    _check_discrete(model, method, time_step)
+    _check_method(model, method, time_step=time_step, saveper=saveper, final_time=final_time)
     params = by_element(model.spec, params or {})
     c, _ = _constants(model, params, seed)
     table_values = _tables(model, tables or {})
@@ -128,13 +126,27 @@ def integrate(
     grid, saved = _time_grid(ctl)
     ctl_tuple = _controls(ctl, method)
     job = _Job(model, table_values, ctl_tuple, grid, saved, keep, method, rtol, atol, scenario)
-    values = _run_in_parts(job, c, workers)
+    times, values = _run(job, c, workers, ctl["time_step"])
     _check_finite_constants(model, c, keep, ctl_tuple[0])
-    times = _round_times(grid[saved], ctl["time_step"])
     attrs = _attrs(model, method, ctl, params, scenario, seed)
     return Result(
         model=model, times=times, outputs=tuple(keep), values=values, constants=c, attrs=attrs
     )
+
+
+def _run(job: "_Job", c: np.ndarray, workers: int | None, dt: float) -> tuple:
+    """Return the saved times and values: on the fixed grid, or as the controls change."""
+    if job.model.changing:
+        return _changing_run(job, c)
+    return _round_times(job.grid[job.saved], dt), _run_in_parts(job, c, workers)
+
+
+def _check_method(model: CompiledModel, method: str, **overrides) -> None:
+    """Refuse a method or an override that the model's discrete states or controls rule out."""
+    if method not in METHODS:
+        raise ParameterError(f"unknown method '{method}'; choose one of {', '.join(METHODS)}")
+    _check_discrete(model, method, overrides["time_step"])
+    _check_changing(model, method, **overrides)
 
 
 def _run_in_parts(job: "_Job", c: np.ndarray, workers: int | None) -> np.ndarray:
@@ -262,6 +274,23 @@ def _check_discrete(model: CompiledModel, method: str, time_step) -> None:
             "the model uses DELAY FIXED or SAMPLE IF TRUE, whose steps are fixed by the "
             ".mdl's TIME STEP; change TIME STEP in the .mdl instead"
         )
+
+
+def _check_changing(model: CompiledModel, method: str, **overrides) -> None:
+    """Refuse what a model whose controls change during the run cannot do."""
+    if not model.changing:
+        return
+    names = ", ".join(k.upper().replace("_", " ") for k in model.changing)
+    if method != "euler":
+        raise ParameterError(
+            f"the model's {names} change during the run; run it with method euler, not {method}"
+        )
+    for key, value in overrides.items():
+        if value is not None and key in model.changing:
+            raise ParameterError(
+                f"the model's {key.upper().replace('_', ' ')} is an equation that changes during "
+                "the run; it cannot be overridden, change it in the .mdl"
+            )
 
 
 def _constants(model: CompiledModel, params: dict, seed=None):
@@ -450,8 +479,80 @@ def _euler(job: _Job, c, s, m):
     return values
 
 
+def _changing_run(job: _Job, c) -> tuple:
+    """Euler with TIME STEP, SAVEPER and FINAL TIME read from the model at every step.
+
+    PySD's loop (``Model._integrate``): at each time, save if it is on the
+    current SAVEPER, stop if the current FINAL TIME is reached, else step by
+    the current TIME STEP. A run whose FINAL TIME (a condition on its state)
+    is reached stops there: its later saved values are NaN while the other
+    runs go on. Returns ``(times, values)``.
+    """
+    model, L, ctl = job.model, job.tables, job.ctl
+    n = c.shape[1]
+    s, m = np.empty((model.n_states, n)), np.empty((model.n_memory, n))
+    D, M = np.empty_like(s), np.empty_like(m)
+    t0, t = ctl[0], ctl[0]
+    index = model.changing
+    times, rows = [], []
+    done = np.zeros(n, dtype=bool)
+    with np.errstate(all="ignore"):
+        model.initialize(c, L, ctl, s, m)
+        for _ in range(_MAX_STEPS):
+            dyn = model.evaluate(t, s, m, c, L, ctl, D, M, True)
+            dt = _common_value(dyn, index, "time_step", ctl[2], t)
+            saveper = _common_value(dyn, index, "saveper", ctl[3], t)
+            final = np.broadcast_to(
+                dyn[index["final_time"]] if "final_time" in index else ctl[1], n
+            )
+            prec = dt * _RPREC
+            if (t - t0) % saveper < prec or -(t - t0) % saveper < prec:
+                row = np.zeros((1, len(job.keep), n))
+                _gather(row, 0, s, dyn, job.keep)
+                row[0][:, done] = np.nan
+                times.append(t)
+                rows.append(row[0])
+                _check_finite(job, t, s[:, ~done], m, c, row[0][:, ~done])
+            done |= ~(t + prec < final)
+            if done.all():
+                break
+            if not np.isfinite(D[:, ~done].sum()):
+                _raise_nan(job, t, s, m, c)
+            s[:, ~done] += D[:, ~done] * dt
+            m[:, ~done] = M[:, ~done]
+            t = np.float64(t + dt)
+            ctl = (ctl[0], ctl[1], dt, saveper, dt / 2)
+        else:
+            raise SimulationError(
+                f"{model.spec.path}: FINAL TIME was not reached in {_MAX_STEPS:,} steps; "
+                "check its condition and TIME STEP"
+            )
+    return np.array(times), np.stack(rows)
+
+
+_MAX_STEPS = 10_000_000
+
+
+def _common_value(dyn, index: dict, key: str, default, t) -> np.float64:
+    """Return a control's value now, the same in every run (TIME STEP and SAVEPER are)."""
+    if key not in index:
+        return np.float64(default)
+    values = np.unique(np.ravel(dyn[index[key]]))
+    if values.size != 1 or not values[0] > 0:
+        raise SimulationError(
+            f"{key.upper().replace('_', ' ')} is {', '.join(f'{v:g}' for v in values[:3])} at "
+            f"time {t:g}; it must be positive and the same in every run"
+        )
+    return np.float64(values[0])
+
+
 def grid_times(model: CompiledModel) -> np.ndarray:
     """Return the Euler grid of ``model``: every TIME STEP from INITIAL to FINAL TIME."""
+    if model.changing:
+        raise ParameterError(
+            f"{model.spec.path}: TIME STEP, SAVEPER or FINAL TIME change during the run; "
+            "`brainsim simulate` runs such a model, yearly measures need a fixed time grid"
+        )
     ctl = dict(model.controls)
     grid, _ = _time_grid({**ctl, "saveper": ctl["time_step"]})
     return _round_times(grid, ctl["time_step"])
@@ -524,6 +625,7 @@ def measure(
         len(outputs), runs)`` in the order of ``outputs``; ``(None, branch)``
         when stopped before it.
     """
+    grid_times(model)  # refuses controls that change during the run
     c, n_runs = _constants(model, by_element(model.spec, params))
     L = _tables(model, tables or {})
     ctl = dict(model.controls, saveper=model.controls["time_step"])

@@ -37,6 +37,7 @@ _NUMPY_FUNCS = {
     "vector_select": "_vector_select",
     "invert_matrix": "_invert_matrix",
     "allocate_by_priority": "_allocate_by_priority",
+    "allocate_available": "_allocate_available",
 }
 _BINARY = {
     "+": "+",

@@ -128,6 +128,13 @@ def _rows(values) -> np.ndarray:
     return np.stack(np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, float)) for v in values)))
 
 
+def _shaped(out, *groups):
+    """Return ``out`` as a number when every input is one (a single run), else per run."""
+    if all(np.ndim(x) == 0 for group in groups for x in group):
+        return np.float64(np.ravel(out)[0])
+    return out
+
+
 def _order(values, direction) -> np.ndarray:
     order = np.argsort(_rows(values), axis=0)
     # ascending where direction > 0, descending elsewhere (per run)
@@ -136,12 +143,13 @@ def _order(values, direction) -> np.ndarray:
 
 def vector_sort_order(i, n, direction, *values):
     """VECTOR SORT ORDER: the 0-based position of the ``i``-th smallest (or largest) element."""
-    return _order(values, direction)[int(i)].astype(float)
+    return _shaped(_order(values, direction)[int(i)].astype(float), values, [direction])
 
 
 def vector_rank(i, n, direction, *values):
     """VECTOR RANK: the 1-based rank of element ``i``."""
-    return (np.argsort(_order(values, direction), axis=0)[int(i)] + 1).astype(float)
+    rank = np.argsort(_order(values, direction), axis=0)[int(i)] + 1
+    return _shaped(rank.astype(float), values, [direction])
 
 
 def vector_reorder(i, n, *values):
@@ -149,7 +157,7 @@ def vector_reorder(i, n, *values):
     n = int(n)
     vec, pos = _rows(values[:n]), _rows(values[n:])
     at = pos[int(i)].astype(int)
-    return np.take_along_axis(vec, at[None, :], axis=0)[0]
+    return _shaped(np.take_along_axis(vec, at[None, :], axis=0)[0], values)
 
 
 def vector_select(missing, action, error, n, *values):
@@ -178,7 +186,7 @@ def vector_select(missing, action, error, n, *values):
         out = reduce[action](np.where(none, 0.0, array), axis=0)
     out = np.where(none, missing, out)
     bad = (none & (error in (1, 3))) | ((chosen.sum(axis=0) > 1) & (error in (2, 3)))
-    return np.where(bad, np.nan, out)
+    return _shaped(np.where(bad, np.nan, out), values, [missing])
 
 
 def invert_matrix(i, j, n, *cells):
@@ -190,7 +198,7 @@ def invert_matrix(i, j, n, *cells):
             inv = np.linalg.inv(m)
         except np.linalg.LinAlgError:  # a singular matrix in some run: NaN there
             inv = np.stack([_inverse_or_nan(a) for a in m])
-    return inv[:, int(i), int(j)]
+    return _shaped(inv[:, int(i), int(j)], cells)
 
 
 def _inverse_or_nan(a):
@@ -204,12 +212,72 @@ def allocate_by_priority(i, n, width, supply, *values):
     """ALLOCATE BY PRIORITY: the share of ``supply`` element ``i`` gets (PySD's algorithm)."""
     n = int(n)
     request, priority = _rows(values[:n]), _rows(values[n:])
+    given = [width, supply]
     width = np.broadcast_to(np.asarray(width, dtype=float), request.shape[1:])
     supply = np.broadcast_to(np.asarray(supply, dtype=float), request.shape[1:])
     out = np.empty(request.shape[1])
     for r in range(request.shape[1]):
         out[r] = _by_priority_1d(request[:, r], priority[:, r], width[r], supply[r])[int(i)]
-    return out
+    return _shaped(out, values, given)
+
+
+def allocate_available(i, n, avail, *values):
+    """ALLOCATE AVAILABLE: target ``i``'s share of ``avail`` under the priority profiles.
+
+    Finds, run by run, the priority level at which the targets' demand
+    curves (PySD's profiles: 1 rectangular, 2 triangular, 3 normal, 4
+    exponential) add up to ``avail``, by bisection to the last bit (PySD
+    solves the same equation with scipy's least squares), and returns target
+    ``i``'s demand there. With more than enough, every request is met.
+    """
+    n = int(n)
+    request = _rows(values[:n])
+    profile = _rows(values[n:]).reshape(n, 4, -1)
+    request, profile = np.broadcast_arrays(request[:, None], profile)
+    request = request[:, 0]
+    kind, mid, width = profile[:, 0], profile[:, 1], profile[:, 2]
+    given = avail
+    avail = np.broadcast_to(np.asarray(avail, dtype=float), request.shape[1:])
+    reach = np.where(kind == 3, 8.2923611, np.where(kind == 4, 36.7368005696, 0.5)) * width
+    lo, hi = (mid - reach).min(axis=0), (mid + reach).max(axis=0)
+    for _ in range(200):  # bisection: the total demand falls as the priority level rises
+        x = (lo + hi) / 2
+        enough = _demand(request, kind, mid, width, x).sum(axis=0) >= avail
+        lo, hi = np.where(enough, x, lo), np.where(enough, hi, x)
+    share = _demand(request, kind, mid, width, (lo + hi) / 2)[int(i)]
+    full = avail >= request.sum(axis=0)
+    out = np.where(full, request[int(i)], np.where(avail <= 0, 0.0, share))
+    # an unknown profile, a width that is not positive or a negative request: NaN, named
+    valid = np.isin(kind, (1, 2, 3, 4)).all(0) & (width > 0).all(0) & (request >= 0).all(0)
+    return _shaped(np.where(valid, out, np.nan), values, [given])
+
+
+def _demand(q0, kind, mid, width, x):
+    """Return each target's demand at priority level ``x`` (PySD's priority profiles)."""
+    from scipy.special import erfc
+
+    z = x - mid + width / 2
+    with np.errstate(all="ignore"):
+        rectangular = np.clip(1 - z / width, 0, 1)
+        triangular = np.where(
+            x <= mid - width / 2,
+            1.0,
+            np.where(
+                x < mid,
+                1 - 2 * z**2 / width**2,
+                np.where(x < mid + width / 2, 2 * (mid + width / 2 - x) ** 2 / width**2, 0.0),
+            ),
+        )
+        normal = 0.5 * (2 - erfc((mid - x) / (np.sqrt(2) * width)))
+        exponential = np.where(
+            x < mid, 1 - 0.5 * np.exp((x - mid) / width), 0.5 * np.exp((mid - x) / width)
+        )
+    shape = np.select(
+        [kind == 1, kind == 2, kind == 3, kind == 4],
+        [rectangular, triangular, normal, exponential],
+        np.nan,
+    )
+    return q0 * shape
 
 
 def _by_priority_1d(request, priority, width, supply):
@@ -261,6 +329,7 @@ NAMESPACE = {
     "_vector_select": vector_select,
     "_invert_matrix": invert_matrix,
     "_allocate_by_priority": allocate_by_priority,
+    "_allocate_available": allocate_available,
     "_random_0_1": random_0_1,
     "_random_uniform": random_uniform,
     "_random_normal": random_normal,

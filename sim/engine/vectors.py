@@ -21,6 +21,7 @@ VECTOR_FUNCTIONS = {
     "vector_select": (5, 2),
     "invert_matrix": (2, 1),
     "allocate_by_priority": (5, 2),
+    "allocate_available": (3, 1),
 }
 
 
@@ -33,6 +34,8 @@ def expand_vector_call(ex, node: Call):
         return _select(ex, node)
     if node.fn == "invert_matrix":
         return _invert(ex, node)
+    if node.fn == "allocate_available":
+        return _available(ex, node)
     arrays, rest = (
         node.args[: VECTOR_FUNCTIONS[node.fn][1]],
         node.args[VECTOR_FUNCTIONS[node.fn][1] :],
@@ -101,6 +104,27 @@ def _invert(ex, node: Call):
         for c in cols
     ]
     return Call("invert_matrix", (Num(float(i)), Num(float(j)), Num(float(len(rows))), *cells))
+
+
+def _available(ex, node: Call):
+    """ALLOCATE AVAILABLE(request[t], profile[t, p], avail): each target's request and profile."""
+    request, profile, avail = node.args
+    requests, position = _along_last(ex, node, request)
+    if not (isinstance(profile, Ref) and len(profile.subs) >= 2):
+        ex.fail("calls ALLOCATE AVAILABLE with a priority profile that is not two-dimensional")
+    target, kinds = request.subs[-1], profile.subs[-1]
+    if len(ex.ranges.elements.get(kinds, ())) != 4:
+        ex.fail(
+            "calls ALLOCATE AVAILABLE with a profile whose last range does not have four "
+            "elements (type, priority, width, extra)"
+        )
+    cells = []
+    for elem in ex.ranges.elements[target.rstrip("!")]:
+        for kind in ex.ranges.elements[kinds]:
+            inner = _bound(ex, {target: elem, target.rstrip("!"): elem, kinds: kind})
+            cells.append(inner.expr(Ref(profile.key, profile.subs)))
+    n = Num(float(len(requests)))
+    return Call(node.fn, (Num(float(position)), n, ex.expr(avail), *requests, *cells))
 
 
 def _bound(ex, extra: dict):

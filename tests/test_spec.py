@@ -67,7 +67,7 @@ def test_unknown_reference_suggests_names(tmp_path):
         ("played = GAME(Time) ~ Year ~ |", "GAME"),
         ("value = NPV(Time, 0.05, 0, 1) ~ Year ~ |", "NPV"),
         ("at = GET DATA AT TIME(Time, 2) ~ Year ~ |", "GET DATA AT TIME"),
-        ("share = ALLOCATE AVAILABLE(Time, 1, 2) ~ Year ~ |", "ALLOCATE AVAILABLE"),
+        ("moved = DELAY CONVEYOR(Time, 1, 0, 0, 0, 0) ~ Year ~ |", "DELAY CONVEYOR"),
     ],
 )
 def test_unsupported_function_names_function_and_variable(tmp_path, equation, function):

@@ -170,6 +170,10 @@ def test_data_is_interpolated_and_held_after_its_last_time():
     assert float(arrivals.sel(time=12.0)) == 18.0
     price = ds["price"].isel(run=0)  # the .csv: (0, 100), (3, 120), (6, 90), (12, 150)
     assert float(price.sel(time=1.5)) == 110.0
+    # a column per region: the south's (0, 8), (4, 6), (10, 4)
+    regional = ds["regional_arrivals"].isel(run=0).sel(region="south")
+    assert float(regional.sel(time=2.0)) == 7.0
+    assert float(regional.sel(time=12.0)) == 4.0
 
 
 def test_constants_are_read_along_a_row_down_a_column_and_as_a_block():

@@ -145,31 +145,39 @@ def constants(path: str, owner: str, ref: Reference, shape: tuple) -> list:
     return out
 
 
-def series(path: str, owner: str, ref: Reference) -> tuple:
-    """Return ``(xs, ys)`` of a LOOKUPS or DATA call: its x (or time) values and its values."""
+def series(path: str, owner: str, ref: Reference, size: int = 1) -> tuple:
+    """Return ``(xs, ys)`` of a LOOKUPS or DATA call: its x (or time) values and its values.
+
+    With ``size`` > 1 (a subscripted variable), ``ys`` holds one series per
+    element: the next rows (x values in a row) or columns (in a column).
+    """
     grid = read_grid(path, owner, ref)
     across, first = ref.args
     row, col, _ = _cell(path, owner, first)
-    if across.strip().isdigit():  # x values in a row, the values in the row of the cell
+    if across.strip().isdigit():  # x values in a row, the values in the rows from the cell's
         x_row = int(across) - 1
-        cells = [(x_row, c, row, c) for c in range(col, max(len(r) for r in grid))]
-    else:  # x values in a column, the values in the column of the cell
+        cells = [(x_row, c, [(row + k, c) for k in range(size)]) for c in range(col, _width(grid))]
+    else:  # x values in a column, the values in the columns from the cell's
         x_col = _cell(path, owner, f"{across.strip()}1")[1]
-        cells = [(r, x_col, r, col) for r in range(row, len(grid))]
+        cells = [(r, x_col, [(r, col + k) for k in range(size)]) for r in range(row, len(grid))]
     xs, ys = [], []
-    for xr, xc, yr, yc in cells:
+    for xr, xc, where in cells:
         x = _at(grid, xr, xc)
         if x is None:
             break
         xs.append(_number(path, owner, ref, x, _name(xr, xc)))
-        ys.append(_number(path, owner, ref, _at(grid, yr, yc), _name(yr, yc)))
+        ys.append([_number(path, owner, ref, _at(grid, r, c), _name(r, c)) for r, c in where])
     if not xs:
         raise ModelError(f"{path}: '{owner}' finds no values at {first} of '{ref.file.name}'")
     if any(b <= a for a, b in zip(xs, xs[1:], strict=False)):
         raise ModelError(
             f"{path}: '{owner}' reads x values from '{ref.file.name}' that do not increase"
         )
-    return tuple(xs), tuple(ys)
+    return tuple(xs), tuple(tuple(col) for col in zip(*ys, strict=True))
+
+
+def _width(grid: list) -> int:
+    return max((len(r) for r in grid), default=0)
 
 
 def _name(row: int, col: int) -> str:

@@ -419,7 +419,9 @@ class Parsed:
     """One equation as read, before expansion.
 
     ``values`` holds a constant array's numbers (rows of columns), ``table``
-    a lookup's points; ``statefuls`` the hidden states hoisted from it.
+    a lookup's points, ``tables`` a table per element (in the order the
+    left-hand side lists them) of a lookup or data variable read from a file;
+    ``statefuls`` the hidden states hoisted from it.
     """
 
     element: Element
@@ -428,6 +430,8 @@ class Parsed:
     statefuls: tuple
     values: tuple | None = None
     table: Lookup | None = None
+    # a subscripted lookup or data variable read from a file: a table per element
+    tables: tuple | None = None
 
 
 def expand(path: str, ranges: Ranges, parsed: list) -> tuple:
@@ -462,6 +466,7 @@ def expand(path: str, ranges: Ranges, parsed: list) -> tuple:
     families = _families(ranges, copies)
     elements, statefuls, lookups = [], [], []
     cells: dict = {}  # a constant array's position of each copy
+    counts: dict = {}  # copies made so far of each equation
     keys = set(defined)
     for index, (p, binding, elems) in enumerate(copies):
         key = element_key(p.element.key, elems)
@@ -487,6 +492,9 @@ def expand(path: str, ranges: Ranges, parsed: list) -> tuple:
         elements.append(new)
         if p.table is not None:
             lookups.append(dataclasses.replace(p.table, key=key))
+        if p.tables is not None:
+            new = _per_element_table(path, p, new, key, counts, lookups)
+            elements[-1] = new
         for st in p.statefuls:
             statefuls.append(_stateful(ex, st, owner, renamed[st.key]))
     return elements, statefuls, lookups
@@ -537,6 +545,22 @@ def _families(ranges: Ranges, copies: list) -> dict:
             )
         families[key] = tuple(dims)
     return families
+
+
+def _per_element_table(path, p: Parsed, el: Element, key: str, counts: dict, lookups: list):
+    """Give this copy its own table: a lookup's points, or a data variable's series."""
+    n = counts[id(p)] = counts.get(id(p), -1) + 1
+    if n >= len(p.tables):
+        raise ModelError(
+            f"{path}: '{p.element.name}' reads {len(p.tables)} series for more elements; "
+            "give one column (or row) per element"
+        )
+    if el.kind == "lookup":
+        lookups.append(dataclasses.replace(p.tables[n], key=key))
+        return el
+    table = dataclasses.replace(p.tables[n], key=f"_data_{key}")
+    lookups.append(table)
+    return dataclasses.replace(el, expr=LookupCall(table.key, Ref("time")))
 
 
 def _array_value(path: str, p: Parsed, cells: dict, index: int, copies: list) -> float:

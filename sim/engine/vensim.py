@@ -147,21 +147,24 @@ def _external(reader: EquationReader, entry: "Entry", ref, ranges) -> Parsed:
         values = tuple(tuple(r) for r in rows)
         el = Element(kind="constant", expr=Num(values[0][0]), **common)
         return Parsed(el, entry.subs, entry.excepts, (), values if entry.subs else None)
-    if entry.subs:
-        raise ModelError(
-            f"{path}: '{name}' is subscripted and reads {ref.kind} from a file; brainsim reads "
-            "subscripted constants only: give each element its own lookup or data"
-        )
-    xs, ys = external.series(path, name, ref)
+    sizes = [len(ranges.elements[s]) for s in entry.subs if s in ranges.elements]
+    if len(sizes) > 1:
+        raise ModelError(f"{path}: '{name}' reads {ref.kind} for more than one range")
+    xs, columns = external.series(path, name, ref, sizes[0] if sizes else 1)
+    tables = tuple(Lookup(key=common["key"], xs=xs, ys=ys) for ys in columns)
     if ref.kind == "lookups" and entry.definition == "(":
-        table = Lookup(key=common["key"], xs=xs, ys=ys)
-        reader.lookups.append(table)
-        return Parsed(Element(kind="lookup", expr=None, **common), (), (), (), table=table)
+        el = Element(kind="lookup", expr=None, **common)
+        if entry.subs:
+            return Parsed(el, entry.subs, entry.excepts, (), tables=tables)
+        reader.lookups.append(tables[0])
+        return Parsed(el, (), (), (), table=tables[0])
     if ref.kind == "data" and entry.definition == ":=":
-        table = Lookup(key=f"_data_{common['key']}", xs=xs, ys=ys)
+        table = dataclasses.replace(tables[0], key=f"_data_{common['key']}")
+        el = Element(kind="auxiliary", expr=LookupCall(table.key, Ref("time")), **common)
+        if entry.subs:
+            return Parsed(el, entry.subs, entry.excepts, (), tables=tables)
         reader.lookups.append(table)
-        expr = LookupCall(table.key, Ref("time"))
-        return Parsed(Element(kind="auxiliary", expr=expr, **common), (), (), ())
+        return Parsed(el, (), (), ())
     raise ModelError(
         f"{path}: '{name}' uses GET ... {ref.kind.upper()} where it cannot: CONSTANTS after "
         "'=', LOOKUPS in a lookup definition name( ... ), DATA after ':='"

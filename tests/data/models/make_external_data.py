@@ -30,6 +30,16 @@ lookups = book.create_sheet("lookups")
 for j, (x, y) in enumerate([(0, 1.0), (1, 1.5), (2, 1.8), (4, 2.0)]):
     lookups.cell(row=1, column=2 + j, value=x)
     lookups.cell(row=2, column=2 + j, value=y)
+regional = book.create_sheet("regional")
+# a data variable per region: times down column A, one column per region from B
+for i, (year, *values) in enumerate([(0, 5, 8, 2), (4, 7, 6, 3), (10, 12, 4, 9)], start=2):
+    for j, v in enumerate([year, *values]):
+        regional.cell(row=i, column=1 + j, value=v)
+regional_lookups = book.create_sheet("regional lookups")
+# a lookup per region: x values across row 1, one row per region from row 2
+for j, (x, *ys) in enumerate([(0, 1.0, 0.5, 2.0), (1, 2.0, 1.5, 1.0), (3, 2.5, 3.0, 0.5)]):
+    for i, v in enumerate([x, *ys]):
+        regional_lookups.cell(row=1 + i, column=2 + j, value=v)
 book.save("external_data.xlsx")
 
 with open("external_data.csv", "w", newline="", encoding="utf-8") as fh:

@@ -142,6 +142,30 @@ def test_the_shipped_budget_layer_leaves_the_default_run_as_it_was_fitted():
         assert any(np.any(changed[model.spec.element(n).py_name].values > 0) for n in extras), name
 
 
+def test_rising_prices_erode_a_budget_held_flat_in_yen_from_fy2025_only():
+    model = sim.load_model(ROOT / "model" / "brain_circulation.mdl")
+    name = "kokuhi scholarship extra places"
+    key = model.spec.element(name).py_name
+    baseline = model.spec.element("kokuhi scholarship budget baseline").expr.value
+    cost = model.spec.element("kokuhi scholarship cost per place year").expr.value
+    ds = sim.simulate(model, {"programme cost inflation": 0.03}, outputs=[name])
+    places = ds[key].isel(run=0)
+    assert np.all(places.sel(time=slice(None, 2025)).values == 0)  # the fitted past stays
+    # the FY2025 budget at prices e^(0.03 t) buys baseline / e^(0.03 t) places
+    expected = (baseline / np.exp(0.03 * 8) - baseline) / cost
+    assert float(places.sel(time=2033.0)) == pytest.approx(expected, rel=1e-12)
+    # a weaker yen moves the awards paid abroad by their pass-through share only
+    weak = {"exchange rate yen per usd": ([2000.0, 2040.0], [180.0, 180.0])}
+    share = {"agreement study abroad support fx pass through share": 1.0}
+    awards = "agreement study abroad support extra awards"
+    moved = sim.simulate(model, share, tables=weak, outputs=[awards])
+    held = sim.simulate(model, tables=weak, outputs=[awards])
+    key = model.spec.element(awards).py_name
+    assert float(moved[key].sel(time=2033.0)[0]) < 0
+    assert np.all(moved[key].sel(time=slice(None, 2024)).values == 0)
+    assert float(held[key].sel(time=2033.0)[0]) == 0
+
+
 YEARS = np.arange(2020, 2036)
 
 

@@ -16,12 +16,12 @@ from sim.engine.spec import (
     NOISE,
     RANDOM,
     Call,
-    LookupCall,
     ModelSpec,
     Num,
     Op,
     Ref,
     Stateful,
+    walk,
 )
 
 
@@ -136,17 +136,9 @@ def delay_slots(spec: ModelSpec, st: Stateful, env: dict) -> int:
 
 def uses_random(spec: ModelSpec) -> bool:
     """Whether any equation calls a RANDOM function (the runs then need keys)."""
-    exprs = [e for el in spec.elements for e in (el.expr, el.init) if e is not None]
-    stack = exprs + [e for s in spec.statefuls for e in (s.input, s.time, s.init) if e is not None]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, Call) and node.fn in RANDOM:
-            return True
-        if isinstance(node, Op | Call):
-            stack.extend(node.args)
-        elif isinstance(node, LookupCall):
-            stack.append(node.arg)
-    return False
+    exprs = [e for el in spec.elements for e in (el.expr, el.init)]
+    exprs += [e for s in spec.statefuls for e in (s.input, s.time, s.init)]
+    return any(isinstance(n, Call) and n.fn in RANDOM for n in walk(*exprs))
 
 
 def control_values(spec: ModelSpec, defaults: dict) -> tuple:

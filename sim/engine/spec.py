@@ -238,6 +238,18 @@ NOISE = "_noise"
 TIME_FUNCTIONS = frozenset({"step", "ramp", "pulse", "pulse_train"}) | RANDOM
 
 
+def walk(*exprs):
+    """Yield every node of the expression trees ``exprs`` (``None`` skipped)."""
+    stack = [e for e in exprs if e is not None]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, Op | Call):
+            stack.extend(node.args)
+        elif isinstance(node, LookupCall):
+            stack.append(node.arg)
+
+
 def references(expr) -> set:
     """Return the keys ``expr`` depends on (lookup tables excluded).
 

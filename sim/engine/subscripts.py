@@ -28,7 +28,18 @@ from dataclasses import dataclass
 
 from sim.engine.errors import ModelError
 from sim.engine.names import vensim_key
-from sim.engine.spec import RANDOM, Call, Element, Lookup, LookupCall, Num, Op, Ref, Stateful
+from sim.engine.spec import (
+    RANDOM,
+    Call,
+    Element,
+    Lookup,
+    LookupCall,
+    Num,
+    Op,
+    Ref,
+    Stateful,
+    walk,
+)
 from sim.engine.vectors import VECTOR_FUNCTIONS, expand_vector_call
 
 # reductions over a range! and how their terms combine
@@ -397,18 +408,7 @@ class Expander:
 
 
 def _subs_in(node) -> set:
-    found: set = set()
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, Ref):
-            found |= set(n.subs)
-        elif isinstance(n, LookupCall):
-            found |= set(n.subs)
-            stack.append(n.arg)
-        elif isinstance(n, Op | Call):
-            stack.extend(n.args)
-    return found
+    return {s for n in walk(node) if isinstance(n, Ref | LookupCall) for s in n.subs}
 
 
 # --- whole equations ----------------------------------------------------------------

@@ -42,6 +42,7 @@ from sim.engine.spec import (
     Op,
     Ref,
     references,
+    walk,
 )
 from sim.engine.subscripts import (
     NO_RANGES,
@@ -184,22 +185,15 @@ def _common(path: str, entry: "Entry") -> dict:
 
 
 def _subscripted(parsed: list) -> bool:
-    """Whether any equation subscripts a reference or calls a reduction (needs expanding)."""
-    stack = [e for p in parsed for e in (p.element.expr, p.element.init) if e is not None]
-    stack += [e for p in parsed for s in p.statefuls for e in (s.input, s.time, s.init, s.order)]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, Ref | LookupCall) and node.subs:
-            return True
-        if isinstance(node, Call) and (
-            node.fn in REDUCTIONS or node.fn == "elmcount" or node.fn in VECTOR_FUNCTIONS
-        ):
-            return True
-        if isinstance(node, Op | Call):
-            stack.extend(node.args)
-        elif isinstance(node, LookupCall):
-            stack.append(node.arg)
-    return False
+    """Whether any equation subscripts a reference or calls an array function (to expand)."""
+    exprs = [e for p in parsed for e in (p.element.expr, p.element.init)]
+    exprs += [e for p in parsed for s in p.statefuls for e in (s.input, s.time, s.init, s.order)]
+    array_functions = {*REDUCTIONS, "elmcount", *VECTOR_FUNCTIONS}
+    return any(
+        (isinstance(n, Ref | LookupCall) and n.subs)
+        or (isinstance(n, Call) and n.fn in array_functions)
+        for n in walk(*exprs)
+    )
 
 
 def _parsed(reader: EquationReader, text: str, entry: "Entry", ranges=NO_RANGES) -> Parsed:
@@ -515,16 +509,7 @@ def _element(reader: EquationReader, text: str, entry: Entry) -> Element:
 
 
 def _calls(expr) -> set:
-    found, stack = set(), [expr]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, Call):
-            found.add(node.fn)
-        if isinstance(node, Op | Call):
-            stack.extend(node.args)
-        elif isinstance(node, LookupCall):
-            stack.append(node.arg)
-    return found
+    return {n.fn for n in walk(expr) if isinstance(n, Call)}
 
 
 # --- writing constants back -----------------------------------------------------

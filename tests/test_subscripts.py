@@ -315,7 +315,7 @@ def project(tmp_path):
 
 
 def test_run_on_a_subscripted_model_reports_each_element(run_cli, project):
-    status, _, stderr = run_cli(
+    status, stdout, stderr = run_cli(
         "run",
         "case.yaml",
         "--model",
@@ -329,6 +329,7 @@ def test_run_on_a_subscripted_model_reports_each_element(run_cli, project):
         cwd=project,
     )
     assert status == 0, stderr
+    assert stdout.startswith("No targets: the model defines none of the J-MIRAI")
     with open(project / "out" / "summary.csv", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     variables = {r["variable"] for r in rows}

@@ -331,6 +331,11 @@ def _money(yen: float) -> str:
 
 def target_lines(rows: list) -> str:
     """Return the target table the command line prints: one row per scenario and target."""
+    if not rows:
+        return (
+            "No targets: the model defines none of the J-MIRAI target outputs and the "
+            "scenario names none (add them under targets:); summary.csv holds the results.\n"
+        )
     lines = [
         "| scenario | target | year | median | 5–95% | probability | year met |",
         "|---|---|---|---|---|---|---|",

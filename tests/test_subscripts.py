@@ -407,3 +407,17 @@ def test_the_diagram_draws_each_array_once(tmp_path):
     labels = {t.get_text() for t in ax.texts}
     assert "students[region]" in labels
     assert "entry[region]" in labels
+
+
+def test_the_scenario_schema_accepts_a_subscripted_constant_by_element(project):
+    import jsonschema
+    import yaml
+
+    from sim.studies.scenario import schema
+
+    doc = schema(sim.load_model(project / "tiny.mdl"))
+    case = yaml.safe_load((project / "case.yaml").read_text(encoding="utf-8"))
+    jsonschema.validate(case, doc)  # set: {growth rate: {south: 0.6}}
+    case["set"] = {"growth rate": {"south": "high"}}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(case, doc)

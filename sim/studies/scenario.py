@@ -833,7 +833,11 @@ def _name_enums(doc: dict, model) -> None:
     props = doc["properties"]
     constants = sorted(el.name for el in model.spec.of_kind("constant") if None not in el.limits)
     outputs = sorted(el.name for el in model.spec.of_kind("stock", "flow", "auxiliary"))
-    props["set"]["propertyNames"] = {"enum": constants}
+    # a subscripted constant may also be set by its name, element by element
+    arrays = sorted(
+        {el.name.partition("[")[0] for el in model.spec.of_kind("constant") if el.base}
+    )
+    props["set"]["propertyNames"] = {"enum": constants + arrays}
     props["policies"]["items"]["properties"]["lever"] = {"enum": sorted(levers(model))}
     props["budgets"]["items"]["properties"]["programme"] = {"enum": sorted(budget_levers(model))}
     props["series"]["propertyNames"] = {"enum": sorted(series_lookups(model))}
@@ -869,8 +873,11 @@ def _schema() -> dict:
             },
             "set": {
                 "type": "object",
-                "additionalProperties": number,
-                "description": "constants, by .mdl name",
+                "additionalProperties": {
+                    "oneOf": [number, {"type": "object", "additionalProperties": number}]
+                },
+                "description": "constants, by .mdl name; a subscripted constant also by "
+                "element: name: {north: 0.2, south: 0.3}",
             },
             "policies": {"type": "array", "items": _policy_schema(number)},
             "budgets": {"type": "array", "items": _budget_schema(number)},

@@ -575,3 +575,72 @@ def test_brainsim_check_exits_0_or_2_without_a_traceback(tmp_path_factory, text)
     if stderr.strip():
         assert status == 2
         assert len(stderr.strip().splitlines()) == 1, stderr
+
+
+# --- subscripted models -----------------------------------------------------------------
+
+BASE = [
+    "r: a, b, c ~~|",
+    "q: (x1-x3) ~~|",
+    "x[r] = 1, 2, 3 ~ dmnl ~ |",
+    "z[q] = 4, 5, 6 ~ dmnl ~ |",
+    "y[r, q] = 1 + r * q ~ dmnl ~ |",
+]
+RANGES = ["s: a, b ~~|", "m: u, v, w -> r ~~|", "e <-> r ~~|", "g: s, c ~~|", "k: p1, p2 ~~|"]
+LEFT = ["[r]", "[s]", "[a]", "[r, q]", "[q, r]", "[q]", "[m]", "[r] :EXCEPT: [b]", "", "[e]"]
+RIGHT = [
+    "1, 2, 3",
+    "1, 2; 3, 4",
+    "TABBED ARRAY(1 2 3)",
+    "x[r] * 2",
+    "x[a] + 1",
+    "SUM(x[r!])",
+    "SUM(y[r!, q!])",
+    "VMAX(x[r!]) - VMIN(x[s!])",
+    "PROD(z[q!])",
+    "x[m]",
+    "x[e]",
+    "y[r, q] / z[q]",
+    "ELMCOUNT(r) + r",
+    "VECTOR SORT ORDER(x[r], 1)",
+    "VECTOR RANK(x[r], -1)",
+    "SMOOTH(x[r], 2)",
+    "DELAY3(z[q], 1)",
+    "INTEG(x[r], 1)",
+    "RANDOM UNIFORM(0, 1, 0)",
+    "x[q]",
+    "SUM(x[r])",
+    "x",
+    "Time",
+]
+
+
+@st.composite
+def subscripted_text(draw) -> str:
+    """A small subscripted model: ranges, then equations of random shape (many wrong)."""
+    ranges = draw(st.lists(st.sampled_from(RANGES), max_size=4, unique=True))
+    equations = [
+        f"w{i}{draw(st.sampled_from(LEFT))} = {draw(st.sampled_from(RIGHT))} ~ dmnl ~ |"
+        for i in range(draw(st.integers(1, 5)))
+    ]
+    text = "\n".join(BASE + ranges + equations) + "\n"
+    for _ in range(draw(st.integers(0, 1))):
+        i = draw(st.integers(0, len(text) - 1))
+        bit = draw(st.sampled_from(["[", "]", ",", "!", ":", "->", "<->", ";", "(", ")"]))
+        text = text[:i] + bit + text[i:]
+    return text
+
+
+@settings(FAST, max_examples=300)
+@given(text=subscripted_text())
+def test_a_subscripted_model_runs_or_is_refused_in_one_line(text):
+    with tempfile.TemporaryDirectory() as name:
+        path = write_mdl(Path(name) / "m.mdl", text, final=2, step=0.5)
+        model = outcome(sim.load_model, path)
+        result = model if isinstance(model, BrainsimError) else outcome(sim.simulate, model)
+    if isinstance(result, BrainsimError):
+        event(type(result).__name__)
+        one_line(result)
+    else:
+        event("ran")
+        assert result.sizes["time"] == 3  # 0, 1 and 2 (SAVEPER 1)

@@ -378,10 +378,9 @@ class Expander:
             )
             terms.append(inner.expr(node.args[0]))
         op = REDUCTIONS[node.fn]
-        result = terms[0]
-        for term in terms[1:]:
-            result = Call(op, (result, term)) if op in ("min", "max") else Op(op, (result, term))
-        return result
+        return _balanced(
+            terms, lambda a, b: Call(op, (a, b)) if op in ("min", "max") else Op(op, (a, b))
+        )
 
     def _bang_elements(self, bang: str) -> tuple:
         key = bang[:-1]
@@ -405,6 +404,18 @@ class Expander:
             Always.
         """
         raise ModelError(f"{self.path}: '{self.owner}' {why}")
+
+
+def _balanced(terms: list, combine):
+    """Combine ``terms`` pairwise as a balanced tree: its depth grows as log2 of their number.
+
+    A left-to-right chain of a few hundred terms (SUM over ages 0 to 100 by
+    sex and region) would nest deeper than Python compiles.
+    """
+    while len(terms) > 1:
+        pairs = [combine(a, b) for a, b in zip(terms[::2], terms[1::2], strict=False)]
+        terms = pairs + ([terms[-1]] if len(terms) % 2 else [])
+    return terms[0]
 
 
 def _subs_in(node) -> set:

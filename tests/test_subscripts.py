@@ -326,6 +326,7 @@ def test_run_on_a_subscripted_model_reports_each_element(run_cli, project):
         "out",
         "--outputs",
         "total students",
+        "entry",  # a whole subscripted variable: each of its elements
         cwd=project,
     )
     assert status == 0, stderr
@@ -334,6 +335,7 @@ def test_run_on_a_subscripted_model_reports_each_element(run_cli, project):
         rows = list(csv.DictReader(fh))
     variables = {r["variable"] for r in rows}
     assert {"students[north]", "students[south]", "total students"} <= variables
+    assert {"entry[north]", "entry[south]"} <= variables
     # the north varies with its drawn growth rate; the south is set and does not
     south = [r for r in rows if r["variable"] == "students[south]" and r["year"] == "2010"][0]
     north = [r for r in rows if r["variable"] == "students[north]" and r["year"] == "2010"][0]
@@ -352,8 +354,7 @@ def test_sweep_on_a_subscripted_model_finds_the_elements_apart(run_cli, project)
         "-n",
         "64",
         "--params",
-        "growth rate[north]",
-        "growth rate[south]",
+        "growth rate",  # a whole subscripted constant: each of its elements
         "capacity",
         "--outputs",
         "students[north]",

@@ -58,7 +58,10 @@ def kept_outputs(model, timing: dict, extra=()) -> tuple:
 
     timing = dict(timing)
     try:
-        named = [find_element(model, name).name for name in extra]
+        named = []
+        for name in extra:  # a subscripted variable's name stands for all its elements
+            members = model.spec.array(name)
+            named += [el.name for el in members.values()] or [find_element(model, name).name]
     except BrainsimError as err:
         raise BrainsimError(f"--outputs: {err}") from None
     outputs = list(dict.fromkeys([n for n in timing if n in OUTPUT_TIMING] + named))

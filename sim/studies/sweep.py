@@ -304,6 +304,8 @@ def factors_for(scenario, model, names=None) -> list:
         from sim.studies.scenario import levers
 
         by_lever = levers(model)
+        # a subscripted constant's name stands for each of its elements
+        names = [m for n in names for m in ([e.name for e in model.spec.array(n).values()] or [n])]
         out = []
         for name in names:
             try:

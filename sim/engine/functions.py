@@ -8,7 +8,6 @@ operation for operation, so that Euler runs equal PySD's to rounding.
 import warnings
 
 import numpy as np
-from scipy.special import ndtr, ndtri
 
 # What Vensim treats as zero in XIDZ, ZIDZ, RAMP, PULSE (Vensim help; PySD).
 SMALL_VENSIM = 1e-6
@@ -91,6 +90,8 @@ def random_uniform(t, keys, low, high, seed, stream):
 
 def random_normal(t, keys, low, high, mean, sd, seed, stream):
     """RANDOM NORMAL(min, max, mean, sd, seed): normal truncated to [min, max]."""
+    from scipy.special import ndtr, ndtri  # here: scipy is slow to import for every run
+
     a, b = ndtr((low - mean) / sd), ndtr((high - mean) / sd)
     return mean + sd * ndtri(a + (b - a) * uniform01(t, keys, seed, stream))
 

@@ -164,6 +164,11 @@ BAD = [
         r"uses 'region!' outside SUM",
     ),
     ("region: a, b -> age ~~|\nage: x, y, z ~~|", r"'region' \(2 elements\) maps to 'age' \(3\)"),
+    (
+        "region: a, b ~~|\nv[region] = 1, 2 ~ dmnl ~ |\n"
+        "y = VECTOR SELECT(v[region!], v[region!], 0, 12, 0) ~ dmnl ~ |",
+        r"'y' calls VECTOR SELECT with a numerical action that is not a number from 0 to 10",
+    ),
     ("all: part, c ~~|\npart: all ~~|", r"is defined by itself"),
     (
         "region: a, b ~~|\nv[region] = 1, 2 ~ dmnl ~ |\nv[region, region] = 1 ~ dmnl ~ |",

@@ -39,6 +39,18 @@ _NUMPY_FUNCS = {
     "allocate_by_priority": "_allocate_by_priority",
     "allocate_available": "_allocate_available",
 }
+# array functions computed once for all elements of a call (functions.per_element)
+PER_ELEMENT = frozenset(
+    {
+        "vector_sort_order",
+        "vector_rank",
+        "vector_reorder",
+        "invert_matrix",
+        "allocate_by_priority",
+        "allocate_available",
+    }
+)
+
 _BINARY = {
     "+": "+",
     "-": "-",
@@ -117,6 +129,8 @@ class ExpressionCode:
     def _call(self, fn: str, args: list) -> str:
         if fn in RANDOM:  # the time and the runs' keys pick the draws (functions.py)
             return f"_{fn}(t, _noise, {', '.join(args)})"
+        if fn in PER_ELEMENT:  # the whole array once a call, kept in _memo (functions.py)
+            return f"_{fn}(_memo, {', '.join(args)})"
         if fn == "if_then_else":
             return f"np.where({args[0]}, {args[1]}, {args[2]})"
         if fn == "log":

@@ -13,7 +13,10 @@ from sim.engine.layout import DISCRETE, Layout
 from sim.engine.spec import NOISE, Call, LookupCall, ModelSpec, Op, Ref, references
 
 # _step_offset is TIME STEP / 2 on fixed grids (Vensim's STEP) and 0 for solve_ivp
-_HEADER = "    ctl_initial_time, ctl_final_time, ctl_time_step, ctl_saveper, _step_offset = ctl"
+_HEADER = (
+    "    ctl_initial_time, ctl_final_time, ctl_time_step, ctl_saveper, _step_offset = ctl\n"
+    "    _memo = {}  # whole results of array functions, for this call (functions.per_element)"
+)
 
 
 class SourceWriter:

@@ -129,11 +129,33 @@ def _rows(values) -> np.ndarray:
     return np.stack(np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, float)) for v in values)))
 
 
-def _shaped(out, *groups):
+def _shaped(out, inputs):
     """Return ``out`` as a number when every input is one (a single run), else per run."""
-    if all(np.ndim(x) == 0 for group in groups for x in group):
+    if all(np.ndim(x) == 0 for x in inputs):
         return np.float64(np.ravel(out)[0])
     return out
+
+
+def per_element(whole):
+    """Make ``whole(*args) -> (elements, runs)`` answer one element, computing it once.
+
+    A subscripted equation is one scalar equation per element, each calling
+    the function with the same arguments and its own position ``i``; the
+    whole result is kept in ``memo`` (made anew by each generated function
+    call, so for one time step) under the call's ``site``, so that the sort,
+    inversion or allocation is done once per step, not once per element.
+    """
+
+    def element(memo, site, i, *args):
+        key = (whole, float(site))
+        if key not in memo:
+            rows = whole(*args)
+            # a single run (every input a number): one number per element
+            memo[key] = rows[:, 0] if all(np.ndim(x) == 0 for x in args) else rows
+        return memo[key][int(i)]
+
+    element.__doc__ = whole.__doc__
+    return element
 
 
 def _order(values, direction) -> np.ndarray:
@@ -142,23 +164,27 @@ def _order(values, direction) -> np.ndarray:
     return np.where(np.asarray(direction) > 0, order, order[::-1])
 
 
-def vector_sort_order(i, n, direction, *values):
-    """VECTOR SORT ORDER: the 0-based position of the ``i``-th smallest (or largest) element."""
-    return _shaped(_order(values, direction)[int(i)].astype(float), values, [direction])
+def vector_sort_order(n, direction, *values):
+    """VECTOR SORT ORDER: the 0-based position of the i-th smallest (or largest) element."""
+    return _order(values, direction).astype(float)
 
 
-def vector_rank(i, n, direction, *values):
-    """VECTOR RANK: the 1-based rank of element ``i``."""
-    rank = np.argsort(_order(values, direction), axis=0)[int(i)] + 1
-    return _shaped(rank.astype(float), values, [direction])
+def vector_rank(n, direction, *values):
+    """VECTOR RANK: each element's 1-based rank."""
+    return (np.argsort(_order(values, direction), axis=0) + 1).astype(float)
 
 
-def vector_reorder(i, n, *values):
-    """VECTOR REORDER: the element at the 0-based position the second array gives for ``i``."""
+def vector_reorder(n, *values):
+    """VECTOR REORDER: for each element, the element at the 0-based position the second gives."""
     n = int(n)
     vec, pos = _rows(values[:n]), _rows(values[n:])
-    at = pos[int(i)].astype(int)
-    return _shaped(np.take_along_axis(vec, at[None, :], axis=0)[0], values)
+    return np.take_along_axis(vec, np.broadcast_to(pos, vec.shape).astype(int), axis=0)
+
+
+# VECTOR SELECT's numerical actions (PySD): how the selected values combine
+_SELECT_REDUCE = {0: np.nansum, 6: np.nansum, 1: np.nanprod, 5: np.nanprod, 7: np.nanprod}
+_SELECT_REDUCE |= {2: np.nanmin, 8: np.nanmin, 3: np.nanmax, 9: np.nanmax, 4: np.nanmean}
+_SELECT_REDUCE |= {10: np.nanmean}
 
 
 def vector_select(missing, action, error, n, *values):
@@ -178,20 +204,17 @@ def vector_select(missing, action, error, n, *values):
     else:
         array = vals
     array = np.where(chosen, array, np.nan)
-    reduce = {0: np.nansum, 6: np.nansum, 1: np.nanprod, 5: np.nanprod, 7: np.nanprod}
-    reduce |= {2: np.nanmin, 8: np.nanmin, 3: np.nanmax, 9: np.nanmax, 4: np.nanmean}
-    reduce |= {10: np.nanmean}
     none = ~chosen.any(axis=0)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: set below
-        out = reduce[action](np.where(none, 0.0, array), axis=0)
+        out = _SELECT_REDUCE[action](np.where(none, 0.0, array), axis=0)
     out = np.where(none, missing, out)
     bad = (none & (error in (1, 3))) | ((chosen.sum(axis=0) > 1) & (error in (2, 3)))
-    return _shaped(np.where(bad, np.nan, out), values, [missing])
+    return _shaped(np.where(bad, np.nan, out), (*values, missing))
 
 
-def invert_matrix(i, j, n, *cells):
-    """INVERT MATRIX: cell ``(i, j)`` of the inverse of the ``n`` x ``n`` matrix of each run."""
+def invert_matrix(n, *cells):
+    """INVERT MATRIX: the inverse of each run's ``n`` x ``n`` matrix, cell (i, j) at i n + j."""
     n = int(n)
     m = _rows(cells).reshape(n, n, -1).transpose(2, 0, 1)
     with np.errstate(all="ignore"):
@@ -199,7 +222,7 @@ def invert_matrix(i, j, n, *cells):
             inv = np.linalg.inv(m)
         except np.linalg.LinAlgError:  # a singular matrix in some run: NaN there
             inv = np.stack([_inverse_or_nan(a) for a in m])
-    return _shaped(inv[:, int(i), int(j)], cells)
+    return inv.reshape(len(m), n * n).T
 
 
 def _inverse_or_nan(a):
@@ -209,27 +232,26 @@ def _inverse_or_nan(a):
         return np.full_like(a, np.nan)
 
 
-def allocate_by_priority(i, n, width, supply, *values):
-    """ALLOCATE BY PRIORITY: the share of ``supply`` element ``i`` gets (PySD's algorithm)."""
+def allocate_by_priority(n, width, supply, *values):
+    """ALLOCATE BY PRIORITY: each element's share of ``supply`` (PySD's algorithm, run by run)."""
     n = int(n)
     request, priority = _rows(values[:n]), _rows(values[n:])
-    given = [width, supply]
     width = np.broadcast_to(np.asarray(width, dtype=float), request.shape[1:])
     supply = np.broadcast_to(np.asarray(supply, dtype=float), request.shape[1:])
-    out = np.empty(request.shape[1])
+    out = np.empty(request.shape)
     for r in range(request.shape[1]):
-        out[r] = _by_priority_1d(request[:, r], priority[:, r], width[r], supply[r])[int(i)]
-    return _shaped(out, values, given)
+        out[:, r] = _by_priority_1d(request[:, r], priority[:, r], width[r], supply[r])
+    return out
 
 
-def allocate_available(i, n, avail, *values):
-    """ALLOCATE AVAILABLE: target ``i``'s share of ``avail`` under the priority profiles.
+def allocate_available(n, avail, *values):
+    """ALLOCATE AVAILABLE: each target's share of ``avail`` under the priority profiles.
 
     Finds, run by run, the priority level at which the targets' demand
     curves (PySD's profiles: 1 rectangular, 2 triangular, 3 normal, 4
     exponential) add up to ``avail``, by bisection to the last bit (PySD
-    solves the same equation with scipy's least squares), and returns target
-    ``i``'s demand there. With more than enough, every request is met.
+    solves the same equation with scipy's least squares), and returns the
+    demands there. With more than enough, every request is met.
     """
     n = int(n)
     request = _rows(values[:n])
@@ -237,7 +259,6 @@ def allocate_available(i, n, avail, *values):
     request, profile = np.broadcast_arrays(request[:, None], profile)
     request = request[:, 0]
     kind, mid, width = profile[:, 0], profile[:, 1], profile[:, 2]
-    given = avail
     avail = np.broadcast_to(np.asarray(avail, dtype=float), request.shape[1:])
     reach = np.where(kind == 3, 8.2923611, np.where(kind == 4, 36.7368005696, 0.5)) * width
     lo, hi = (mid - reach).min(axis=0), (mid + reach).max(axis=0)
@@ -245,12 +266,12 @@ def allocate_available(i, n, avail, *values):
         x = (lo + hi) / 2
         enough = _demand(request, kind, mid, width, x).sum(axis=0) >= avail
         lo, hi = np.where(enough, x, lo), np.where(enough, hi, x)
-    share = _demand(request, kind, mid, width, (lo + hi) / 2)[int(i)]
+    share = _demand(request, kind, mid, width, (lo + hi) / 2)
     full = avail >= request.sum(axis=0)
-    out = np.where(full, request[int(i)], np.where(avail <= 0, 0.0, share))
+    out = np.where(full, request, np.where(avail <= 0, 0.0, share))
     # an unknown profile, a width that is not positive or a negative request: NaN, named
     valid = np.isin(kind, (1, 2, 3, 4)).all(0) & (width > 0).all(0) & (request >= 0).all(0)
-    return _shaped(np.where(valid, out, np.nan), values, [given])
+    return np.where(valid, out, np.nan)
 
 
 def _demand(q0, kind, mid, width, x):
@@ -324,13 +345,13 @@ NAMESPACE = {
     "_zidz": zidz,
     "_modulo": modulo,
     "_quantum": quantum,
-    "_vector_sort_order": vector_sort_order,
-    "_vector_rank": vector_rank,
-    "_vector_reorder": vector_reorder,
+    "_vector_sort_order": per_element(vector_sort_order),
+    "_vector_rank": per_element(vector_rank),
+    "_vector_reorder": per_element(vector_reorder),
     "_vector_select": vector_select,
-    "_invert_matrix": invert_matrix,
-    "_allocate_by_priority": allocate_by_priority,
-    "_allocate_available": allocate_available,
+    "_invert_matrix": per_element(invert_matrix),
+    "_allocate_by_priority": per_element(allocate_by_priority),
+    "_allocate_available": per_element(allocate_available),
     "_random_0_1": random_0_1,
     "_random_uniform": random_uniform,
     "_random_normal": random_normal,

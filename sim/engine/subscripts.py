@@ -270,6 +270,8 @@ class Expander:
     binding: dict
     renamed: dict
     salt: int = 0  # 1 + this copy's number for a subscripted equation, else 0
+    # the number of each call of an array function, shared by all copies (vectors.py)
+    sites: dict = dataclasses.field(default_factory=dict)
 
     def expr(self, node):
         """Return ``node`` with every subscript resolved and every reduction unrolled."""
@@ -479,12 +481,13 @@ def expand(path: str, ranges: Ranges, parsed: list) -> tuple:
     cells: dict = {}  # a constant array's position of each copy
     counts: dict = {}  # copies made so far of each equation
     keys = set(defined)
+    sites: dict = {}
     for index, (p, binding, elems) in enumerate(copies):
         key = element_key(p.element.key, elems)
         owner = _display(ranges, p.element.name, elems)
         renamed = {s.key: element_key(s.key, elems) for s in p.statefuls}
         salt = index + 1 if p.subs else 0
-        ex = Expander(path, owner, ranges, arrays, keys, binding, renamed, salt)
+        ex = Expander(path, owner, ranges, arrays, keys, binding, renamed, salt, sites)
         el = p.element
         changes = {"name": owner, "key": key}
         if p.subs:

@@ -9,6 +9,7 @@ semantics: VECTOR SORT ORDER gives 0-based positions, VECTOR RANK 1-based
 ranks, VECTOR REORDER takes 0-based positions.
 """
 
+import dataclasses
 import itertools
 
 from sim.engine.spec import Call, Num, Ref
@@ -52,7 +53,12 @@ def expand_vector_call(ex, node: Call):
     if node.fn == "allocate_by_priority":
         scalars = (scalars[1], scalars[2])  # width, supply (size is the array's length)
     flat = tuple(e for col in columns for e in col)
-    return Call(node.fn, (Num(float(position)), n, *scalars, *flat))
+    return Call(node.fn, (_site(ex, node), Num(float(position)), n, *scalars, *flat))
+
+
+def _site(ex, node: Call) -> Num:
+    """Return the call's number, which every element's copy of it shares (with the result)."""
+    return Num(float(ex.sites.setdefault(id(node), len(ex.sites) + 1)))
 
 
 def _along_last(ex, node: Call, arg):
@@ -84,8 +90,15 @@ def _select(ex, node: Call):
         inner = _bound(ex, dict(zip(banged, combo, strict=True)))
         sels.append(inner.expr(sel))
         vals.append(inner.expr(values))
-    scalars = tuple(ex.expr(a) for a in rest)
-    return Call("vector_select", (*scalars, Num(float(len(sels))), *sels, *vals))
+    missing, action, error = (ex.expr(a) for a in rest)
+    if action not in tuple(Num(float(k)) for k in range(11)) or error not in tuple(
+        Num(float(k)) for k in range(4)
+    ):
+        ex.fail(
+            "calls VECTOR SELECT with a numerical action that is not a number from 0 to 10 "
+            "or an error action that is not one from 0 to 3; give them as numbers"
+        )
+    return Call("vector_select", (missing, action, error, Num(float(len(sels))), *sels, *vals))
 
 
 def _invert(ex, node: Call):
@@ -103,7 +116,8 @@ def _invert(ex, node: Call):
         for r in rows
         for c in cols
     ]
-    return Call("invert_matrix", (Num(float(i)), Num(float(j)), Num(float(len(rows))), *cells))
+    at = Num(float(i * len(rows) + j))
+    return Call("invert_matrix", (_site(ex, node), at, Num(float(len(rows))), *cells))
 
 
 def _available(ex, node: Call):
@@ -124,12 +138,11 @@ def _available(ex, node: Call):
             inner = _bound(ex, {target: elem, target.rstrip("!"): elem, kinds: kind})
             cells.append(inner.expr(Ref(profile.key, profile.subs)))
     n = Num(float(len(requests)))
-    return Call(node.fn, (Num(float(position)), n, ex.expr(avail), *requests, *cells))
+    at = Num(float(position))
+    return Call(node.fn, (_site(ex, node), at, n, ex.expr(avail), *requests, *cells))
 
 
 def _bound(ex, extra: dict):
-    import dataclasses
-
     return dataclasses.replace(ex, binding={**ex.binding, **extra})
 
 

@@ -216,6 +216,19 @@ def test_bad_external_references_are_one_clear_error(tmp_path, old, new, message
         sim.read_mdl(mdl)
 
 
+def test_a_file_that_is_not_text_or_a_bad_delimiter_is_one_clear_error(tmp_path):
+    mdl = _copy_external(tmp_path)
+    (tmp_path / "external_data.csv").write_bytes(b"time,price\n0,\xff\xfe100\n")
+    with pytest.raises(ModelError, match=r"cannot read 'external_data.csv' as text"):
+        sim.read_mdl(mdl)
+    _copy_external(tmp_path)
+    mdl.write_text(
+        mdl.read_text().replace("'external_data.csv', ','", "'external_data.csv', ';;'")
+    )
+    with pytest.raises(ModelError, match=r"give a one-character delimiter"):
+        sim.read_mdl(mdl)
+
+
 def test_a_data_variable_without_a_file_is_refused(tmp_path):
     mdl = write_mdl(tmp_path / "d.mdl", "y := 1 ~ dmnl ~ |")
     with pytest.raises(ModelError, match=r"'y' is a data variable without GET XLS DATA"):

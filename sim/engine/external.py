@@ -88,10 +88,15 @@ def read_grid(path: str, owner: str, ref: Reference) -> list:
         book.close()
         return rows
     delimiter = "\t" if ref.sheet in ("\\t", "tab") else ref.sheet
-    with open(ref.file, newline="", encoding="utf-8") as fh:
-        return [
-            [c if c.strip() else None for c in row] for row in csv.reader(fh, delimiter=delimiter)
-        ]
+    try:
+        with open(ref.file, newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh, delimiter=delimiter))
+    except (UnicodeDecodeError, csv.Error, TypeError) as err:
+        raise ModelError(
+            f"{path}: '{owner}' cannot read '{ref.file.name}' as text with the delimiter "
+            f"{ref.sheet!r} ({err}); save it as UTF-8 and give a one-character delimiter"
+        ) from None
+    return [[c if c.strip() else None for c in row] for row in rows]
 
 
 def _number(path, owner, ref, value, where) -> float:

@@ -210,17 +210,7 @@ def _parsed(reader: EquationReader, text: str, entry: "Entry", ranges=NO_RANGES)
         )
     values = _constant_array(entry.rhs) if entry.subs and entry.definition != "(" else None
     if values is not None:
-        units, limits = _units_and_limits(reader.path, entry.name, entry.units)
-        el = Element(
-            name=entry.name,
-            key=vensim_key(entry.name),
-            py_name=python_name(entry.name),
-            kind="constant",
-            units=units,
-            limits=limits,
-            doc=_one_line(entry.doc),
-            expr=Num(values[0][0]),
-        )
+        el = Element(kind="constant", expr=Num(values[0][0]), **_common(reader.path, entry))
     else:
         el = _element(reader, text, entry)
     table = None
@@ -463,16 +453,8 @@ def _units_and_limits(path: str, name: str, units: str) -> tuple:
 def _element(reader: EquationReader, text: str, entry: Entry) -> Element:
     """Parse the equation of ``entry`` into an element of the spec."""
     reader.start(entry.name, entry.rhs)
-    key = vensim_key(entry.name)
-    units, limits = _units_and_limits(reader.path, entry.name, entry.units)
-    common = {
-        "name": entry.name,
-        "key": key,
-        "py_name": python_name(entry.name),
-        "units": units,
-        "limits": limits,
-        "doc": _one_line(entry.doc),
-    }
+    common = _common(reader.path, entry)
+    key = common["key"]
     try:
         if entry.definition == "(":
             reader.lookups.append(reader.table(key))

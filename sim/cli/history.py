@@ -21,8 +21,7 @@ def register(sub) -> None:
         "model's value measured the same way (1 May stocks, fiscal-year means of flows).",
         epilog=EXAMPLES["history"],
     )
-    p.add_argument("model", nargs="?", default=MODEL, help=f"the .mdl file (default: {MODEL})")
-    p.add_argument("--history", default=HISTORY, help=f"observed series (default: {HISTORY})")
+    _add_model_and_history(p)
     p.add_argument("--series", nargs="*", help="only these series")
     p.add_argument("--years", nargs="*", type=int, help="only these years")
     p.set_defaults(func=history)
@@ -37,21 +36,14 @@ def register(sub) -> None:
         "(Latin hypercube prior, sets within the threshold kept) to --ensemble.",
         epilog=EXAMPLES["calibrate"],
     )
-    p.add_argument("model", nargs="?", default=MODEL, help=f"the .mdl file (default: {MODEL})")
-    p.add_argument("--history", default=HISTORY, help=f"observed series (default: {HISTORY})")
+    _add_model_and_history(p)
     add_out(p, what="folder for the report")
     p.add_argument(
         "--ensemble",
         default="model/ensemble.csv",
         help="where to write the ensemble (default: model/ensemble.csv, read by scenario runs)",
     )
-    p.add_argument("--starts", type=int, default=3, help="least-squares starts (default 3)")
-    p.add_argument(
-        "--samples", type=int, default=50_000, help="prior ensemble size (default 50,000)"
-    )
-    p.add_argument(
-        "--seed", type=int, default=20261127, help="seed of the prior sample (default: 20261127)"
-    )
+    _add_fit_options(p)
     p.add_argument(
         "--update-model",
         action="store_true",
@@ -60,6 +52,22 @@ def register(sub) -> None:
     p.set_defaults(func=calibrate)
 
     _register_backtest(sub)
+
+
+def _add_model_and_history(p) -> None:
+    p.add_argument("model", nargs="?", default=MODEL, help=f"the .mdl file (default: {MODEL})")
+    p.add_argument("--history", default=HISTORY, help=f"observed series (default: {HISTORY})")
+
+
+def _add_fit_options(p) -> None:
+    """Add the options calibrate and backtest share: fit starts, prior sample and its seed."""
+    p.add_argument("--starts", type=int, default=3, help="least-squares starts (default 3)")
+    p.add_argument(
+        "--samples", type=int, default=50_000, help="prior ensemble size (default 50,000)"
+    )
+    p.add_argument(
+        "--seed", type=int, default=20261127, help="seed of the prior sample (default: 20261127)"
+    )
 
 
 def _register_backtest(sub) -> None:
@@ -73,8 +81,7 @@ def _register_backtest(sub) -> None:
         "The model's inputs (cohort, exchange rate, closures) are the recorded ones.",
         epilog=EXAMPLES["backtest"],
     )
-    p.add_argument("model", nargs="?", default=MODEL, help=f"the .mdl file (default: {MODEL})")
-    p.add_argument("--history", default=HISTORY, help=f"observed series (default: {HISTORY})")
+    _add_model_and_history(p)
     p.add_argument(
         "--fit-until",
         type=int,
@@ -84,13 +91,7 @@ def _register_backtest(sub) -> None:
         help="last year of the observations fitted (one backtest per year)",
     )
     add_out(p, what="folder for the report")
-    p.add_argument("--starts", type=int, default=3, help="least-squares starts (default 3)")
-    p.add_argument(
-        "--samples", type=int, default=50_000, help="prior ensemble size (default 50,000)"
-    )
-    p.add_argument(
-        "--seed", type=int, default=20261127, help="seed of the prior sample (default: 20261127)"
-    )
+    _add_fit_options(p)
     p.set_defaults(func=backtest)
 
 

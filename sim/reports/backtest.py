@@ -5,6 +5,7 @@ import datetime
 from pathlib import Path
 
 from sim.engine.files import atomic_dir, check_out
+from sim.engine.progress import ticker
 from sim.studies.backtest import SCORE_COLUMNS, backtest
 
 
@@ -28,12 +29,7 @@ def run_backtests(
     model = load_model(model_path)
     observations = load_history(history_path, [el.name for el in model.spec.elements])
     total = len(years) * (starts + -(-samples // 10_000))
-    done = [0]
-
-    def tick():
-        done[0] += 1
-        if progress is not None:
-            progress(min(done[0], total), total)
+    tick = ticker(progress, total)
 
     results = [
         backtest(model, observations, y, starts=starts, samples=samples, seed=seed, tick=tick)

@@ -16,6 +16,7 @@ import numpy as np
 
 from sim.engine.errors import BrainsimError, SimulationError
 from sim.engine.files import atomic_dir, check_out
+from sim.engine.progress import ticker
 from sim.studies import validate as tests
 from sim.studies.validate import FAIL, NOT_RUN, PASS, WARN, Verdict
 
@@ -121,12 +122,7 @@ def run_validation(
     observations = load_history(history_path, names) if history_path else ()
     named = read_cases(cases_path, model) if cases_path else []
     steps = 6 + 2 + -(-settings["draws"] // tests.CHUNK)
-    done = [0]
-
-    def tick():
-        done[0] += 1
-        if progress is not None:
-            progress(min(done[0], steps), steps)
+    tick = ticker(progress, steps)
 
     verdicts = [tests.dimensional_consistency(model.spec)]
     tick()

@@ -40,6 +40,7 @@ import numpy as np
 
 from sim.engine.errors import BrainsimError
 from sim.engine.names import vensim_key
+from sim.engine.progress import ticker
 from sim.studies.history import Observation, observation_weights
 
 # Relative weight of a series, 1 when not listed. Each entry says why.
@@ -694,12 +695,7 @@ def calibrate(
     chunk of the prior sample and the bands.
     """
     total = starts + math.ceil(samples / 10_000) + math.ceil(5_000 / 10_000) + 1
-    done = [0]
-
-    def tick():
-        done[0] += 1
-        if progress is not None:
-            progress(done[0], total)
+    tick = ticker(progress, total)
 
     from sim.studies.targets import OUTPUT_TIMING
 

@@ -198,29 +198,17 @@ def _check_changing(spec: ModelSpec, graph: EquationGraph, changing: frozenset) 
 
 def _with_initial_controls(model: CompiledModel) -> CompiledModel:
     """Fill in the changing controls' values at INITIAL TIME, from one run at the defaults."""
-    import dataclasses
-
-    c = np.empty((model.n_consts, 1))
+    c = np.zeros((model.n_consts, 1))  # the defaults; a RANDOM key of 0
     c[: len(model.defaults), 0] = model.defaults
     ctl = model.controls
-    start = tuple(
-        np.float64(ctl[k]) for k in ("initial_time", "final_time", "time_step", "saveper")
-    )
-    ctl_tuple = (*start, np.float64(0.0))
+    # as simulate.controls_tuple gives Euler: STEP switches half a step early
+    start = tuple(np.float64(ctl[k]) for k in ("initial_time", "final_time", "time_step"))
+    ctl_tuple = (*start, np.float64(ctl["saveper"]), np.float64(ctl["time_step"] / 2))
     s, m = np.empty((model.n_states, 1)), np.empty((model.n_memory, 1))
+    D, M = np.empty_like(s), np.empty_like(m)
     with np.errstate(all="ignore"):
         model.initialize(c, model.tables, ctl_tuple, s, m)
-        dyn = model.evaluate(
-            ctl_tuple[0],
-            s,
-            m,
-            c,
-            model.tables,
-            ctl_tuple,
-            np.empty_like(s),
-            np.empty_like(m),
-            True,
-        )
+        dyn = model.evaluate(ctl_tuple[0], s, m, c, model.tables, ctl_tuple, D, M, True)
     values = dict(ctl)
     for key, i in model.changing.items():
         values[key] = float(np.ravel(dyn[i])[0])

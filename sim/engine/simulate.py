@@ -124,7 +124,7 @@ def integrate(
     keep = _select(model, outputs)
     _check_size(model, ctl, c.shape[1], len(keep))
     grid, saved = _time_grid(ctl)
-    ctl_tuple = _controls(ctl, method)
+    ctl_tuple = controls_tuple(ctl, method)
     job = _Job(model, table_values, ctl_tuple, grid, saved, keep, method, rtol, atol, scenario)
     times, values = _run(job, c, workers, ctl["time_step"])
     _check_finite_constants(model, c, keep, ctl_tuple[0])
@@ -200,7 +200,7 @@ def _overridden(controls: dict, time_step, saveper, final_time) -> dict:
     return ctl
 
 
-def _controls(ctl: dict, method: str) -> tuple:
+def controls_tuple(ctl: dict, method: str) -> tuple:
     """Return the controls as the generated functions take them, with STEP's switch offset."""
     # numpy scalars: equations over them divide by zero to inf, not an exception.
     # STEP switches half a step early on a fixed grid (Vensim, PySD); at the
@@ -630,7 +630,7 @@ def measure(
     L = _tables(model, tables or {})
     ctl = dict(model.controls, saveper=model.controls["time_step"])
     grid, _ = _time_grid(ctl)
-    ctl_tuple = _controls(ctl, "euler")
+    ctl_tuple = controls_tuple(ctl, "euler")
     keep = _select(model, list(outputs))
     where_of, dyn = _measured(model, keep, weights, outputs)
     blocks = _rule_blocks(weights, outputs, dyn)

@@ -171,6 +171,10 @@ BAD = [
     ),
     ("all: part, c ~~|\npart: all ~~|", r"is defined by itself"),
     (
+        "region: a, b ~~|\nv[region, region] = 1 ~ dmnl ~ |",
+        r"bad\.mdl: 'v' runs over 'region' twice; use an equivalent range",
+    ),
+    (
         "region: a, b ~~|\nv[region] = 1, 2 ~ dmnl ~ |\nv[region, region] = 1 ~ dmnl ~ |",
         r"'v' is defined with 2 subscripts and with 1 elsewhere",
     ),

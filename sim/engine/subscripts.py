@@ -476,7 +476,7 @@ def expand(path: str, ranges: Ranges, parsed: list) -> tuple:
                 "give each element one equation (use :EXCEPT: to leave some out)"
             )
         defined[key] = (p, elems)
-    families = _families(ranges, copies)
+    families = _families(path, ranges, copies)
     elements, statefuls, lookups = [], [], []
     cells: dict = {}  # a constant array's position of each copy
     counts: dict = {}  # copies made so far of each equation
@@ -530,10 +530,11 @@ def _py_name(base: str, elems: tuple) -> str:
     return "_".join([base, *(re.sub(r"\W+", "_", e).strip("_") for e in elems)])
 
 
-def _families(ranges: Ranges, copies: list) -> dict:
+def _families(path: str, ranges: Ranges, copies: list) -> dict:
     """Return each array's ranges: per position, the main range of what its equations use."""
     seen: dict = {}
     written: dict = {}
+    names_of = {p.element.key: p.element.name for p, _, _ in copies}
     for p, _, elems in copies:
         if p.subs:
             cols = seen.setdefault(p.element.key, [set() for _ in elems])
@@ -554,7 +555,7 @@ def _families(ranges: Ranges, copies: list) -> dict:
             dims.append(fits[0])
         if len(set(dims)) < len(dims):
             raise ModelError(
-                f"{ranges.label(key)} runs over '{ranges.label(dims[0])}' twice; use an "
+                f"{path}: '{names_of[key]}' runs over '{ranges.label(dims[0])}' twice; use an "
                 "equivalent range for the second ('copy <-> range')"
             )
         families[key] = tuple(dims)

@@ -416,6 +416,19 @@ def test_the_dispatch_decline_is_mostly_explained_by_named_causes(model):
     assert residual[0]["share"] < 0.5, residual[0]
 
 
+def test_researchers_flow_out_of_japan_on_the_oecd_basis_before_2020(model, ensemble):
+    # the seed document: the OECD finds a small continuing net outflow of researchers
+    name = "net researcher migration"
+    default = sim.simulate(model, outputs=[name], saveper=model.controls["time_step"])
+    before = default.time.values < 2020
+    flow = _values(model, default, name)[before, 0]
+    assert flow.max() < 0, f"a net inflow of {flow.max():,.0f} a year in the default run"
+    assert flow.min() > -1_000, "small: under 1,000 researchers a year"
+    members = sim.simulate(model, ensemble, outputs=[name], saveper=1)
+    mean = _values(model, members, name)[members.time.values < 2020].mean(axis=0)
+    assert np.mean(mean < 0) >= 0.99, f"{np.sum(mean >= 0)} members net inflow 2000-2019"
+
+
 # -- loop strengths -----------------------------------------------------------------------
 
 

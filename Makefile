@@ -4,7 +4,13 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test brief bench lint clean
+.PHONY: test brief bench lint clean explore
+
+# The explorer's browser tests drive Debian's Chromium (test tools' own browser
+# downloads do not work here); BRAINSIM_CHROMIUM=/path/to/chromium uses another.
+CHROMIUM := $(or $(BRAINSIM_CHROMIUM),/usr/bin/chromium)
+SUDO     := $(if $(filter 0,$(shell id -u)),,sudo)
+APT      := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -12,9 +18,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+$(CHROMIUM):
+	$(APT) chromium || ($(SUDO) apt-get update && $(APT) chromium)
+
 # Tests run in two processes, a file to each (pytest-xdist): most of their time
 # is CLI subprocesses and forked workers, which a second core overlaps.
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(VENV)/bin/lint-imports --no-cache --no-logo
 	$(PY) -m pytest -q -n 2 --dist loadfile
 	$(VENV)/bin/brainsim brief --check
@@ -30,6 +39,9 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_compare.py
 	$(PY) benchmarks/bench_sweep.py
 	$(PY) benchmarks/bench_budget.py
+
+explore: $(STAMP)
+	$(VENV)/bin/brainsim explore
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

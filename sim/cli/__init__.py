@@ -8,11 +8,11 @@ modelling happens here, and nothing in the library imports this package.
 import signal
 import sys
 
-from sim.cli import brief, history, model, scenarios, sweeps
+from sim.cli import brief, explore, history, model, scenarios, sweeps
 from sim.cli.common import Parser
 from sim.engine.errors import BrainsimError
 
-GROUPS = (model, history, scenarios, sweeps, brief)
+GROUPS = (model, history, scenarios, sweeps, brief, explore)
 
 
 def build_parser() -> Parser:

@@ -33,6 +33,64 @@ LABELS = {
         "較正のみ：アンサンブル{runs:,}通り、効果量は.mdlの値に固定。"
         "効果量のみ：効果量{effects}個を事前分布から抽出、較正パラメータは最良適合値に固定。",
     },
+    # the explorer (brainsim explore): the page's words, from the same catalogue
+    "ui_title": {
+        "en": "brainsim explorer: Japan's international brain circulation",
+        "ja": "brainsim エクスプローラー：国際頭脳循環",
+    },
+    "ui_lang": {"en": "日本語", "ja": "English"},
+    "ui_start_from": {"en": "Start from", "ja": "開始シナリオ"},
+    "ui_reset": {"en": "Reset to baseline", "ja": "ベースラインに戻す"},
+    "ui_undo": {"en": "Undo", "ja": "元に戻す"},
+    "ui_redo": {"en": "Redo", "ja": "やり直す"},
+    "ui_yaml": {"en": "Scenario (YAML)", "ja": "シナリオ（YAML）"},
+    "ui_csv": {"en": "Shown data (CSV)", "ja": "表示データ（CSV）"},
+    "ui_levers": {"en": "Policy levers", "ja": "政策レバー"},
+    "ui_budgets": {"en": "Programme budgets (億円 a year)", "ja": "事業予算（億円／年）"},
+    "ui_from": {"en": "from", "ja": "開始年"},
+    "ui_ramp": {"en": "ramp (years)", "ja": "移行年数"},
+    "ui_acts_on": {"en": "sets the lever", "ja": "対応するレバー"},
+    "ui_baseline": {"en": "Baseline", "ja": "ベースライン"},
+    "ui_current": {"en": "This scenario", "ja": "このシナリオ"},
+    "ui_history": {"en": "History", "ja": "実績"},
+    "ui_target": {"en": "Target", "ja": "目標"},
+    "ui_band": {"en": "5–95%", "ja": "5〜95%"},
+    "ui_targets": {
+        "en": "Probability of meeting each J-MIRAI target",
+        "ja": "J-MIRAI目標の達成確率",
+    },
+    "ui_col_target": {"en": "Target", "ja": "目標"},
+    "ui_col_year": {"en": "Year", "ja": "年"},
+    "ui_col_median": {"en": "Median (5–95%)", "ja": "中央値（5〜95%）"},
+    "ui_col_base_median": {"en": "Baseline median", "ja": "ベースライン中央値"},
+    "ui_col_base_prob": {"en": "Baseline probability", "ja": "ベースラインの確率"},
+    "ui_col_prob": {"en": "Probability", "ja": "確率"},
+    "ui_cost": {
+        "en": "Public cost above the baseline, FY{start}–FY{end}: {p50} 億円 "
+        "(5–95%: {p05} to {p95})",
+        "ja": "ベースラインに対する公費の増分（{start}〜{end}年度）：{p50}億円"
+        "（5〜95%：{p05}〜{p95}）",
+    },
+    "ui_no_cost": {
+        "en": "No budget moved: public cost as in the baseline",
+        "ja": "予算の変更なし：公費はベースラインと同じ",
+    },
+    "ui_detail": {"en": "Any model variable", "ja": "任意のモデル変数"},
+    "ui_show": {"en": "Show", "ja": "表示"},
+    "ui_running": {"en": "Running…", "ja": "計算中…"},
+    "ui_caption": {
+        "en": "Median and 5–95% band over {runs} calibrated ensemble members; "
+        "model sha256 {version}; scenario: {scenario}",
+        "ja": "較正済みアンサンブル{runs}通りの中央値と5〜95%の帯；モデル sha256 {version}；"
+        "シナリオ：{scenario}",
+    },
+    "ui_lowest": {"en": "lowest", "ja": "最低"},
+    "ui_low": {"en": "low", "ja": "低"},
+    "ui_status_quo": {"en": "status quo", "ja": "現状"},
+    "ui_high": {"en": "high", "ja": "高"},
+    "ui_highest": {"en": "highest", "ja": "最高"},
+    "ui_error": {"en": "Not run", "ja": "実行できません"},
+    "ui_edited": {"en": "edited", "ja": "変更あり"},
     "src_combined": {"en": "All runs", "ja": "全体"},
     "src_calibration": {"en": "Calibration only", "ja": "較正のみ"},
     "src_effects": {

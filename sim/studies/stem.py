@@ -8,8 +8,8 @@ may first act. This module says, from the model's equations alone, which
 settings cannot act before which step; a setting it cannot place stays in
 the stem, whose run is then the scenario's own.
 
-A lever's constants are left out of the stem only when every use of them in
-the model is multiplied by a ramp, an auxiliary ``RAMP(..., START, ...)``
+A lever's constants (and a programme budget's) are left out of the stem only
+when every use of them in the model is multiplied by a ramp, an auxiliary ``RAMP(..., START, ...)``
 whose start is a constant (each lever has its own, ``<lever> policy ramp``
 from ``<lever> policy start year``), and the ramp's own constants are used
 nowhere else: before the policy's start the lever is then multiplied by
@@ -21,7 +21,7 @@ at Time; it acts from the first step at which its values differ from the
 import numpy as np
 
 from sim.engine.spec import Call, LookupCall, Num, Op, Ref, references
-from sim.studies.scenario import Scenario, levers
+from sim.studies.scenario import Scenario, budget_levers, levers
 
 
 def ramps(spec) -> dict:
@@ -61,6 +61,7 @@ def ramped_constants(model) -> frozenset:
     if not by_ramp:
         return frozenset()
     targets = {el.key for el in levers(model).values()}
+    targets |= {el.key for el, _ in budget_levers(model).values()}
     timing = set().union(*by_ramp.values())  # safe only where their ramp itself uses them
     unsafe: set = set()
     for expr, owner in _expressions(spec):

@@ -1,0 +1,167 @@
+"""Runs for an interactive session: the baseline once, then each change from a shared stem.
+
+An explorer re-runs one scenario over the ensemble every time a lever moves.
+Most changes only move levers from their policy start year, so every run
+until then is the baseline's: :class:`LiveRuns` keeps that part (a
+:class:`~sim.engine.simulate.Branch` per start step) and integrates only the
+years after it. The numbers are those of :func:`sim.studies.runner.run_scenarios`
+to the bit, since a run carried on from its branch gives the sums of the run
+made in one go; a scenario whose settings act from the start (a changed
+constant, a lookup read at every step) is run whole by the runner.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from sim.studies.runner import (
+    ScenarioResult,
+    _year_weights,
+    _years,
+    output_timing,
+    parameters,
+    run_scenarios,
+    scenario_constants,
+    tables,
+)
+from sim.studies.scenario import Scenario
+
+STEMS_KEPT = 16  # branches kept, one per policy start step; each is ~states x runs floats
+
+
+@dataclass
+class LiveRuns:
+    """The model, its baseline over the ensemble and the stems that later runs start from.
+
+    Parameters
+    ----------
+    model
+        The compiled model.
+    baseline
+        The baseline scenario (loaded against ``model``).
+    root
+        The project folder that ensemble paths are relative to.
+    extra
+        Variables measured besides the model's target outputs.
+    """
+
+    model: object
+    baseline_scenario: Scenario
+    root: Path
+    extra: tuple = ()
+    timing: dict = field(init=False)
+    baseline: ScenarioResult = field(init=False)
+    _ensembles: dict = field(init=False, default_factory=dict)
+    _stems: dict = field(init=False, default_factory=dict)
+
+    def __post_init__(self):
+        from sim.studies.runner import rule_for
+
+        self.timing = dict(output_timing(self.model))
+        for name in self.extra:
+            self.timing.setdefault(name, rule_for(self.model, name))
+        self.baseline = self.run(self.baseline_scenario)
+
+    def warm(self, year: float) -> None:
+        """Keep the baseline's stem for policies starting in ``year``, before anyone asks."""
+        from sim.engine.simulate import grid_times
+
+        # the step sim.studies.stem.stem_settings gives a policy starting in ``year``
+        dt = float(self.model.controls["time_step"])
+        step = int(np.searchsorted(grid_times(self.model), year - dt))
+        params, _, _ = parameters(self.baseline_scenario, self.model, self.root, self._ensembles)
+        self._stem(params, {}, step)
+
+    def run(
+        self, scenario: Scenario, workers: int | None = 1, effects: bool = True
+    ) -> ScenarioResult:
+        """Run ``scenario`` over its uncertainty; reuse the baseline's stem where it may.
+
+        ``effects=False`` leaves out the effect sizes' draws (used only to name
+        the one that drives a target most), which a live view does not show.
+        """
+        from sim.engine.simulate import grid_times
+        from sim.studies.stem import stem_settings
+
+        params, n, sha = parameters(scenario, self.model, self.root, self._ensembles)
+        own = scenario_constants(scenario)
+        full_tables = tables(scenario, self.model)
+        grid = grid_times(self.model)
+        stem_consts, stem_tables, step = stem_settings(
+            scenario, own, full_tables, self.model, grid
+        )
+        shares_stem = (
+            not stem_consts
+            and not stem_tables
+            and 0 < step < len(grid)
+            and scenario.uncertainty == self.baseline_scenario.uncertainty
+        )
+        if not shares_stem:
+            return run_scenarios([scenario], self.model, self.timing, self.root, workers=workers)[
+                0
+            ]
+        measured = self._tail(params, full_tables, self._stem(params, own, step), grid)
+        return ScenarioResult(
+            scenario,
+            _years(self.model),
+            measured,
+            dict(self.timing),
+            n,
+            sha,
+            self._effects(params) if effects else {},
+        )
+
+    def _effects(self, params: dict) -> dict:
+        """Return the drawn effect sizes, as :func:`run_scenarios` records them."""
+        from sim.engine.priors import stated_priors
+
+        return {
+            name: (prior.grade, np.asarray(params[name]))
+            for name, prior in stated_priors(self.model.spec).items()
+            if np.ndim(params.get(name)) == 1 and np.ptp(params[name]) > 0
+        }
+
+    def _stem(self, params: dict, own: dict, step: int):
+        """Return the baseline's runs stopped before grid step ``step``."""
+        from sim.engine.simulate import measure
+
+        if step in self._stems:
+            return self._stems[step]
+        earlier = [s for s in self._stems if s < step]
+        start = self._stems[max(earlier)] if earlier else None
+        stem_params = {k: v for k, v in params.items() if k not in own}
+        weights = self._weights()
+        _, branch = measure(self.model, stem_params, weights, self.timing, start=start, stop=step)
+        if len(self._stems) >= STEMS_KEPT:
+            self._stems.pop(next(iter(self._stems)))
+        self._stems[step] = branch
+        return branch
+
+    def _weights(self) -> dict:
+        from sim.engine.simulate import grid_times
+
+        grid = grid_times(self.model)
+        years = _years(self.model)
+        return {
+            rule: np.nan_to_num(_year_weights(grid, years, rule))
+            for rule in dict.fromkeys(self.timing.values())
+        }
+
+    def _tail(self, params: dict, lookups: dict, branch, grid) -> dict:
+        """Carry ``branch`` on with the scenario's ``params``; yearly measures by output."""
+        from sim.engine.simulate import measure
+
+        # one process: the tail is bound by the per-step cost of the equations, not by the
+        # number of runs, so halving the runs across two processes gains nothing
+        years = _years(self.model)
+        sums, _ = measure(
+            self.model, params, self._weights(), self.timing, tables=lookups, start=branch
+        )
+        out = {}
+        for j, (name, rule) in enumerate(self.timing.items()):
+            arr = sums[:, j, :].copy()
+            covered = ~np.isnan(_year_weights(grid, years, rule)).any(axis=1)
+            arr[~covered] = np.nan
+            out[name] = arr
+        return out

@@ -230,3 +230,22 @@ def test_an_error_shows_as_one_line_in_the_page(server, page):
     assert "range" in text
     assert "\n" not in text.strip()
     assert "Traceback" not in text
+
+
+def test_a_shipped_scenario_and_a_user_file_load_as_starting_points(server, page, tmp_path):
+    page.goto(server)
+    _drawn(page, 1)
+    baseline = _row(page, SHORT_TERM)
+    page.select_option("#base", "jmirai-package")
+    _drawn(page, 2)
+    assert _row(page, SHORT_TERM) != baseline
+    moved = page.eval_on_selector_all(".control .name.moved", "els => els.length")
+    assert moved >= 5, "the package's levers and budgets show as moved"
+    text = (ROOT / "scenarios" / "expanded-scholarships.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "my-plan.yaml"
+    path.write_text(text.replace("name: expanded-scholarships", "name: my-plan"), encoding="utf-8")
+    page.set_input_files("#upload", str(path))
+    _drawn(page, 3)
+    assert page.eval_on_selector("#base", "el => el.value") == "my-plan (file)"
+    assert float(page.eval_on_selector(SLIDER, "el => el.value")) == 0.3
+    assert page.errors == []

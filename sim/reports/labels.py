@@ -41,6 +41,7 @@ LABELS = {
     "ui_lang": {"en": "日本語", "ja": "English"},
     "ui_start_from": {"en": "Start from", "ja": "開始シナリオ"},
     "ui_reset": {"en": "Reset to baseline", "ja": "ベースラインに戻す"},
+    "ui_load_file": {"en": "Load a scenario file…", "ja": "シナリオファイルを読み込む…"},
     "ui_undo": {"en": "Undo", "ja": "元に戻す"},
     "ui_redo": {"en": "Redo", "ja": "やり直す"},
     "ui_yaml": {"en": "Scenario (YAML)", "ja": "シナリオ（YAML）"},
@@ -72,8 +73,10 @@ LABELS = {
         "（5〜95%：{p05}〜{p95}）",
     },
     "ui_no_cost": {
-        "en": "No budget moved: public cost as in the baseline",
-        "ja": "予算の変更なし：公費はベースラインと同じ",
+        "en": "Public cost as in the baseline: no programme budget is moved (a lever moved "
+        "on its own carries no cost in the model; move a budget to price a change)",
+        "ja": "公費はベースラインと同じ：事業予算の変更なし（レバーだけを動かしても"
+        "モデル上の費用は生じない。費用を見るには予算を動かす）",
     },
     "ui_detail": {"en": "Any model variable", "ja": "任意のモデル変数"},
     "ui_show": {"en": "Show", "ja": "表示"},

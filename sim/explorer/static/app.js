@@ -99,7 +99,9 @@ function control(c) {
   div.innerHTML = `
     <div class="name"></div>
     <div class="row">
-      <input type="range" min="${c.min}" max="${c.max}" step="${step}">
+      <input type="range" min="${c.min}" max="${c.max}" step="${step}" list="marks-${c.kind}-${c.key.replace(/ /g, "-")}">
+      <datalist id="marks-${c.kind}-${c.key.replace(/ /g, "-")}">${marks
+        .map((m) => `<option value="${c.marks[m]}"></option>`).join("")}</datalist>
       <input type="number" min="${c.min}" max="${c.max}" step="any">
       <span class="unit">${c.unit}</span>
     </div>
@@ -207,6 +209,11 @@ async function run() {
     const { status, data } = await post(
       "/api/run", { state: app.state, client: app.client, seq }, controller.signal);
     if (seq !== app.seq || status === 409) return;
+    if (status === 503) {
+      // the server's queue is full: try again shortly, if this is still the latest state
+      setTimeout(() => seq === app.seq && run(), 400 + Math.random() * 800);
+      return;
+    }
     if (status !== 200) {
       showError(data.error || `HTTP ${status}`);
       $("#status").textContent = "";
@@ -214,15 +221,13 @@ async function run() {
     }
     hideError();
     app.result = data;
+    $("#status").textContent = "";
     draw();
     if ($("#detail-chart").dataset.variable) showDetail($("#detail-chart").dataset.variable);
   } catch (err) {
     if (err.name !== "AbortError") showError(String(err.message || err));
   } finally {
-    if (seq === app.seq) {
-      $("#status").textContent = "";
-      app.inflight = null;
-    }
+    if (app.inflight === controller) app.inflight = null;
   }
 }
 
@@ -270,7 +275,7 @@ function chartFor(variable, index) {
   const layout = {
     title: { text: nameOf(variable), font: { size: 13 } },
     margin: { l: 60, r: 10, t: 36, b: 30 },
-    legend: { orientation: "h", y: -0.15, font: { size: 10 } },
+    showlegend: false, // the page's one legend (#legend) serves every chart
     shapes,
     yaxis: { rangemode: "tozero", tickformat: variable.includes("rate") ? ".0%" : "," },
   };

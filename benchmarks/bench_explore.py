@@ -138,9 +138,11 @@ def main() -> None:
     print(
         f"{args.clients} clients for {args.seconds:.0f} s: {out['changes']} slider changes, "
         f"{out['draws']} redraws, {len(out['errors'])} pages showing an error "
-        f"({busy} 'busy' refusals from the bounded queue); server memory "
-        f"{out['rss'][0]:,.0f} MB at the start, {max(out['rss']):,.0f} MB at most, "
-        f"{out['rss'][-1]:,.0f} MB at the end"
+        f"({busy} 'busy' refusals from the bounded queue); server memory (MB) at the start, "
+        f"each quarter and the end: "
+        + ", ".join(
+            f"{out['rss'][int(q * (len(out['rss']) - 1))]:,.0f}" for q in (0, 0.25, 0.5, 0.75, 1)
+        )
     )
 
 

@@ -102,7 +102,7 @@ def _row(page, variable: str) -> list:
 def _median_line(page, variable: str) -> list:
     return page.evaluate(
         """v => { const gd = document.querySelector(`.chart[data-variable="${v}"]`);
-                  return gd.data[5].y; }""",
+                  return gd.data[3].y; }""",
         variable,
     )
 

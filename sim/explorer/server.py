@@ -105,7 +105,10 @@ def create_app(session: Session, queue: int = 8):
 
     @app.post("/api/run")
     def run(payload: dict):
-        return guarded(payload, lambda wanted: session.run(payload.get("state") or {}, wanted))
+        # plain lists of floats: json.dumps directly, without FastAPI's slower encoder
+        return guarded(
+            payload, lambda wanted: JSONResponse(session.run(payload.get("state") or {}, wanted))
+        )
 
     @app.post("/api/upload")
     def upload(payload: dict):

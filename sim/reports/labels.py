@@ -46,8 +46,14 @@ LABELS = {
     "ui_redo": {"en": "Redo", "ja": "やり直す"},
     "ui_yaml": {"en": "Scenario (YAML)", "ja": "シナリオ（YAML）"},
     "ui_csv": {"en": "Shown data (CSV)", "ja": "表示データ（CSV）"},
-    "ui_levers": {"en": "Policy levers", "ja": "政策レバー"},
-    "ui_budgets": {"en": "Programme budgets (億円 a year)", "ja": "事業予算（億円／年）"},
+    "ui_levers": {
+        "en": "Policy levers, each with the budgets that set it (億円 a year)",
+        "ja": "政策レバーとそれを動かす事業予算（億円／年）",
+    },
+    "ui_budgets": {
+        "en": "Other programme budgets (億円 a year)",
+        "ja": "その他の事業予算（億円／年）",
+    },
     "ui_from": {"en": "from", "ja": "開始年"},
     "ui_ramp": {"en": "ramp (years)", "ja": "移行年数"},
     "ui_acts_on": {"en": "sets the lever", "ja": "対応するレバー"},

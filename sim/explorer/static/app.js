@@ -79,15 +79,28 @@ function slot(c) {
   return c.kind === "lever" ? app.state.policies : app.state.budgets;
 }
 
+// grouped by programme: each lever, then the budgets that act on it; then the other budgets
 function buildControls() {
   const aside = $("#controls");
   aside.innerHTML = "";
-  for (const kind of ["lever", "budget"]) {
+  const heading = (key) => {
     const h = document.createElement("h3");
-    h.dataset.i18n = kind === "lever" ? "ui_levers" : "ui_budgets";
+    h.dataset.i18n = key;
     aside.appendChild(h);
-    for (const c of app.meta.controls.filter((x) => x.kind === kind)) aside.appendChild(control(c));
+  };
+  const levers = app.meta.controls.filter((x) => x.kind === "lever");
+  const budgets = app.meta.controls.filter((x) => x.kind === "budget");
+  heading("ui_levers");
+  for (const c of levers) {
+    const group = document.createElement("div");
+    group.className = "programme";
+    group.appendChild(control(c));
+    for (const b of budgets.filter((x) => x.acts_on === c.key)) group.appendChild(control(b));
+    aside.appendChild(group);
   }
+  const rest = budgets.filter((x) => !levers.some((c) => c.key === x.acts_on));
+  if (rest.length) heading("ui_budgets");
+  for (const b of rest) aside.appendChild(control(b));
 }
 
 function control(c) {
@@ -243,12 +256,12 @@ function hideError() {
 
 // --- drawing ---------------------------------------------------------------------------
 
+// a band as one closed polygon (p95 forward, p05 back) and its median: two traces, not three
 function bandTraces(band, name, color, fill, dash) {
   return [
-    { x: band.years, y: band.p95, mode: "lines", line: { width: 0 }, hoverinfo: "skip",
-      showlegend: false },
-    { x: band.years, y: band.p05, mode: "lines", line: { width: 0 }, fill: "tonexty",
-      fillcolor: fill, name: `${name} ${t("ui_band")}` },
+    { x: band.years.concat([...band.years].reverse()),
+      y: band.p95.concat([...band.p05].reverse()), mode: "lines", line: { width: 0 },
+      fill: "toself", fillcolor: fill, hoverinfo: "skip", name: `${name} ${t("ui_band")}` },
     { x: band.years, y: band.p50, mode: "lines", line: { color, width: 2, dash }, name },
   ];
 }

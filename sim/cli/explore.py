@@ -21,7 +21,7 @@ def register(sub) -> None:
     p.add_argument(
         "--host",
         default=LOCAL,
-        help="the address to serve; anything but 127.0.0.1 opens it to the network",
+        help="the address to serve (default: 127.0.0.1); another opens it to the network",
     )
     p.add_argument("--root", default=".", help="the project folder (default: here)")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")

@@ -99,7 +99,7 @@ LABELS = {
     "ui_high": {"en": "high", "ja": "高"},
     "ui_highest": {"en": "highest", "ja": "最高"},
     "ui_error": {"en": "Not run", "ja": "実行できません"},
-    "ui_edited": {"en": "edited", "ja": "変更あり"},
+    "ui_edited": {"en": " (edited)", "ja": "（変更あり）"},
     "src_combined": {"en": "All runs", "ja": "全体"},
     "src_calibration": {"en": "Calibration only", "ja": "較正のみ"},
     "src_effects": {

@@ -353,7 +353,7 @@ function drawCost() {
 function drawCaption() {
   const base = app.meta.scenarios[app.state.base];
   const moved = Object.keys(app.state.budgets).length + Object.keys(app.state.policies).length;
-  const scenario = (base ? base[app.lang] : app.state.base) + (moved ? ` (${t("ui_edited")})` : "");
+  const scenario = (base ? base[app.lang] : app.state.base) + (moved ? t("ui_edited") : "");
   $("#caption").textContent = t("ui_caption", {
     runs: app.result ? app.result.runs.toLocaleString() : "…", version: app.meta.version, scenario });
 }

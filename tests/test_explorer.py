@@ -239,3 +239,59 @@ def test_a_full_queue_answers_busy_in_one_line(session):
         session.run = original
     assert busy.status_code == 503
     assert "busy" in busy.json()["error"]
+
+
+def test_brainsim_explore_serves_localhost_and_warns_for_another_host(tmp_path):
+    import json
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    args = [sys.executable, "-m", "sim", "explore", "--port", str(port), "--no-browser"]
+    proc = subprocess.Popen(
+        [*args, "--host", "0.0.0.0"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        line = proc.stdout.readline().decode()
+        assert f"http://0.0.0.0:{port}/" in line
+        deadline, meta = time.time() + 60, None
+        while meta is None and time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/meta", timeout=5) as r:
+                    meta = json.load(r)
+            except OSError:
+                time.sleep(0.2)
+        assert meta is not None
+        assert meta["charts"]
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert "warning: serving on 0.0.0.0" in err.decode()
+
+
+def test_a_bad_port_is_one_line_and_exit_2(run_cli):
+    status, _, err = run_cli("explore", "--port", "70000", "--no-browser", cwd=ROOT)
+    assert status == 2
+    assert err.strip().count("\n") == 0
+    assert "--port 70000" in err
+
+
+def test_the_detail_view_gives_bands_of_any_variable_for_baseline_and_scenario(client):
+    body = {"state": MOVE, "variable": "study abroad returnees", "client": "d", "seq": 1}
+    out = client.post("/api/detail", json=body).json()
+    assert out["variable"] == "study abroad returnees"
+    base, now = out["baseline"], out["current"]
+    assert base["years"] == now["years"]
+    assert base["years"][0] == 2000
+    assert all(
+        lo <= mid <= hi for lo, mid, hi in zip(now["p05"], now["p50"], now["p95"], strict=True)
+    )
+    assert now["p50"][-1] > base["p50"][-1], "more scholarships, more returnees by 2040"
+    unknown = client.post("/api/detail", json={**body, "variable": "no such thing"})
+    assert unknown.status_code == 400
+    assert "unknown variable" in unknown.json()["error"]

@@ -101,27 +101,19 @@ def scenario_yaml(state: dict, base: Scenario, version: str) -> str:
         doc["series"] = {
             k: [[x, y] for x, y in zip(*xy, strict=True)] for k, xy in base.series.items()
         }
-    doc["policies"] = [
-        {
-            "lever": lever,
-            "from": _plain(p["from"]),
-            "ramp_years": _plain(p["ramp"]),
-            "to": _plain(p["to"]),
-        }
-        for lever, p in state.get("policies", {}).items()
-    ]
-    doc["budgets"] = [
-        {
-            "programme": prog,
-            "from": _plain(p["from"]),
-            "ramp_years": _plain(p["ramp"]),
-            "to": _plain(p["to"]),
-        }
-        for prog, p in state.get("budgets", {}).items()
-    ]
-    for key in ("policies", "budgets"):
-        if not doc[key]:
-            del doc[key]
+    # the file's keys: policies name a lever, budgets a programme
+    for key, name in (("policies", "lever"), ("budgets", "programme")):
+        entries = [
+            {
+                name: k,
+                "from": _plain(p["from"]),
+                "ramp_years": _plain(p["ramp"]),
+                "to": _plain(p["to"]),
+            }
+            for k, p in state.get(key, {}).items()
+        ]
+        if entries:
+            doc[key] = entries
     if base.uncertainty.kind != "ensemble":
         raise ScenarioError(
             f"{base.name}: the explorer runs scenarios over the calibrated ensemble; "

@@ -102,3 +102,14 @@ def add_model(parser, history: bool = False) -> None:
 def command() -> list:
     """Return the command line as run, for manifests."""
     return ["brainsim", *sys.argv[1:]]
+
+
+def add_cluster(p) -> None:
+    """Add ``--cluster``: run the study's chunks on a Dask scheduler instead of this machine."""
+    p.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="run the chunks on the Dask scheduler at ADDRESS (e.g. tcp://host:8786), or on "
+        "N local worker processes with local:N (default: this machine's cores, or "
+        "$BRAINSIM_CLUSTER when set); the results are the same to the bit",
+    )

@@ -5,6 +5,7 @@ import sys
 from sim.cli.common import (
     HISTORY,
     MODEL,
+    add_cluster,
     add_model,
     add_out,
     command,
@@ -46,6 +47,7 @@ def register(sub) -> None:
             nargs="*",
             help="more variables to keep run by run in results.nc (the target outputs always are)",
         )
+        add_cluster(p)
         p.set_defaults(func=compare)
 
     p = sub.add_parser(
@@ -101,7 +103,12 @@ def compare(args) -> None:
     root = Path(args.model).resolve().parent.parent
     for note in stale_ensembles(scenarios, model, root):
         sys.stderr.write(f"brainsim: warning: {note}\n")
-    results = run_scenarios(scenarios, model, timing, root, progress=progress(args.command))
+    from sim.engine.cluster import connect
+
+    with connect(args.cluster) as cluster:
+        results = run_scenarios(
+            scenarios, model, timing, root, workers=cluster, progress=progress(args.command)
+        )
     rows = write_results(args.out, results, model, outputs, command(), force=args.force)
     sys.stdout.write(target_lines(rows))
     wrote(args.out)

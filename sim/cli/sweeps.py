@@ -4,6 +4,7 @@ import sys
 
 from sim.cli.common import (
     MODEL,
+    add_cluster,
     add_model,
     add_out,
     command,
@@ -64,6 +65,7 @@ def register(sub) -> None:
     )
     add_out(p)
     add_model(p)
+    add_cluster(p)
     p.set_defaults(func=sweep)
 
     _register_target(sub)
@@ -108,6 +110,7 @@ def _register_target(sub) -> None:
     )
     add_out(p, required=False, what="folder for the curve (curve.csv, answer.md)")
     add_model(p)
+    add_cluster(p)
     p.set_defaults(func=target)
 
 
@@ -189,18 +192,22 @@ def sweep(args) -> None:
     scenario = load_scenario(args.scenario, model)
     factors = factors_for(scenario, model, args.params)
     timing, _ = kept_outputs(model, output_timing(model), args.outputs or [])
+    from sim.engine.cluster import connect
+
     start = time.perf_counter()
-    result = run_sweep(
-        scenario,
-        model,
-        timing,
-        args.method,
-        n,
-        args.seed,
-        factors,
-        second_order=args.second_order,
-        progress=progress("sweep"),
-    )
+    with connect(args.cluster) as cluster:
+        result = run_sweep(
+            scenario,
+            model,
+            timing,
+            args.method,
+            n,
+            args.seed,
+            factors,
+            second_order=args.second_order,
+            progress=progress("sweep"),
+            workers=cluster,
+        )
     elapsed = time.perf_counter() - start
     text = write_sweep(args.out, result, scenario, model, command(), elapsed, force=args.force)
     sys.stdout.write(text)
@@ -235,16 +242,20 @@ def target(args) -> None:
         return
     goal = parse_goal(args.goal[0], model)
     lever = args.lever if args.budget is None else budget_constant(model, scenario, args.budget)
-    answer = seek(
-        scenario,
-        model,
-        root,
-        lever,
-        goal,
-        args.probability,
-        tolerance=args.tolerance,
-        progress=progress("target", "steps of the search"),
-    )
+    from sim.engine.cluster import connect
+
+    with connect(args.cluster) as cluster:
+        answer = seek(
+            scenario,
+            model,
+            root,
+            lever,
+            goal,
+            args.probability,
+            tolerance=args.tolerance,
+            progress=progress("target", "steps of the search"),
+            workers=cluster,
+        )
     if args.out is not None:
         from sim.reports.sweepout import write_target
 

@@ -312,11 +312,11 @@ def _measure_all(jobs: list, model, timing: dict, workers=None, progress=None) -
     The runs are cut by index into chunks of at most :data:`CHUNK`; a chunk
     takes those runs of every job, so that the chunks, shared out across the
     cores, carry equal work. Only yearly sums are kept during the
-    integration, so memory does not grow with the time grid.
+    integration, so memory does not grow with the time grid. ``workers`` is
+    a number of local processes, or a :class:`~sim.engine.cluster.Cluster`
+    whose workers take the chunks instead.
     """
-    import os
-
-    from sim.engine.parallel import parallel_map
+    from sim.engine.cluster import CHUNKS_PER_WORKER, Cluster
     from sim.engine.simulate import grid_times
 
     grid = grid_times(model)
@@ -326,30 +326,16 @@ def _measure_all(jobs: list, model, timing: dict, workers=None, progress=None) -
     covered = {rule: ~np.isnan(w).any(axis=1) for rule, w in raw.items()}
     weights = {rule: np.nan_to_num(w) for rule, w in raw.items()}
     n_max = max(job.n for job in jobs)
-    n_workers = max(1, workers or os.cpu_count() or 1)
-    size = max(1, min(CHUNK, math.ceil(n_max / n_workers)))
-    tasks = [(a, min(a + size, n_max)) for a in range(0, n_max, size)]
-    n_workers = min(n_workers, len(tasks))
-    shares = [tasks[w::n_workers] for w in range(n_workers)]
-
-    def work(share):
-        out = []
-        for k, (a, e) in enumerate(share):
-            out.append(_measure_chunk(jobs, a, e, model, weights, timing, len(grid)))
-            if progress is not None:
-                progress((k + 1) * n_workers, len(tasks))
-        return out
-
-    done = dict(
-        zip(
-            [t for share in shares for t in share],
-            [m for part in parallel_map(work, shares) for m in part],
-            strict=True,
-        )
-    )
+    shared = (jobs, model, weights, timing, len(grid))
+    if isinstance(workers, Cluster):
+        parts = workers.n_workers * CHUNKS_PER_WORKER
+        tasks = _tasks(n_max, max(1, min(CHUNK, math.ceil(n_max / parts))))
+        done = dict(zip(tasks, workers.map(_measure_task, tasks, shared), strict=True))
+    else:
+        done = _measure_here(n_max, shared, workers, progress)
     results = []
     for b, job in enumerate(jobs):
-        sums = np.concatenate([done[t][b] for t in tasks if t[0] < job.n], axis=2)
+        sums = np.concatenate([done[t][b] for t in sorted(done) if t[0] < job.n], axis=2)
         measured = {}
         for j, (name, rule) in enumerate(timing.items()):
             arr = sums[:, j, :]
@@ -357,6 +343,44 @@ def _measure_all(jobs: list, model, timing: dict, workers=None, progress=None) -
             measured[name] = arr
         results.append(measured)
     return results
+
+
+def _tasks(n: int, size: int) -> list:
+    return [(a, min(a + size, n)) for a in range(0, n, size)]
+
+
+def _measure_task(task: tuple, shared: tuple):
+    """Measure the chunk ``task`` = (first run, end) of the jobs in ``shared``, on any worker."""
+    jobs, model, weights, timing, end = shared
+    return _measure_chunk(jobs, task[0], task[1], model, weights, timing, end)
+
+
+def _measure_here(n_max: int, shared: tuple, workers, progress) -> dict:
+    """Measure every chunk on this machine's cores; ``{(first, end): sums}``."""
+    import os
+
+    from sim.engine.parallel import parallel_map
+
+    n_workers = max(1, workers or os.cpu_count() or 1)
+    tasks = _tasks(n_max, max(1, min(CHUNK, math.ceil(n_max / n_workers))))
+    n_workers = min(n_workers, len(tasks))
+    shares = [tasks[w::n_workers] for w in range(n_workers)]
+
+    def work(share):
+        out = []
+        for k, task in enumerate(share):
+            out.append(_measure_task(task, shared))
+            if progress is not None:
+                progress((k + 1) * n_workers, len(tasks))
+        return out
+
+    return dict(
+        zip(
+            [t for share in shares for t in share],
+            [m for part in parallel_map(work, shares) for m in part],
+            strict=True,
+        )
+    )
 
 
 def _measure_chunk(jobs: list, a: int, e: int, model, weights: dict, timing: dict, end: int):

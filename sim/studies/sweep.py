@@ -361,8 +361,11 @@ def run_sweep(
     factors: list,
     second_order: bool = False,
     progress=None,
+    workers=None,
 ) -> Sweep:
     """Run the design of ``method`` under ``scenario`` and compute the indices.
+
+    ``workers``: local processes, or a :class:`~sim.engine.cluster.Cluster`.
 
     Indices are computed for every output in every year from 2024 that the
     run covers, and so for each target year; only the outputs in ``timing``
@@ -387,7 +390,9 @@ def run_sweep(
         for f in factors
     }
     params = {**scenario_constants(scenario), **values(factors, unit, defaults)}
-    measured = measure_runs(scenario, model, timing, params, len(unit), progress=progress)
+    measured = measure_runs(
+        scenario, model, timing, params, len(unit), workers=workers, progress=progress
+    )
     years = np.arange(
         int(np.ceil(model.controls["initial_time"])), int(model.controls["final_time"]) + 1
     )

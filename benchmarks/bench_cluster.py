@@ -1,0 +1,84 @@
+"""A Sobol study of the brain model on the local pool and on a local Dask cluster.
+
+Runs ``brainsim sweep scenarios/baseline.yaml --method sobol -n N`` over the
+first P calibrated parameters (N x (P + 2) runs; the default 16,384 x 32 =
+524,288) three ways, each in a fresh process: on the local process pool, and
+with ``--cluster local:1`` and ``--cluster local:2``. Prints one JSON line per
+way: wall time, runs per second, the client's peak memory and the largest
+peak of the processes it started (a worker, or a forked child of the pool).
+
+Usage: python benchmarks/bench_cluster.py [--n 16384] [--params 30] [--ways pool local:1 local:2]
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = ROOT / "model" / "brain_circulation.mdl"
+
+# run in the measured process: the sweep, then its own and its children's peak memory
+CLIENT = """
+import json, resource, sys
+from sim.cli import main
+status = main(sys.argv[1:])
+own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print(json.dumps({"status": status, "client_mb": own, "largest_child_mb": children}))
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=16384)
+    parser.add_argument("--params", type=int, default=30)
+    parser.add_argument("--ways", nargs="*", default=["pool", "local:1", "local:2"])
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    import sim
+
+    spec = sim.read_mdl(MODEL)
+    names = [
+        el.name
+        for el in spec.elements
+        if el.kind == "constant" and el.source.lower().startswith("calibrated")
+    ][: args.params]
+    runs = args.n * (len(names) + 2)
+    for way in args.ways:
+        with tempfile.TemporaryDirectory() as tmp:
+            argv = ["sweep", str(ROOT / "scenarios" / "baseline.yaml"), "--method", "sobol"]
+            argv += ["-n", str(args.n), "--params", *names, "--out", f"{tmp}/sweep"]
+            if way != "pool":
+                argv += ["--cluster", way]
+            start = time.perf_counter()
+            proc = subprocess.run(
+                [sys.executable, "-c", CLIENT, *argv],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            wall = time.perf_counter() - start
+        memory = json.loads(proc.stdout.strip().splitlines()[-1])
+        print(
+            json.dumps(
+                {
+                    "way": way,
+                    "parameters": len(names),
+                    "runs": runs,
+                    "wall_s": round(wall, 1),
+                    "runs_per_s": round(runs / wall),
+                    "client_peak_mb": round(memory["client_mb"]),
+                    "largest_worker_peak_mb": round(memory["largest_child_mb"]),
+                }
+            ),
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -40,13 +40,9 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     import sim
+    from sim.studies.calibrate import calibrated_names
 
-    spec = sim.read_mdl(MODEL)
-    names = [
-        el.name
-        for el in spec.elements
-        if el.kind == "constant" and el.source.lower().startswith("calibrated")
-    ][: args.params]
+    names = calibrated_names(sim.read_mdl(MODEL))[: args.params]
     runs = args.n * (len(names) + 2)
     for way in args.ways:
         with tempfile.TemporaryDirectory() as tmp:
@@ -64,6 +60,8 @@ def main() -> None:
             )
             wall = time.perf_counter() - start
         memory = json.loads(proc.stdout.strip().splitlines()[-1])
+        if memory["status"]:
+            sys.exit(f"{way}: the sweep failed: {proc.stderr.strip().splitlines()[-1]}")
         print(
             json.dumps(
                 {

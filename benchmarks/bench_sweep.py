@@ -35,14 +35,9 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     import sim
+    from sim.studies.calibrate import calibrated_names
 
-    spec = sim.read_mdl(MODEL)
-    names = [
-        el.name
-        for el in spec.elements
-        if el.kind == "constant" and el.source.lower().startswith("calibrated")
-    ]
-    names = names[: args.params]
+    names = calibrated_names(sim.read_mdl(MODEL))[: args.params]
     runs = args.n * (len(names) + 2)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()

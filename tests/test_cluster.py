@@ -81,7 +81,7 @@ def test_a_worker_killed_mid_study_still_gives_the_identical_result(model, tmp_p
             np.testing.assert_array_equal(a.values[key], b.values[key], err_msg=key)
 
 
-@pytest.mark.parametrize("address", ["local:0", "local:two"])
+@pytest.mark.parametrize("address", ["local:0", "local:two", "not-an-address"])
 def test_a_bad_cluster_address_is_one_line_and_exit_2(run_cli, tmp_path, address):
     status, _, err = run_cli(
         "run", SCENARIOS[0], "--out", tmp_path / "out", "--cluster", address, cwd=ROOT

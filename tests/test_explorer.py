@@ -281,6 +281,20 @@ def test_a_bad_port_is_one_line_and_exit_2(run_cli):
     assert "--port 70000" in err
 
 
+def test_a_port_in_use_is_one_line_and_exit_2(run_cli):
+    import socket
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        status, out, err = run_cli("explore", "--port", port, "--no-browser", cwd=ROOT)
+    assert status == 2
+    assert err.strip().count("\n") == 0
+    assert f"--port {port}" in err
+    assert "http://" not in out, "no address printed for a server that never started"
+
+
 def test_the_detail_view_gives_bands_of_any_variable_for_baseline_and_scenario(client):
     body = {"state": MOVE, "variable": "study abroad returnees", "client": "d", "seq": 1}
     out = client.post("/api/detail", json=body).json()

@@ -42,6 +42,7 @@ def explore(args) -> int:
         raise BrainsimError(f"--port {args.port}: give a port from 1 to 65535, e.g. 8050")
     if args.queue < 1:
         raise BrainsimError(f"--queue {args.queue}: give at least 1")
+    _check_free(args.host, args.port)
     app = build(Path(args.root).resolve(), args.queue)
     address = f"http://{args.host}:{args.port}/"
     if args.host != LOCAL:
@@ -74,3 +75,20 @@ def build(root: Path, queue: int = 8):
     model = load_model(path)
     session = Session(model, root, root / "scenarios", model.spec.sha256[:12])
     return create_app(session, queue)
+
+
+def _check_free(host: str, port: int) -> None:
+    """Refuse a port another program holds, before loading the model and printing the address."""
+    import socket
+
+    from sim.engine.errors import BrainsimError
+
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            s.bind((host, port))
+        except OSError as err:
+            raise BrainsimError(
+                f"--host {host} --port {port}: cannot serve there ({err.strerror}); "
+                "give another port, e.g. --port 8051"
+            ) from None

@@ -88,7 +88,7 @@ def connect(address: str | None):
             client = Client(local)
         else:
             client = Client(address, timeout="20s")
-    except (OSError, TimeoutError) as err:
+    except (OSError, TimeoutError, ValueError) as err:  # unreachable, or not an address
         if local is not None:
             local.close()
         raise BrainsimError(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.explorer.state import NAME, controls, load_state, state_of
+from sim.explorer.state import NAME, controls, load_state, load_text, state_of
 from sim.reports.labels import BUDGET_PROGRAMMES, LABELS, PROGRAMMES, SCENARIOS, VARIABLES
 from sim.studies.costs import COST, extra_cost
 from sim.studies.history import load_history
@@ -101,9 +101,7 @@ class Session:
         out: dict = {}
         for obs in load_history(path):
             if obs.model_variable in outputs:
-                # percent series against the model's fractions, as the fit report compares them
-                value = obs.value / 100 if obs.unit.startswith("%") else obs.value
-                out.setdefault(obs.model_variable, []).append([obs.year, value])
+                out.setdefault(obs.model_variable, []).append([obs.year, obs.comparable])
         return out
 
     def state_of(self, name: str) -> dict:
@@ -116,31 +114,30 @@ class Session:
         The file is read beside copies of the shipped scenarios, so that
         ``extends: baseline`` finds its base.
         """
-        import shutil
-        import tempfile
-
         import yaml
 
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as err:
-            raise ScenarioError(f"the uploaded file is not valid YAML ({err.problem})") from None
+            what = getattr(err, "problem", None) or str(err).splitlines()[0]
+            raise ScenarioError(f"the uploaded file is not valid YAML ({what})") from None
         name = data.get("name") if isinstance(data, dict) else None
         if not isinstance(name, str) or not name.strip() or "/" in name or "\\" in name:
             raise ScenarioError("the uploaded file has no usable 'name'; see brainsim schema")
-        with tempfile.TemporaryDirectory() as tmp:
-            for path in self.scenarios.values():
-                shutil.copy(path, Path(tmp) / path.name)
-            path = Path(tmp) / f"{name}.yaml"
-            path.write_text(text, encoding="utf-8")
-            try:
-                scenario = load_scenario(path, self.model)
-            except ScenarioError as err:
-                raise ScenarioError(str(err).replace(str(path), f"{name}.yaml")) from None
+        scenario = load_text(
+            text, name, self.model, f"{name}.yaml", tuple(self.scenarios.values())
+        )
         key = f"{name} (file)"
         self._bases[key] = scenario
         self.scenarios.setdefault(key, self.scenarios["baseline"])
         return {**state_of(scenario, self.model), "base": key}
+
+    def _scenario(self, state) -> tuple:
+        """Return ``(scenario, yaml text)`` of a page's state, checked as a scenario file."""
+        if not isinstance(state, dict):
+            raise ScenarioError("the explorer's scenario: the state must be a mapping")
+        base = self._base(str(state.get("base", "baseline")))
+        return load_state(state, base, self.model, self.version)
 
     def run(self, state: dict, wanted=lambda: True) -> dict:
         """Run a state over the ensemble; return bands, the target table, cost and YAML.
@@ -148,8 +145,7 @@ class Session:
         ``wanted()`` is asked once the run's turn comes; if it says no (a newer
         request replaced this one), :class:`StaleRun` is raised instead.
         """
-        base = self._base(str(state.get("base", "baseline")))
-        scenario, text = load_state(state, base, self.model, self.version)
+        scenario, text = self._scenario(state)
         with self._lock:  # one integration at a time: each uses both cores' worth of memory
             if not wanted():
                 raise StaleRun
@@ -167,8 +163,7 @@ class Session:
         if not self.model.spec.has(variable):
             raise ScenarioError(f"the explorer: unknown variable '{variable}'")
         name = self.model.spec.element(variable).name
-        base = self._base(str(state.get("base", "baseline")))
-        scenario, _ = load_state(state, base, self.model, self.version)
+        scenario, _ = self._scenario(state)
         timing = {name: rule_for(self.model, name)}
         with self._lock:
             if not wanted():

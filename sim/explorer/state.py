@@ -156,11 +156,22 @@ def load_state(state: dict, base: Scenario, model, version: str) -> tuple:
                     f"the explorer's scenario: {key}.{name} lacks {', '.join(sorted(missing))}"
                 )
     text = scenario_yaml(state, base, version)
+    return load_text(text, NAME, model, "the explorer's scenario"), text
+
+
+def load_text(text: str, name: str, model, shown: str, beside: tuple = ()) -> Scenario:
+    """Load scenario ``text`` as the file ``<name>.yaml``, with copies of ``beside`` next to it.
+
+    The file lives in a temporary folder; a message names it as ``shown``.
+    """
+    import shutil
+
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"{NAME}.yaml"
+        for other in beside:  # the scenarios that an ``extends:`` may name
+            shutil.copy(other, Path(tmp) / Path(other).name)
+        path = Path(tmp) / f"{name}.yaml"
         path.write_text(text, encoding="utf-8")
         try:
-            scenario = load_scenario(path, model)
+            return load_scenario(path, model)
         except ScenarioError as err:
-            raise ScenarioError(str(err).replace(str(path), "the explorer's scenario")) from None
-    return scenario, text
+            raise ScenarioError(str(err).replace(str(path), shown)) from None

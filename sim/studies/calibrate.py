@@ -87,8 +87,7 @@ def prepare(observations: tuple, model) -> FitData:
         by_series.setdefault(obs.series, set()).add(obs.model_variable)
     multi = {s for s, v in by_series.items() if len(v) > 1}
     labels = tuple(series_label(o, multi) for o in observations)
-    # history.csv keeps percentages as published; the model's ratios are fractions
-    y = np.array([o.value / 100 if o.unit.startswith("%") else o.value for o in observations])
+    y = np.array([o.comparable for o in observations])
     weight = np.empty(len(y))
     for label in set(labels):
         idx = [i for i, lab in enumerate(labels) if lab == label]

@@ -63,6 +63,11 @@ class Observation:
         """How the observation is taken; see :data:`TIMING_BY_PREFIX`."""
         return timing(self.series)
 
+    @property
+    def comparable(self) -> float:
+        """The value on the model's scale: history keeps percentages as published."""
+        return self.value / 100 if self.unit.startswith("%") else self.value
+
 
 def timing(series: str) -> str:
     """Return how ``series`` is observed, or raise if no rule covers it."""

@@ -17,13 +17,15 @@ import numpy as np
 
 from sim.studies.runner import (
     ScenarioResult,
-    _year_weights,
     _years,
+    by_output,
+    drawn_effects,
     output_timing,
     parameters,
     run_scenarios,
     scenario_constants,
     tables,
+    yearly_weights,
 )
 from sim.studies.scenario import Scenario
 
@@ -42,25 +44,21 @@ class LiveRuns:
         The baseline scenario (loaded against ``model``).
     root
         The project folder that ensemble paths are relative to.
-    extra
-        Variables measured besides the model's target outputs.
     """
 
     model: object
     baseline_scenario: Scenario
     root: Path
-    extra: tuple = ()
     timing: dict = field(init=False)
     baseline: ScenarioResult = field(init=False)
+    _weights: dict = field(init=False)
+    _covered: dict = field(init=False)
     _ensembles: dict = field(init=False, default_factory=dict)
     _stems: dict = field(init=False, default_factory=dict)
 
     def __post_init__(self):
-        from sim.studies.runner import rule_for
-
         self.timing = dict(output_timing(self.model))
-        for name in self.extra:
-            self.timing.setdefault(name, rule_for(self.model, name))
+        self._weights, self._covered = yearly_weights(self.model, self.timing)
         self.baseline = self.run(self.baseline_scenario)
 
     def warm(self, year: float) -> None:
@@ -101,7 +99,7 @@ class LiveRuns:
             return run_scenarios([scenario], self.model, self.timing, self.root, workers=workers)[
                 0
             ]
-        measured = self._tail(params, full_tables, self._stem(params, own, step), grid)
+        measured = self._tail(params, full_tables, self._stem(params, own, step))
         return ScenarioResult(
             scenario,
             _years(self.model),
@@ -109,18 +107,8 @@ class LiveRuns:
             dict(self.timing),
             n,
             sha,
-            self._effects(params) if effects else {},
+            drawn_effects(self.model, params) if effects else {},
         )
-
-    def _effects(self, params: dict) -> dict:
-        """Return the drawn effect sizes, as :func:`run_scenarios` records them."""
-        from sim.engine.priors import stated_priors
-
-        return {
-            name: (prior.grade, np.asarray(params[name]))
-            for name, prior in stated_priors(self.model.spec).items()
-            if np.ndim(params.get(name)) == 1 and np.ptp(params[name]) > 0
-        }
 
     def _stem(self, params: dict, own: dict, step: int):
         """Return the baseline's runs stopped before grid step ``step``."""
@@ -131,37 +119,21 @@ class LiveRuns:
         earlier = [s for s in self._stems if s < step]
         start = self._stems[max(earlier)] if earlier else None
         stem_params = {k: v for k, v in params.items() if k not in own}
-        weights = self._weights()
-        _, branch = measure(self.model, stem_params, weights, self.timing, start=start, stop=step)
+        _, branch = measure(
+            self.model, stem_params, self._weights, self.timing, start=start, stop=step
+        )
         if len(self._stems) >= STEMS_KEPT:
             self._stems.pop(next(iter(self._stems)))
         self._stems[step] = branch
         return branch
 
-    def _weights(self) -> dict:
-        from sim.engine.simulate import grid_times
-
-        grid = grid_times(self.model)
-        years = _years(self.model)
-        return {
-            rule: np.nan_to_num(_year_weights(grid, years, rule))
-            for rule in dict.fromkeys(self.timing.values())
-        }
-
-    def _tail(self, params: dict, lookups: dict, branch, grid) -> dict:
+    def _tail(self, params: dict, lookups: dict, branch) -> dict:
         """Carry ``branch`` on with the scenario's ``params``; yearly measures by output."""
         from sim.engine.simulate import measure
 
         # one process: the tail is bound by the per-step cost of the equations, not by the
         # number of runs, so halving the runs across two processes gains nothing
-        years = _years(self.model)
         sums, _ = measure(
-            self.model, params, self._weights(), self.timing, tables=lookups, start=branch
+            self.model, params, self._weights, self.timing, tables=lookups, start=branch
         )
-        out = {}
-        for j, (name, rule) in enumerate(self.timing.items()):
-            arr = sums[:, j, :].copy()
-            covered = ~np.isnan(_year_weights(grid, years, rule)).any(axis=1)
-            arr[~covered] = np.nan
-            out[name] = arr
-        return out
+        return by_output(sums, self.timing, self._covered)

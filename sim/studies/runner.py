@@ -249,22 +249,9 @@ def run_scenarios(
         len(timing),
         "the runs (uncertainty.samples or the ensemble)",
     )
-    from sim.engine.priors import stated_priors
-
-    grades = {name: prior.grade for name, prior in stated_priors(model.spec).items()}
     return [
         ScenarioResult(
-            s,
-            years,
-            measured,
-            dict(timing),
-            job.n,
-            sha,
-            {
-                name: (grade, np.asarray(job.params[name]))
-                for name, grade in grades.items()
-                if np.ndim(job.params.get(name)) == 1 and np.ptp(job.params[name]) > 0
-            },
+            s, years, measured, dict(timing), job.n, sha, drawn_effects(model, job.params)
         )
         for s, job, sha, measured in zip(
             scenarios,
@@ -320,11 +307,7 @@ def _measure_all(jobs: list, model, timing: dict, workers=None, progress=None) -
     from sim.engine.simulate import grid_times
 
     grid = grid_times(model)
-    years = _years(model)
-    rules = list(dict.fromkeys(timing.values()))
-    raw = {rule: _year_weights(grid, years, rule) for rule in rules}
-    covered = {rule: ~np.isnan(w).any(axis=1) for rule, w in raw.items()}
-    weights = {rule: np.nan_to_num(w) for rule, w in raw.items()}
+    weights, covered = yearly_weights(model, timing)
     n_max = max(job.n for job in jobs)
     shared = (jobs, model, weights, timing, len(grid))
     if isinstance(workers, Cluster):
@@ -333,16 +316,51 @@ def _measure_all(jobs: list, model, timing: dict, workers=None, progress=None) -
         done = dict(zip(tasks, workers.map(_measure_task, tasks, shared), strict=True))
     else:
         done = _measure_here(n_max, shared, workers, progress)
-    results = []
-    for b, job in enumerate(jobs):
-        sums = np.concatenate([done[t][b] for t in sorted(done) if t[0] < job.n], axis=2)
-        measured = {}
-        for j, (name, rule) in enumerate(timing.items()):
-            arr = sums[:, j, :]
-            arr[~covered[rule]] = np.nan  # years whose window the run does not cover
-            measured[name] = arr
-        results.append(measured)
-    return results
+    return [
+        by_output(
+            np.concatenate([done[t][b] for t in sorted(done) if t[0] < job.n], axis=2),
+            timing,
+            covered,
+        )
+        for b, job in enumerate(jobs)
+    ]
+
+
+def yearly_weights(model, timing: dict) -> tuple:
+    """Return ``(weights, covered)`` per observation rule of ``timing``.
+
+    ``weights[rule]`` is the ``(year, grid step)`` matrix that :func:`measure`
+    takes, ``covered[rule]`` which years the run's grid covers.
+    """
+    from sim.engine.simulate import grid_times
+
+    grid, years = grid_times(model), _years(model)
+    raw = {rule: _year_weights(grid, years, rule) for rule in dict.fromkeys(timing.values())}
+    return (
+        {rule: np.nan_to_num(w) for rule, w in raw.items()},
+        {rule: ~np.isnan(w).any(axis=1) for rule, w in raw.items()},
+    )
+
+
+def by_output(sums: np.ndarray, timing: dict, covered: dict) -> dict:
+    """Split measured sums ``(year, output, run)`` by output; years not covered are NaN."""
+    out = {}
+    for j, (name, rule) in enumerate(timing.items()):
+        arr = sums[:, j, :]
+        arr[~covered[rule]] = np.nan  # years whose window the run does not cover
+        out[name] = arr
+    return out
+
+
+def drawn_effects(model, params: dict) -> dict:
+    """Return the effect sizes drawn run by run: name -> (evidence grade, draws)."""
+    from sim.engine.priors import stated_priors
+
+    return {
+        name: (prior.grade, np.asarray(params[name]))
+        for name, prior in stated_priors(model.spec).items()
+        if np.ndim(params.get(name)) == 1 and np.ptp(params[name]) > 0
+    }
 
 
 def _tasks(n: int, size: int) -> list:

@@ -41,8 +41,8 @@ class _DyingCluster(Cluster):
 
     marker: str = ""
 
-    def map(self, func, parts, shared):
-        return super().map(_dies_once, parts, (func, shared, self.marker))
+    def map(self, func, parts, shared, progress=None, each=None):
+        return super().map(_dies_once, parts, (func, shared, self.marker), progress, each)
 
 
 @pytest.fixture(scope="module")
@@ -107,3 +107,125 @@ def test_a_sobol_sweep_on_a_local_cluster_equals_the_pool_s_to_the_bit(run_cli, 
     assert (tmp_path / "pool" / "indices.csv").read_bytes() == (
         tmp_path / "cluster" / "indices.csv"
     ).read_bytes()
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with connect("local:2") as c:
+        yield c
+
+
+def test_a_calibration_s_prior_sample_and_bands_on_a_cluster_equal_the_pool_s(model, cluster):
+    from sim.studies import calibrate as cal
+    from sim.studies.history import load_history
+
+    observations = load_history(
+        ROOT / "model" / "history.csv", [el.name for el in model.spec.elements]
+    )
+    problem = cal.make_problem(model, observations)
+    defaults = [
+        model.defaults[model.param_keys.index(model.spec.element(n).key)] for n in problem.names
+    ]
+    best = cal.linearised(problem, defaults)
+    # 4,000 draws: two parts of 2,000 runs, one per worker
+    kw = {"samples": 4000, "seed": 3, "chunk": 4000, "full_range_check": 0}
+    here = cal.ensemble(problem, best, workers=None, **kw)
+    there = cal.ensemble(problem, best, workers=cluster, **kw)
+    np.testing.assert_array_equal(here.costs, there.costs)
+    np.testing.assert_array_equal(here.values, there.values)
+    assert here.passed > 0
+    timing = {"international students in japan": "may1"}
+    assert cal.bands(model, here.names, here.values, timing, None) == cal.bands(
+        model, here.names, here.values, timing, cluster
+    )
+    assert cal.coverage(problem, here.values, None) == cal.coverage(problem, here.values, cluster)
+
+
+def test_a_streamed_sweep_on_a_cluster_gives_the_held_sweep_s_indices(
+    model, cluster, tmp_path, monkeypatch
+):
+    from sim.studies import store
+    from sim.studies.runner import output_timing
+    from sim.studies.sweep import factors_for, run_sweep
+
+    # blocks smaller than the chunks, so that chunks straddle blocks and arrive out of order
+    monkeypatch.setattr(store, "BLOCK", 300)
+    scenario = load_scenario(SCENARIOS[0], model)
+    factors = factors_for(scenario, model, ["scholarship coverage", "researcher fellowships"])
+    timing = dict(list(output_timing(model).items())[:3])
+    held = run_sweep(scenario, model, timing, "sobol", 512, 5, factors, workers=2)
+    ticks = []
+    streamed = run_sweep(
+        scenario,
+        model,
+        timing,
+        "sobol",
+        512,
+        5,
+        factors,
+        workers=cluster,
+        store=tmp_path / "sweep.nc",
+        progress=lambda done, total: ticks.append((done, total)),
+    )
+    assert streamed.values == {}
+    assert streamed.runs == held.runs == 2048
+    assert ticks[-1][0] == ticks[-1][1] > 1, "progress reached every chunk on the cluster"
+    assert held.indices.keys() == streamed.indices.keys()
+    for key, found in held.indices.items():
+        for index, arr in found.items():
+            np.testing.assert_array_equal(
+                arr, streamed.indices[key][index], err_msg=f"{key} {index}"
+            )
+    with xr.open_dataset(tmp_path / "sweep.nc") as ds:
+        for j, name in enumerate(timing):
+            np.testing.assert_array_equal(ds["value"].values[j], held.values[name])
+        assert ds.attrs["model_sha256"] == model.spec.sha256
+        design = ds["design"].values
+    assert design.shape == (2048, 2)
+    assert not np.isnan(design).any()
+
+
+def test_a_run_store_takes_chunks_in_any_order_and_refuses_a_missing_one(tmp_path, monkeypatch):
+    from sim.studies import store
+
+    monkeypatch.setattr(store, "BLOCK", 4)
+    years = np.arange(2000, 2003)
+    rs = store.RunStore.create(tmp_path / "s.nc", ["a", "b"], years, ["p"], 10, {"method": "x"})
+    full = np.arange(2 * 3 * 10, dtype=float).reshape(2, 3, 10)
+    for first, end in ((7, 10), (0, 3), (3, 7)):
+        values = {"a": full[0, :, first:end], "b": full[1, :, first:end]}
+        rs.add(first, end, values, np.arange(first, end, dtype=float)[:, None])
+    rs.close()
+    with xr.open_dataset(tmp_path / "s.nc") as ds:
+        np.testing.assert_array_equal(ds["value"].values, full)
+        np.testing.assert_array_equal(ds["design"].values[:, 0], np.arange(10.0))
+    np.testing.assert_array_equal(store.read_values(tmp_path / "s.nc", 1, 2), full[1, 2])
+    rs = store.RunStore.create(tmp_path / "t.nc", ["a"], years, ["p"], 10, {})
+    rs.add(0, 3, {"a": full[0, :, :3]}, np.zeros((3, 1)))
+    with pytest.raises(RuntimeError, match="never measured"):
+        rs.close()
+
+
+def test_sweep_stream_writes_the_same_indices_as_a_held_sweep(run_cli, tmp_path):
+    args = ["sweep", SCENARIOS[0], "--method", "lhs", "-n", "40"]
+    args += ["--params", "scholarship coverage", "researcher fellowships"]
+    for name, extra in (("held", []), ("streamed", ["--stream"])):
+        status, out, err = run_cli(*args, "--out", tmp_path / name, *extra, cwd=ROOT)
+        assert status == 0, err
+    for name in ("indices.csv", "bands.csv"):
+        assert (tmp_path / "held" / name).read_bytes() == (
+            tmp_path / "streamed" / name
+        ).read_bytes()
+    with (
+        xr.open_dataset(tmp_path / "held" / "sweep.nc") as a,
+        xr.open_dataset(tmp_path / "streamed" / "sweep.nc") as b,
+    ):
+        assert set(a.data_vars) == set(b.data_vars)
+        # the held file rounds the values to float32; the streamed one keeps them
+        np.testing.assert_array_equal(a["value"].values, b["value"].values.astype(np.float32))
+        np.testing.assert_array_equal(a["design"].values, b["design"].values)
+        np.testing.assert_array_equal(a["rank_corr"].values, b["rank_corr"].values)
+        assert {k: v for k, v in a.attrs.items() if k != "command"} == {
+            k: v for k, v in b.attrs.items() if k != "command"
+        }
+        assert "--stream" in b.attrs["command"]

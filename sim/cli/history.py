@@ -2,7 +2,7 @@
 
 import sys
 
-from sim.cli.common import HISTORY, MODEL, add_out, progress, wrote
+from sim.cli.common import HISTORY, MODEL, add_cluster, add_out, progress, wrote
 
 EXAMPLES = {
     "history": "example: brainsim history --series researchers_dispatched_midlong "
@@ -49,6 +49,7 @@ def register(sub) -> None:
         action="store_true",
         help="write the fitted values into the .mdl as its defaults",
     )
+    add_cluster(p)
     p.set_defaults(func=calibrate)
 
     _register_backtest(sub)
@@ -92,6 +93,7 @@ def _register_backtest(sub) -> None:
     )
     add_out(p, what="folder for the report")
     _add_fit_options(p)
+    add_cluster(p)
     p.set_defaults(func=backtest)
 
 
@@ -102,17 +104,21 @@ def backtest(args) -> None:
 
     if args.starts < 1 or args.samples < 1:
         raise BrainsimError("--starts and --samples must be at least 1")
-    text = run_backtests(
-        args.model,
-        args.history,
-        args.out,
-        args.fit_until,
-        starts=args.starts,
-        samples=args.samples,
-        seed=args.seed,
-        force=args.force,
-        progress=progress("backtest", "steps (fit starts, sample chunks)"),
-    )
+    from sim.engine.cluster import connect
+
+    with connect(args.cluster) as cluster:
+        text = run_backtests(
+            args.model,
+            args.history,
+            args.out,
+            args.fit_until,
+            starts=args.starts,
+            samples=args.samples,
+            seed=args.seed,
+            force=args.force,
+            progress=progress("backtest", "steps (fit starts, sample chunks)"),
+            workers=cluster,
+        )
     sys.stdout.write(text)
     wrote(args.out)
 
@@ -150,19 +156,22 @@ def history(args) -> None:
 
 def calibrate(args) -> None:
     """Fit, build the ensemble, write the report; print its summary."""
+    from sim.engine.cluster import connect
     from sim.reports.calibration import run_calibration
 
-    summary = run_calibration(
-        args.model,
-        args.history,
-        args.out,
-        ensemble_path=args.ensemble,
-        starts=args.starts,
-        samples=args.samples,
-        seed=args.seed,
-        update_model=args.update_model,
-        force=args.force,
-        progress=progress("calibrate", "steps (fit starts, sample chunks, bands)"),
-    )
+    with connect(args.cluster) as cluster:
+        summary = run_calibration(
+            args.model,
+            args.history,
+            args.out,
+            ensemble_path=args.ensemble,
+            starts=args.starts,
+            samples=args.samples,
+            seed=args.seed,
+            update_model=args.update_model,
+            force=args.force,
+            progress=progress("calibrate", "steps (fit starts, sample chunks, bands)"),
+            workers=cluster,
+        )
     sys.stdout.write(summary)
     wrote(args.out)

@@ -14,6 +14,9 @@ from sim.cli.common import (
 )
 from sim.engine.errors import BrainsimError
 
+# a sweep whose runs' yearly outputs would take more memory than this is streamed to disk
+STREAM_ABOVE = 2**30
+
 EXAMPLES = {
     "sweep": "example: brainsim sweep scenarios/baseline.yaml --method morris -n 20 "
     "--params 'scholarship coverage target' 'employment support target' --out results/morris",
@@ -62,6 +65,13 @@ def register(sub) -> None:
         "--second-order",
         action="store_true",
         help="sobol: second-order design and S2 indices in the target year",
+    )
+    p.add_argument(
+        "--stream",
+        action="store_true",
+        help="write the runs to sweep.nc chunk by chunk and compute the indices from it, so "
+        "that memory does not grow with -n (default: only when the runs' yearly outputs "
+        "would take over 1 GB)",
     )
     add_out(p)
     add_model(p)
@@ -175,7 +185,6 @@ def sweep(args) -> None:
 
     from sim.engine import load_model
     from sim.engine.files import check_out
-    from sim.reports.sweepout import write_sweep
     from sim.studies.runner import kept_outputs, output_timing
     from sim.studies.scenario import load_scenario
     from sim.studies.sweep import check_n, factors_for, run_sweep
@@ -193,23 +202,30 @@ def sweep(args) -> None:
     factors = factors_for(scenario, model, args.params)
     timing, _ = kept_outputs(model, output_timing(model), args.outputs or [])
     from sim.engine.cluster import connect
+    from sim.engine.files import atomic_dir
+    from sim.reports.sweepout import write_sweep_files
+    from sim.studies.sweep import design_runs, held_bytes
 
+    runs = design_runs(args.method, len(factors), n, args.second_order)
+    stream = args.stream or held_bytes(runs, len(timing), model) > STREAM_ABOVE
     start = time.perf_counter()
-    with connect(args.cluster) as cluster:
-        result = run_sweep(
-            scenario,
-            model,
-            timing,
-            args.method,
-            n,
-            args.seed,
-            factors,
-            second_order=args.second_order,
-            progress=progress("sweep"),
-            workers=cluster,
-        )
-    elapsed = time.perf_counter() - start
-    text = write_sweep(args.out, result, scenario, model, command(), elapsed, force=args.force)
+    with atomic_dir(args.out, force=args.force) as tmp:
+        with connect(args.cluster) as cluster:
+            result = run_sweep(
+                scenario,
+                model,
+                timing,
+                args.method,
+                n,
+                args.seed,
+                factors,
+                second_order=args.second_order,
+                progress=progress("sweep"),
+                workers=cluster,
+                store=tmp / "sweep.nc" if stream else None,
+            )
+        elapsed = time.perf_counter() - start
+        text = write_sweep_files(tmp, result, scenario, model, command(), elapsed)
     sys.stdout.write(text)
     wrote(args.out)
 

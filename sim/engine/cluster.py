@@ -36,20 +36,81 @@ class Cluster:
         """Return the number of workers the scheduler knows now."""
         return max(1, len(self.client.scheduler_info(n_workers=-1)["workers"]))
 
-    def map(self, func, parts: list, shared) -> list:
+    def map(self, func, parts: list, shared, progress=None, each=None) -> list:
         """Return ``[func(part, shared) for part in parts]``, computed on the workers.
 
         ``func`` must be a module-level function; ``shared`` is sent once to
-        every worker. The results come back in the order of ``parts``.
+        every worker. The results come back in the order of ``parts``, or,
+        given ``each``, are handed to ``each(part, result)`` as they arrive
+        and not kept (the list is then of None), so that the client holds
+        one result at a time. ``progress(done, total)`` is called as parts
+        finish anywhere on the cluster.
         """
+        from distributed import as_completed
+
         shared_future = self.client.scatter(shared, broadcast=True, hash=False)
         futures = self.client.map(
             _call, parts, fn=func, shared=shared_future, pure=False, retries=2
         )
+        where = {f.key: k for k, f in enumerate(futures)}
+        out: list = [None] * len(parts)
         try:
-            return self.client.gather(futures)
+            for done, future in enumerate(as_completed(futures), start=1):
+                k = where[future.key]
+                result = future.result()
+                future.release()
+                if each is None:
+                    out[k] = result
+                else:
+                    each(parts[k], result)
+                del result
+                if progress is not None:
+                    progress(done, len(parts))
+            return out
         finally:
             self.client.cancel([*futures, shared_future])
+
+
+def map_parts(func, parts: list, shared, workers=None, progress=None, each=None) -> list:
+    """Return ``[func(part, shared) for part in parts]`` on a cluster or on this machine.
+
+    The one execution layer of every study: ``workers`` is a :class:`Cluster`,
+    or a number of local processes (``None``: one per core), forked with
+    :func:`~sim.engine.parallel.parallel_map`. ``func`` is module-level, so
+    that it can be sent to a cluster. ``each`` and ``progress`` are as in
+    :meth:`Cluster.map`; on this machine, ``each`` makes the parts run in
+    waves of one per process, so that only one wave's results are held.
+    """
+    if isinstance(workers, Cluster):
+        return workers.map(func, parts, shared, progress, each)
+    from sim.engine.parallel import parallel_map
+
+    n = max(1, min(workers or os.cpu_count() or 1, len(parts)))
+    if each is not None:
+        for w in range(0, len(parts), n):
+            wave = parts[w : w + n]
+            for part, result in zip(
+                wave, parallel_map(lambda p: func(p, shared), wave), strict=True
+            ):
+                each(part, result)
+            if progress is not None:
+                progress(w + len(wave), len(parts))
+        return [None] * len(parts)
+    shares = [list(range(w, len(parts), n)) for w in range(n)]
+
+    def work(share):
+        out = []
+        for k, i in enumerate(share):
+            out.append(func(parts[i], shared))
+            if progress is not None and share is shares[0]:  # the parent's own share
+                progress(min(len(parts), (k + 1) * n), len(parts))
+        return out
+
+    results: list = [None] * len(parts)
+    for share, done in zip(shares, parallel_map(work, shares), strict=True):
+        for i, result in zip(share, done, strict=True):
+            results[i] = result
+    return results
 
 
 def _call(part, fn, shared):

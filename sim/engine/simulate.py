@@ -28,7 +28,6 @@ import numpy as np
 from sim.engine.compile import CompiledModel
 from sim.engine.errors import ParameterError, SimulationError
 from sim.engine.names import suggestion, vensim_key
-from sim.engine.parallel import parallel_map
 
 if TYPE_CHECKING:  # xarray takes half a second to import; only to_dataset needs it
     import xarray as xr
@@ -67,7 +66,7 @@ def integrate(
     atol: float = 1e-9,
     scenario: str = "",
     seed: int | None = None,
-    workers: int | None = None,
+    workers=None,
 ) -> "Result":
     """Run ``model`` for every parameter set in ``params`` at once.
 
@@ -99,8 +98,9 @@ def integrate(
         from the stream keyed by ``seed`` and ``r``, so that the same seed
         and parameter sets give the same numbers.
     workers
-        Processes to split the runs over (at least 2,000 runs each); the
-        number of cores when ``None``. Results do not depend on it.
+        Processes to split the runs over (at least 2,000 runs each), the
+        number of cores when ``None``; or a :class:`~sim.engine.cluster.Cluster`,
+        whose workers take the parts. Results do not depend on it.
 
     Returns
     -------
@@ -134,7 +134,7 @@ def integrate(
     )
 
 
-def _run(job: "_Job", c: np.ndarray, workers: int | None, dt: float) -> tuple:
+def _run(job: "_Job", c: np.ndarray, workers, dt: float) -> tuple:
     """Return the saved times and values: on the fixed grid, or as the controls change."""
     if job.model.changing:
         return _changing_run(job, c)
@@ -149,35 +149,39 @@ def _check_method(model: CompiledModel, method: str, **overrides) -> None:
     _check_changing(model, method, **overrides)
 
 
-def _run_in_parts(job: "_Job", c: np.ndarray, workers: int | None) -> np.ndarray:
-    """Integrate the runs (columns of ``c``) in parts, on up to ``workers`` processes."""
-    model, method = job.model, job.method
-    run = _euler if method == "euler" else _rk4 if method == "rk4" else _ivp
-
-    def chunk(cols: slice) -> tuple:
-        part = c[:, cols]  # a view: initialize fills its run-constant rows in place
-        if part.shape[1] == 1 and method in ("euler", "rk4"):
-            # one run: the same code over numpy scalars is twice as fast as over
-            # arrays of one element, and gives the same numbers
-            part = part[:, 0]
-        s = np.empty((model.n_states, *part.shape[1:]))
-        m = np.empty((model.n_memory, *part.shape[1:]))
-        with np.errstate(all="ignore"):  # NaN and inf are checked and named instead
-            model.initialize(part, job.tables, job.ctl, s, m)
-            values = run(dataclasses.replace(job, first_run=cols.start), part, s, m)
-        # a forked worker filled its own copy of c: send the filled rows back too
-        return values, c[:, cols]
+def _run_in_parts(job: "_Job", c: np.ndarray, workers) -> np.ndarray:
+    """Integrate the runs (columns of ``c``) in parts, on ``workers`` processes or a cluster."""
+    from sim.engine.cluster import Cluster, map_parts
 
     # Runs are independent columns: split them across cores. Each part is the
     # same arithmetic as in one pass, so results do not depend on the split.
     n_runs = c.shape[1]
-    n_chunks = max(1, min(workers or os.cpu_count() or 1, n_runs // _MIN_CHUNK))
+    width = workers.n_workers if isinstance(workers, Cluster) else workers or os.cpu_count() or 1
+    n_chunks = max(1, min(width, n_runs // _MIN_CHUNK))
     edges = np.linspace(0, n_runs, n_chunks + 1).astype(int)
-    parts = [slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]
-    done = parallel_map(chunk, parts)
-    for cols, (_, filled) in zip(parts, done, strict=True):
-        c[:, cols] = filled
+    # each part carries its own columns, so that a cluster's workers get only theirs
+    parts = [(a, c[:, a:b]) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    done = map_parts(_integrate_part, parts, job, workers)
+    for (a, part), (_, filled) in zip(parts, done, strict=True):
+        c[:, a : a + part.shape[1]] = filled
     return np.concatenate([values for values, _ in done], axis=2)
+
+
+def _integrate_part(part: tuple, job: "_Job") -> tuple:
+    """Integrate the runs ``(first run, constants)`` of one part; return values and constants."""
+    first, c = part
+    model, method = job.model, job.method
+    run = _euler if method == "euler" else _rk4 if method == "rk4" else _ivp
+    c = c.copy()  # initialize fills its run-constant rows in place: send them back
+    # one run: the same code over numpy scalars is twice as fast as over arrays of one
+    # element, and gives the same numbers
+    part_c = c[:, 0] if c.shape[1] == 1 and method in ("euler", "rk4") else c
+    s = np.empty((model.n_states, *part_c.shape[1:]))
+    m = np.empty((model.n_memory, *part_c.shape[1:]))
+    with np.errstate(all="ignore"):  # NaN and inf are checked and named instead
+        model.initialize(part_c, job.tables, job.ctl, s, m)
+        values = run(dataclasses.replace(job, first_run=first), part_c, s, m)
+    return values, c
 
 
 # -- inputs ------------------------------------------------------------------

@@ -20,8 +20,12 @@ def run_backtests(
     seed: int = 20261127,
     force: bool = False,
     progress=None,
+    workers=None,
 ) -> str:
-    """Run a backtest per year of ``years``, write backtest.md and .csv, return the text."""
+    """Run a backtest per year of ``years``, write backtest.md and .csv, return the text.
+
+    ``workers``: local processes, or a :class:`~sim.engine.cluster.Cluster`.
+    """
     from sim.engine import load_model
     from sim.studies.history import load_history
 
@@ -32,7 +36,16 @@ def run_backtests(
     tick = ticker(progress, total)
 
     results = [
-        backtest(model, observations, y, starts=starts, samples=samples, seed=seed, tick=tick)
+        backtest(
+            model,
+            observations,
+            y,
+            starts=starts,
+            samples=samples,
+            seed=seed,
+            tick=tick,
+            workers=workers,
+        )
         for y in years
     ]
     text = markdown(results, model, history_path, starts, samples, seed)

@@ -134,8 +134,8 @@ def collect(root: Path, progress=print):
             "cost_from": COSTS[2],
             "cost_ramp_years": COSTS[3],
             "runs": int(
-                len(oat.unit)
-                + len(sob.unit)
+                oat.runs
+                + sob.runs
                 + sum(r.n_runs for r in results)
                 + held_runs
                 + len(members)

@@ -54,8 +54,12 @@ def run_calibration(
     update_model: bool = False,
     force: bool = False,
     progress=None,
+    workers=None,
 ) -> str:
-    """Calibrate, build the ensemble, write every output; return the printed summary."""
+    """Calibrate, build the ensemble, write every output; return the printed summary.
+
+    ``workers``: local processes, or a :class:`~sim.engine.cluster.Cluster`.
+    """
     from sim.engine import load_model
     from sim.engine.vensim import set_constants
     from sim.studies.history import load_history
@@ -67,7 +71,13 @@ def run_calibration(
     model = load_model(model_path)
     observations = load_history(history_path, [el.name for el in model.spec.elements])
     cal = calibrate(
-        model, observations, starts=starts, samples=samples, seed=seed, progress=progress
+        model,
+        observations,
+        starts=starts,
+        samples=samples,
+        seed=seed,
+        progress=progress,
+        workers=workers,
     )
     rows = report_rows(cal.problem, cal.best_obs)
 

@@ -25,28 +25,72 @@ def write_sweep(
     """Write every file of a sweep into the folder ``out``; return the printed summary."""
     from sim.engine.files import atomic_dir
 
+    with atomic_dir(out, force=force) as tmp:
+        return write_sweep_files(tmp, sweep, scenario, model, command, elapsed)
+
+
+def write_sweep_files(folder, sweep, scenario, model, command: list, elapsed: float) -> str:
+    """Write a sweep's files into ``folder`` (being built); return the printed summary.
+
+    A streamed sweep's ``sweep.nc`` is already there (see
+    :mod:`sim.studies.store`): its indices and command are added to it.
+    """
+    from pathlib import Path
+
+    folder = Path(folder)
     rows = index_rows(sweep)
     text = summary(sweep, scenario, model, elapsed)
-    with atomic_dir(out, force=force) as tmp:
-        write_csv(
-            tmp / "indices.csv", ["method", "output", "year", "parameter", "index", "value"], rows
-        )
+    write_csv(
+        folder / "indices.csv", ["method", "output", "year", "parameter", "index", "value"], rows
+    )
+    if sweep.method == "lhs":
+        write_csv(folder / "bands.csv", ["output", "year", "p05", "p50", "p95"], _bands(sweep))
+    s2 = [
+        (o, y, a.name, b.name, float(v))
+        for (o, y), found in sweep.indices.items()
+        if "S2" in found
+        for i, a in enumerate(sweep.factors)
+        for j, b in enumerate(sweep.factors)
+        if j > i and np.isfinite(v := found["S2"][i, j])
+    ]
+    if s2:
+        write_csv(folder / "s2.csv", ["output", "year", "parameter_1", "parameter_2", "S2"], s2)
+    if sweep.store is None:
         design = _design_values(sweep, model)
-        if sweep.method == "lhs":
-            write_csv(tmp / "bands.csv", ["output", "year", "p05", "p50", "p95"], _bands(sweep))
-        s2 = [
-            (o, y, a.name, b.name, float(v))
-            for (o, y), found in sweep.indices.items()
-            if "S2" in found
-            for i, a in enumerate(sweep.factors)
-            for j, b in enumerate(sweep.factors)
-            if j > i and np.isfinite(v := found["S2"][i, j])
-        ]
-        if s2:
-            write_csv(tmp / "s2.csv", ["output", "year", "parameter_1", "parameter_2", "S2"], s2)
-        _dataset(sweep, design, model, command).to_netcdf(tmp / "sweep.nc")
-        (tmp / "summary.md").write_text(text, encoding="utf-8")
+        _dataset(sweep, design, model, command).to_netcdf(folder / "sweep.nc")
+    else:
+        _add_indices(sweep, command)
+    (folder / "summary.md").write_text(text, encoding="utf-8")
     return text
+
+
+def _add_indices(sweep, command: list) -> None:
+    """Add the index variables and the command to a streamed sweep's ``sweep.nc``."""
+    import netCDF4
+
+    years = sorted({y for _, y in sweep.indices})
+    outputs = sweep.target_outputs
+    with netCDF4.Dataset(sweep.store, "a") as nc:
+        nc.createDimension("index_year", len(years))
+        nc.createVariable("index_year", "i8", ("index_year",))[:] = years
+        for index, arr in _index_arrays(sweep, outputs, years).items():
+            nc.createVariable(index, "f8", ("output", "index_year", "parameter"))[:] = arr
+        nc.setncattr("command", json.dumps(command, ensure_ascii=False))
+
+
+def _index_arrays(sweep, outputs: list, years: list) -> dict:
+    """Return each index as an array ``(output, index year, parameter)``; NaN: not computed."""
+    index_names = sorted(
+        {k for found in sweep.indices.values() for k, v in found.items() if v.ndim == 1}
+    )
+    out = {}
+    for index in index_names:
+        arr = np.full((len(outputs), len(years), len(sweep.factors)), np.nan)
+        for (o, y), found in sweep.indices.items():
+            if index in found:
+                arr[outputs.index(o), years.index(y)] = found[index]
+        out[index] = arr
+    return out
 
 
 def _design_values(sweep, model) -> np.ndarray:
@@ -62,11 +106,12 @@ def _design_values(sweep, model) -> np.ndarray:
 
 def _bands(sweep) -> list:
     rows = []
-    for name, arr in sweep.values.items():
+    for name in sweep.target_outputs:
         for i, year in enumerate(sweep.years):
-            if np.isnan(arr[i]).any():
+            y = sweep.series(name, i)
+            if np.isnan(y).any():
                 continue
-            p05, p50, p95 = np.percentile(arr[i], [5, 50, 95])
+            p05, p50, p95 = np.percentile(y, [5, 50, 95])
             rows.append((name, int(year), float(p05), float(p50), float(p95)))
     return rows
 
@@ -84,14 +129,7 @@ def _dataset(sweep, design, model, command):
             np.stack([sweep.values[o] for o in outputs]).astype(np.float32),
         ),
     }
-    index_names = sorted(
-        {k for found in sweep.indices.values() for k, v in found.items() if v.ndim == 1}
-    )
-    for index in index_names:
-        arr = np.full((len(outputs), len(years), len(names)), np.nan)
-        for (o, y), found in sweep.indices.items():
-            if index in found:
-                arr[outputs.index(o), years.index(y)] = found[index]
+    for index, arr in _index_arrays(sweep, outputs, years).items():
         data[index] = (("output", "index_year", "parameter"), arr)
     return xr.Dataset(
         data,
@@ -121,7 +159,7 @@ def summary(sweep, scenario, model, elapsed: float) -> str:
     gets a warning line, naming the outputs and years, before the tables.
     """
     main = MAIN_INDEX[sweep.method]
-    runs = len(sweep.unit)
+    runs = sweep.runs
     lines = [
         f"# Sweep ({sweep.method}) of {scenario.name}",
         "",

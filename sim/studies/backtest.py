@@ -49,9 +49,21 @@ class Backtest:
 
 
 def backtest(
-    model, observations: tuple, fit_until: int, *, starts: int, samples: int, seed: int, tick=None
+    model,
+    observations: tuple,
+    fit_until: int,
+    *,
+    starts: int,
+    samples: int,
+    seed: int,
+    tick=None,
+    workers=None,
 ) -> Backtest:
-    """Fit on the observations up to ``fit_until``; score the band on those after it."""
+    """Fit on the observations up to ``fit_until``; score the band on those after it.
+
+    ``workers`` (local processes, or a :class:`~sim.engine.cluster.Cluster`)
+    runs the prior sample and the members, as in :func:`~sim.studies.calibrate.calibrate`.
+    """
     train = tuple(o for o in observations if o.year <= fit_until)
     test = tuple(o for o in observations if o.year > fit_until)
     if not train or not test:
@@ -63,11 +75,13 @@ def backtest(
     problem = make_problem(model, train)
     centre = (problem.lower + problem.upper) / 2
     best = fit(problem, starts=starts, seed=seed, tick=tick, initial=centre)
-    ens = ensemble(problem, best, samples=samples, seed=seed, full_range_check=0, tick=tick)
+    ens = ensemble(
+        problem, best, samples=samples, seed=seed, full_range_check=0, tick=tick, workers=workers
+    )
     if len(ens.costs) == 0:
         raise BrainsimError(f"no parameter set of {samples} passed the threshold; raise --samples")
     scored = make_problem(model, test, list(problem.names))
-    members = modelled(scored, ens.values.T, workers=None)
+    members = modelled(scored, ens.values.T, workers=workers)
     best_obs = modelled(scored, best.values[:, None])[:, 0]
     lo, med, hi = np.percentile(members, [5, 50, 95], axis=1)
     y, used = scored.data.y, scored.data.weight > 0  # a series weighted 0 is not comparable

@@ -183,7 +183,7 @@ def make_problem(model, observations: tuple, names: list | None = None) -> Probl
     )
 
 
-def modelled(problem: Problem, values: np.ndarray, workers: int | None = 1) -> np.ndarray:
+def modelled(problem: Problem, values: np.ndarray, workers=1) -> np.ndarray:
     """Return the model's counterpart of every observation, shaped ``(n_obs, n_runs)``.
 
     ``values`` holds one parameter set per column, shaped ``(p, n_runs)``.
@@ -391,24 +391,27 @@ def ensemble(
     full_range_check: int = 5_000,
     members: int = MEMBERS,
     tick=None,
+    workers=None,
 ) -> Ensemble:
     """Draw ``samples`` prior sets, run them, keep those within :data:`THRESHOLD` of the best.
 
     ``full_range_check`` sets are also drawn uniformly over the full ``.mdl``
-    ranges, to report how many of those would pass (0 to skip).
+    ranges, to report how many of those would pass (0 to skip). ``workers``:
+    local processes (every core when None), or a
+    :class:`~sim.engine.cluster.Cluster` that runs the draws.
     """
     from scipy.stats import qmc
 
     draws = prior_sample(problem, best, samples, seed)
     limit = THRESHOLD * best.cost
     start = time.perf_counter()
-    costs = _costs(problem, draws, chunk, tick)
+    costs = _costs(problem, draws, chunk, tick, workers)
     rate = samples / (time.perf_counter() - start)
     full_kept = -1
     if full_range_check:
         unit = qmc.LatinHypercube(d=problem.n_params, seed=seed + 1).random(full_range_check)
         full = problem.to_values(unit.T).T
-        full_kept = int(np.count_nonzero(_costs(problem, full, chunk, tick) <= limit))
+        full_kept = int(np.count_nonzero(_costs(problem, full, chunk, tick, workers) <= limit))
     passed = np.flatnonzero(costs <= limit)
     keep = passed[:members]
     return Ensemble(
@@ -427,11 +430,11 @@ def ensemble(
     )
 
 
-def _costs(problem: Problem, draws: np.ndarray, chunk: int, tick=None) -> np.ndarray:
+def _costs(problem: Problem, draws: np.ndarray, chunk: int, tick=None, workers=None):
     out = []
     for a in range(0, len(draws), chunk):
         part = draws[a : a + chunk].T
-        out.append(cost(problem, modelled(problem, part, workers=None)))
+        out.append(cost(problem, modelled(problem, part, workers=workers)))
         if tick is not None:
             tick()
     return np.concatenate(out)
@@ -659,9 +662,9 @@ def bands(model, names: tuple, values: np.ndarray, timing: dict, workers=None) -
     return rows
 
 
-def coverage(problem: Problem, members: np.ndarray) -> float:
+def coverage(problem: Problem, members: np.ndarray, workers=None) -> float:
     """Share of the fitted observations inside the members' 5-95% band."""
-    sim_obs = modelled(problem, members.T, workers=None)
+    sim_obs = modelled(problem, members.T, workers=workers)
     lo, hi = np.percentile(sim_obs, [5, 95], axis=1)
     y = problem.data.y
     used = problem.data.weight > 0
@@ -686,12 +689,22 @@ class Calibration:
 
 
 def calibrate(
-    model, observations: tuple, *, starts: int, samples: int, seed: int, progress=None
+    model,
+    observations: tuple,
+    *,
+    starts: int,
+    samples: int,
+    seed: int,
+    progress=None,
+    workers=None,
 ) -> Calibration:
     """Fit the calibrated parameters to ``observations``, then draw the constrained ensemble.
 
     ``progress(done, total)`` is called after each least-squares start, each
-    chunk of the prior sample and the bands.
+    chunk of the prior sample and the bands. ``workers`` (local processes,
+    or a :class:`~sim.engine.cluster.Cluster`) runs the prior sample, the
+    members and the bands; the least-squares fit, a few runs at a time, stays
+    in this process.
     """
     total = starts + math.ceil(samples / 10_000) + math.ceil(5_000 / 10_000) + 1
     tick = ticker(progress, total)
@@ -709,16 +722,16 @@ def calibrate(
     best_obs = modelled(problem, rounded[:, None])[:, 0]
     fit_seconds = time.perf_counter() - clock
 
-    ens = ensemble(problem, best, samples=samples, seed=seed, tick=tick)
+    ens = ensemble(problem, best, samples=samples, seed=seed, tick=tick, workers=workers)
     if len(ens.costs) == 0:
         raise BrainsimError(f"no parameter set of {samples} passed the threshold; raise --samples")
-    member_obs = modelled(problem, ens.values.T, workers=None)
-    share = coverage(problem, ens.values)
+    member_obs = modelled(problem, ens.values.T, workers=workers)
+    share = coverage(problem, ens.values, workers)
     # the target outputs the model has, then every variable history observes
     timing = {n: r for n, r in OUTPUT_TIMING.items() if model.spec.has(n)}
     for obs in observations:
         timing.setdefault(model.spec.element(obs.model_variable).name, obs.timing)
-    band_rows = bands(model, ens.names, ens.values, timing)
+    band_rows = bands(model, ens.names, ens.values, timing, workers)
     tick()
     runs = best.runs + 1 + samples + max(ens.full_range_size, 0) + 2 * len(ens.costs)
     return Calibration(

@@ -264,18 +264,35 @@ def run_scenarios(
 
 
 def measure_runs(
-    scenario: Scenario, model, timing: dict, params: dict, n: int, workers=None, progress=None
-) -> dict:
+    scenario: Scenario,
+    model,
+    timing: dict,
+    params,
+    n: int,
+    workers=None,
+    progress=None,
+    each=None,
+):
     """Run ``n`` parameter sets under the scenario's lookups; measure each output by year.
 
-    ``params`` maps a constant to a value or an array of ``n``; each output
-    comes back shaped ``(year, run)``. Memory stays bounded whatever ``n``
-    (see :func:`_measure_all`); ``progress(done, total)`` is called as chunks
-    finish in this process.
+    ``params`` maps a constant to a value or an array of ``n``, or is an
+    object whose ``rows(first, end)`` returns that mapping for runs ``first``
+    to ``end`` only (so that a design too large to hold is made chunk by
+    chunk where the chunk runs). Each output comes back shaped ``(year,
+    run)``; given ``each``, chunks go to ``each(first, end, outputs)`` instead
+    and nothing is returned. Memory stays bounded whatever ``n`` (see
+    :func:`_measure_all`); ``progress(done, total)`` is called as chunks finish.
     """
-    full = {k: np.broadcast_to(np.asarray(v, dtype=float), (n,)) for k, v in params.items()}
+    if hasattr(params, "rows"):
+        full = params
+    else:
+        full = {k: np.broadcast_to(np.asarray(v, dtype=float), (n,)) for k, v in params.items()}
     lookups = tables(scenario, model)
     job = _Job(scenario, full, n, lookups, "own", full, lookups, math.inf)
+    if each is not None:
+        return _measure_all(
+            [job], model, timing, workers, progress, lambda a, e, out: each(a, e, out[0])
+        )
     return _measure_all([job], model, timing, workers, progress)[0]
 
 
@@ -293,7 +310,7 @@ class _Job:
     diverge: float  # the grid step from which the job's own settings may act (inf: never)
 
 
-def _measure_all(jobs: list, model, timing: dict, workers=None, progress=None) -> list:
+def _measure_all(jobs: list, model, timing: dict, workers=None, progress=None, each=None):
     """Measure every job; one dict of outputs, each ``(year, run)``, per job.
 
     The runs are cut by index into chunks of at most :data:`CHUNK`; a chunk
@@ -301,9 +318,12 @@ def _measure_all(jobs: list, model, timing: dict, workers=None, progress=None) -
     cores, carry equal work. Only yearly sums are kept during the
     integration, so memory does not grow with the time grid. ``workers`` is
     a number of local processes, or a :class:`~sim.engine.cluster.Cluster`
-    whose workers take the chunks instead.
+    whose workers take the chunks instead (see
+    :func:`~sim.engine.cluster.map_parts`). Given ``each``, a chunk's
+    measures go to ``each(first, end, [outputs of each job])`` as it is done
+    and nothing is returned: the study is never held whole.
     """
-    from sim.engine.cluster import CHUNKS_PER_WORKER, Cluster
+    from sim.engine.cluster import CHUNKS_PER_WORKER, Cluster, map_parts
     from sim.engine.simulate import grid_times
 
     grid = grid_times(model)
@@ -312,13 +332,24 @@ def _measure_all(jobs: list, model, timing: dict, workers=None, progress=None) -
     shared = (jobs, model, weights, timing, len(grid))
     if isinstance(workers, Cluster):
         parts = workers.n_workers * CHUNKS_PER_WORKER
-        tasks = _tasks(n_max, max(1, min(CHUNK, math.ceil(n_max / parts))))
-        done = dict(zip(tasks, workers.map(_measure_task, tasks, shared), strict=True))
     else:
-        done = _measure_here(n_max, shared, workers, progress)
+        import os
+
+        parts = max(1, workers or os.cpu_count() or 1)
+    tasks = _tasks(n_max, max(1, min(CHUNK, math.ceil(n_max / parts))))
+    if each is not None:
+
+        def deliver(task, sums):
+            each(*task, [by_output(m, timing, covered) if m is not None else None for m in sums])
+
+        map_parts(_measure_task, tasks, shared, workers, progress, deliver)
+        return None
+    done = dict(
+        zip(tasks, map_parts(_measure_task, tasks, shared, workers, progress), strict=True)
+    )
     return [
         by_output(
-            np.concatenate([done[t][b] for t in sorted(done) if t[0] < job.n], axis=2),
+            np.concatenate([done[t][b] for t in tasks if t[0] < job.n], axis=2),
             timing,
             covered,
         )
@@ -371,34 +402,6 @@ def _measure_task(task: tuple, shared: tuple):
     """Measure the chunk ``task`` = (first run, end) of the jobs in ``shared``, on any worker."""
     jobs, model, weights, timing, end = shared
     return _measure_chunk(jobs, task[0], task[1], model, weights, timing, end)
-
-
-def _measure_here(n_max: int, shared: tuple, workers, progress) -> dict:
-    """Measure every chunk on this machine's cores; ``{(first, end): sums}``."""
-    import os
-
-    from sim.engine.parallel import parallel_map
-
-    n_workers = max(1, workers or os.cpu_count() or 1)
-    tasks = _tasks(n_max, max(1, min(CHUNK, math.ceil(n_max / n_workers))))
-    n_workers = min(n_workers, len(tasks))
-    shares = [tasks[w::n_workers] for w in range(n_workers)]
-
-    def work(share):
-        out = []
-        for k, task in enumerate(share):
-            out.append(_measure_task(task, shared))
-            if progress is not None:
-                progress((k + 1) * n_workers, len(tasks))
-        return out
-
-    return dict(
-        zip(
-            [t for share in shares for t in share],
-            [m for part in parallel_map(work, shares) for m in part],
-            strict=True,
-        )
-    )
 
 
 def _measure_chunk(jobs: list, a: int, e: int, model, weights: dict, timing: dict, end: int):
@@ -486,7 +489,11 @@ def run_scenario(scenario: Scenario, model, timing: dict, root, workers=None) ->
 def _join(parts: list, model) -> dict:
     """Put runs of parameter sets side by side; ``parts`` are ``(params, first, count)``."""
     # by key: one constant may be spelled the Vensim way in one part, the Python way in another
-    keyed = [({model.spec.element(k).key: v for k, v in p.items()}, a, n) for p, a, n in parts]
+    keyed = []
+    for p, a, n in parts:
+        if hasattr(p, "rows"):  # a design made chunk by chunk (see measure_runs)
+            p, a = p.rows(a, a + n), 0
+        keyed.append(({model.spec.element(k).key: v for k, v in p.items()}, a, n))
     joined = {}
     for key in dict.fromkeys(k for params, _, _ in keyed for k in params):
         default = model.defaults[model.param_keys.index(key)]

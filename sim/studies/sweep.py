@@ -15,7 +15,9 @@ Parameters come from the scenario's ``distributions`` or, failing that,
 from ``--params`` with their ``.mdl`` ranges.
 """
 
+import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -83,6 +85,13 @@ def design_runs(method: str, d: int, n: int, second_order: bool = False) -> int:
     return {"lhs": n, "morris": n * (d + 1), "oat": 2 * d + 1}[method]
 
 
+def held_bytes(runs: int, outputs: int, model) -> int:
+    """Return the memory the yearly outputs of ``runs`` runs take when held [bytes]."""
+    ctl = model.controls
+    years = int(ctl["final_time"]) - int(np.ceil(ctl["initial_time"])) + 1
+    return 8 * runs * outputs * years
+
+
 def design(
     method: str, factors: list, n: int, seed: int, second_order: bool = False
 ) -> np.ndarray:
@@ -119,9 +128,27 @@ def saltelli_design(n: int, d: int, seed: int, second_order: bool = False) -> np
     ``B`` for every ``i`` (``AB_i``), then (second order) ``B`` with column
     ``i`` from ``A`` (``BA_i``), then ``B``.
     """
+    return saltelli_rows(n, d, seed, second_order, 0, design_runs("sobol", d, n, second_order))
+
+
+def saltelli_rows(n: int, d: int, seed: int, second_order: bool, first: int, end: int):
+    """Return rows ``first`` to ``end`` of :func:`saltelli_design`, without making the rest.
+
+    The Sobol' sequence is fast-forwarded to the first base point needed,
+    which gives the same points to the bit as drawing them all.
+    """
+    import warnings
+
     from scipy.stats import qmc
 
-    base = qmc.Sobol(d=2 * d, scramble=True, seed=seed).random(n)
+    block = 2 * d + 2 if second_order else d + 2
+    lo, hi = first // block, min(n, -(-end // block))
+    engine = qmc.Sobol(d=2 * d, scramble=True, seed=seed)
+    if lo:
+        engine.fast_forward(lo)
+    with warnings.catch_warnings():  # a part of a power-of-two sample is balanced as a whole
+        warnings.simplefilter("ignore", UserWarning)
+        base = engine.random(hi - lo)
     a, b = base[:, :d], base[:, d:]
     blocks = [a]
     for i in range(d):
@@ -134,7 +161,36 @@ def saltelli_design(n: int, d: int, seed: int, second_order: bool = False) -> np
             ba[:, i] = a[:, i]
             blocks.append(ba)
     blocks.append(b)
-    return np.stack(blocks, axis=1).reshape(-1, d)
+    rows = np.stack(blocks, axis=1).reshape(-1, d)
+    return rows[first - lo * block : end - lo * block]
+
+
+@dataclass(frozen=True)
+class DesignRows:
+    """A sweep's parameter sets, made chunk by chunk where the chunk runs.
+
+    A Sobol' design is made from its sequence (:func:`saltelli_rows`), so
+    that no process holds it whole; the other designs are held (``unit``).
+    """
+
+    method: str
+    factors: list
+    n: int
+    seed: int
+    second_order: bool
+    defaults: dict
+    fixed: dict  # what the scenario sets, the same in every run
+    unit: np.ndarray | None = None
+
+    def unit_rows(self, first: int, end: int) -> np.ndarray:
+        """Return the unit-interval design of runs ``first`` to ``end``."""
+        if self.unit is not None:
+            return self.unit[first:end]
+        return saltelli_rows(self.n, len(self.factors), self.seed, self.second_order, first, end)
+
+    def rows(self, first: int, end: int) -> dict:
+        """Return the parameters of runs ``first`` to ``end`` (see ``runner.measure_runs``)."""
+        return {**self.fixed, **values(self.factors, self.unit_rows(first, end), self.defaults)}
 
 
 def sobol_indices(
@@ -289,6 +345,22 @@ class Sweep:
     indices: dict  # (output, year) -> {index name: array over factors}
     seed: int
     n: int  # the sample size asked for (sobol: the base sample, N)
+    runs: int = 0
+    store: Path | None = None  # the values were streamed to this sweep.nc (values is empty)
+    outputs: tuple = ()  # the outputs of the stored file, in its order
+
+    def series(self, output: str, i: int) -> np.ndarray:
+        """Return every run's value of ``output`` in the ``i``-th year, held or stored."""
+        if self.store is None:
+            return self.values[output][i]
+        from sim.studies.store import read_values
+
+        return read_values(self.store, self.outputs.index(output), i)
+
+    @property
+    def target_outputs(self) -> list:
+        """Return the measured outputs, in the order of the values (or of the stored file)."""
+        return list(self.values) if self.store is None else list(self.outputs)
 
 
 def factors_for(scenario, model, names=None) -> list:
@@ -362,6 +434,7 @@ def run_sweep(
     second_order: bool = False,
     progress=None,
     workers=None,
+    store=None,
 ) -> Sweep:
     """Run the design of ``method`` under ``scenario`` and compute the indices.
 
@@ -369,55 +442,106 @@ def run_sweep(
 
     Indices are computed for every output in every year from 2024 that the
     run covers, and so for each target year; only the outputs in ``timing``
-    are kept, so memory is bounded by outputs x years x runs.
+    are kept, so memory is bounded by outputs x years x runs. Given
+    ``store`` (a path), the runs are written there chunk by chunk instead
+    (:mod:`sim.studies.store`) and each index is computed from the stored
+    values, one output and year at a time: memory is then bounded whatever
+    the number of runs, and the indices are the same to the bit.
     """
-    from sim.studies.runner import (
-        PROJECTION_START,
-        check_runs,
-        measure_runs,
-        scenario_constants,
-    )
+    from sim.studies.runner import check_runs, measure_runs, scenario_constants
 
     if len(factors) < 2 and method in ("sobol", "morris"):
         raise BrainsimError(f"{method} needs at least 2 parameters; give more with --params")
     if seed < 0 or seed >= 2**32:
         raise BrainsimError(f"--seed {seed} is outside [0, 2^32); give e.g. --seed 0")
     runs = design_runs(method, len(factors), n, second_order)
-    check_runs(f"a {method} sweep of {len(factors)} parameters", runs, model, len(timing), "-n")
-    unit = design(method, factors, n, seed, second_order)
+    if store is None:
+        check_runs(
+            f"a {method} sweep of {len(factors)} parameters", runs, model, len(timing), "-n"
+        )
     defaults = {
         f.name: model.defaults[model.param_keys.index(model.spec.element(f.name).key)]
         for f in factors
     }
-    params = {**scenario_constants(scenario), **values(factors, unit, defaults)}
-    measured = measure_runs(
-        scenario, model, timing, params, len(unit), workers=workers, progress=progress
+    # a Sobol' design is made chunk by chunk when streamed; the others are held
+    lazy = method == "sobol" and store is not None
+    held = None if lazy else design(method, factors, n, seed, second_order)
+    rows = DesignRows(
+        method, factors, n, seed, second_order, defaults, scenario_constants(scenario), held
     )
     years = np.arange(
         int(np.ceil(model.controls["initial_time"])), int(model.controls["final_time"]) + 1
     )
+    sweep = Sweep(method, factors, held, years, {}, {}, {}, seed, n, runs)
+    if store is None:
+        measured = measure_runs(scenario, model, timing, rows, runs, workers, progress)
+        sweep = dataclasses.replace(sweep, values=measured)
+    else:
+        _stream(sweep, scenario, model, timing, rows, store, workers, progress)
+        sweep = dataclasses.replace(sweep, store=Path(store), outputs=tuple(timing))
     target_years = {}
     for tgt in scenario.targets:
         target_years.setdefault(tgt.variable, tgt.year)
+    return dataclasses.replace(
+        sweep, target_years=target_years, indices=_indices(sweep, target_years, second_order)
+    )
+
+
+def _stream(sweep: Sweep, scenario, model, timing, rows, store, workers, progress) -> None:
+    """Measure the sweep's runs into the file ``store``, chunk by chunk as they finish."""
+    import json
+
+    from sim.studies.runner import measure_runs
+    from sim.studies.store import RunStore
+
+    attrs = {
+        "method": sweep.method,
+        "seed": sweep.seed,
+        "model_sha256": model.spec.sha256,
+        "factors": json.dumps(
+            [[f.name, f.family, list(f.params)] for f in sweep.factors], ensure_ascii=False
+        ),
+    }
+    names = [f.name for f in sweep.factors]
+    out = RunStore.create(store, list(timing), sweep.years, names, sweep.runs, attrs)
+
+    def each(first, end, measured):
+        swept = values(sweep.factors, rows.unit_rows(first, end), rows.defaults)
+        out.add(first, end, measured, np.column_stack([swept[k] for k in names]))
+
+    try:
+        measure_runs(scenario, model, timing, rows, sweep.runs, workers, progress, each)
+    finally:
+        out.close()
+
+
+def _indices(sweep: Sweep, target_years: dict, second_order: bool) -> dict:
+    """Return the indices of every output in every year from the first projection year."""
+    from sim.studies.runner import PROJECTION_START
+
+    years = sweep.years
     # indices from the first projection year, or over the whole run if it ends before
     first = PROJECTION_START if years[-1] > PROJECTION_START else years[0]
     indices = {}
-    for name, arr in measured.items():
+    for name in sweep.target_outputs:
         for i, year in enumerate(years):
-            if year < first or np.isnan(arr[i]).any():
+            if year < first:
+                continue
+            y = sweep.series(name, i)
+            if np.isnan(y).any():
                 continue
             at_target = year == target_years.get(name)
             indices[(name, int(year))] = analyze(
-                method,
-                factors,
-                unit,
-                arr[i],
-                seed,
+                sweep.method,
+                sweep.factors,
+                sweep.unit,
+                y,
+                sweep.seed,
                 second_order,
                 resamples=100 if at_target else 30,
                 s2=second_order and at_target,
             )
-    return Sweep(method, factors, unit, years, measured, target_years, indices, seed, n)
+    return indices
 
 
 def index_rows(sweep: Sweep) -> list:

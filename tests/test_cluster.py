@@ -229,3 +229,48 @@ def test_sweep_stream_writes_the_same_indices_as_a_held_sweep(run_cli, tmp_path)
             k: v for k, v in b.attrs.items() if k != "command"
         }
         assert "--stream" in b.attrs["command"]
+
+
+def test_the_explorer_s_runs_on_a_cluster_equal_those_made_here(model, cluster):
+    from sim.studies.live import LiveRuns
+
+    base = load_scenario(SCENARIOS[0], model)
+    here = LiveRuns(model, base, ROOT)
+    there = LiveRuns(model, base, ROOT, workers=cluster)
+    # a policy: carried on from the stem by both workers; a yen path: run whole there
+    for name in ("expanded-scholarships", "weak-yen"):
+        scenario = load_scenario(ROOT / "scenarios" / f"{name}.yaml", model)
+        a, b = here.run(scenario), there.run(scenario)
+        for key, arr in a.values.items():
+            np.testing.assert_array_equal(arr, b.values[key], err_msg=f"{name}: {key}")
+
+
+def test_a_portfolio_search_on_a_cluster_finds_the_same_split(cluster, tmp_path):
+    import yaml
+
+    from sim.studies.goal import parse_goal
+    from sim.studies.portfolio import allocate
+
+    small = sim.load_model(ROOT / "tests" / "data" / "budgets" / "two_funds.mdl")
+    doc = {"name": "base", "uncertainty": "none"}
+    doc["title"], doc["description"] = {"en": "b", "ja": "b"}, {"en": "b", "ja": "b"}
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
+    scenario = load_scenario(tmp_path / "base.yaml", small)
+    goal = parse_goal("dispatches@2030>=138.5", small)
+    found = [
+        allocate(
+            scenario,
+            small,
+            tmp_path,
+            ["fellowship fund", "exchange fund"],
+            10,
+            [goal],
+            seed=1,
+            popsize=4,
+            maxiter=3,
+            workers=workers,
+        )
+        for workers in (None, cluster)
+    ]
+    assert found[0].budgets_oku == found[1].budgets_oku
+    assert found[0].probabilities == found[1].probabilities

@@ -3,6 +3,8 @@
 import sys
 from pathlib import Path
 
+from sim.cli.common import add_cluster
+
 LOCAL = "127.0.0.1"
 
 
@@ -31,6 +33,7 @@ def register(sub) -> None:
         default=8,
         help="runs waiting or running at once; more are refused (default: 8)",
     )
+    add_cluster(p)
     p.set_defaults(func=explore)
 
 
@@ -43,7 +46,15 @@ def explore(args) -> int:
     if args.queue < 1:
         raise BrainsimError(f"--queue {args.queue}: give at least 1")
     _check_free(args.host, args.port)
-    app = build(Path(args.root).resolve(), args.queue)
+    from sim.engine.cluster import connect
+
+    with connect(args.cluster) as cluster:
+        _serve(args, build(Path(args.root).resolve(), args.queue, cluster))
+    return 0
+
+
+def _serve(args, app) -> None:
+    """Say where the explorer is, open a browser, and serve until interrupted."""
     address = f"http://{args.host}:{args.port}/"
     if args.host != LOCAL:
         sys.stderr.write(
@@ -59,11 +70,10 @@ def explore(args) -> int:
     import uvicorn
 
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
-    return 0
 
 
-def build(root: Path, queue: int = 8):
-    """Return the explorer's app for the project at ``root``."""
+def build(root: Path, queue: int = 8, workers=None):
+    """Return the explorer's app for the project at ``root``; ``workers``: a Cluster or None."""
     from sim.engine import load_model
     from sim.engine.errors import BrainsimError
     from sim.explorer.server import create_app
@@ -73,7 +83,7 @@ def build(root: Path, queue: int = 8):
     if not path.is_file():
         raise BrainsimError(f"{path}: no model here; run brainsim explore in the project folder")
     model = load_model(path)
-    session = Session(model, root, root / "scenarios", model.spec.sha256[:12])
+    session = Session(model, root, root / "scenarios", model.spec.sha256[:12], workers)
     return create_app(session, queue)
 
 

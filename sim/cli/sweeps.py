@@ -283,20 +283,23 @@ def target(args) -> None:
 
 def _portfolio(args, scenario, model, root) -> None:
     """Share --total among the --portfolio programmes; print and write the allocation."""
+    from sim.engine.cluster import connect
     from sim.studies.goal import parse_goal
     from sim.studies.portfolio import allocate, describe
 
     goals = [parse_goal(g, model) for g in args.goal]
-    found = allocate(
-        scenario,
-        model,
-        root,
-        args.portfolio,
-        args.total,
-        goals,
-        seed=args.seed,
-        progress=progress("target", "generations of the search"),
-    )
+    with connect(args.cluster) as cluster:
+        found = allocate(
+            scenario,
+            model,
+            root,
+            args.portfolio,
+            args.total,
+            goals,
+            seed=args.seed,
+            progress=progress("target", "generations of the search"),
+            workers=cluster,
+        )
     text = describe(found, goals)
     if args.out is not None:
         from sim.engine.files import atomic_dir

@@ -49,6 +49,7 @@ class Session:
     root: Path
     scenario_dir: Path
     version: str
+    workers: object = None  # None: runs here; or a Cluster (see sim.studies.live.LiveRuns)
     live: LiveRuns = field(init=False)
     scenarios: dict = field(init=False)
     _bases: dict = field(init=False, default_factory=dict)
@@ -62,7 +63,7 @@ class Session:
             raise ScenarioError(
                 f"{self.scenario_dir}: no baseline.yaml; the explorer starts from the baseline"
             )
-        self.live = LiveRuns(self.model, self._base("baseline"), self.root)
+        self.live = LiveRuns(self.model, self._base("baseline"), self.root, self.workers)
         self.live.warm(DEFAULT_START)
         self._baseline_rows = {r["target"]: r for r in target_rows(self.live.baseline)}
 
@@ -169,7 +170,11 @@ class Session:
             if not wanted():
                 raise StaleRun
             both = run_scenarios(
-                [self.live.baseline_scenario, scenario], self.model, timing, self.root
+                [self.live.baseline_scenario, scenario],
+                self.model,
+                timing,
+                self.root,
+                workers=self.workers,
             )
         return {
             "variable": name,

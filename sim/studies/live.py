@@ -44,11 +44,16 @@ class LiveRuns:
         The baseline scenario (loaded against ``model``).
     root
         The project folder that ensemble paths are relative to.
+    workers
+        ``None`` (runs in this process), or a :class:`~sim.engine.cluster.Cluster`
+        whose workers carry each change on from the stem, a share of the runs
+        each; the stems themselves are made here, once.
     """
 
     model: object
     baseline_scenario: Scenario
     root: Path
+    workers: object = None
     timing: dict = field(init=False)
     baseline: ScenarioResult = field(init=False)
     _weights: dict = field(init=False)
@@ -96,9 +101,8 @@ class LiveRuns:
             and scenario.uncertainty == self.baseline_scenario.uncertainty
         )
         if not shares_stem:
-            return run_scenarios([scenario], self.model, self.timing, self.root, workers=workers)[
-                0
-            ]
+            where = workers if self.workers is None else self.workers
+            return run_scenarios([scenario], self.model, self.timing, self.root, workers=where)[0]
         measured = self._tail(params, full_tables, self._stem(params, own, step))
         return ScenarioResult(
             scenario,
@@ -129,11 +133,32 @@ class LiveRuns:
 
     def _tail(self, params: dict, lookups: dict, branch) -> dict:
         """Carry ``branch`` on with the scenario's ``params``; yearly measures by output."""
-        from sim.engine.simulate import measure
+        from sim.engine.cluster import Cluster, map_parts
 
-        # one process: the tail is bound by the per-step cost of the equations, not by the
-        # number of runs, so halving the runs across two processes gains nothing
-        sums, _ = measure(
-            self.model, params, self._weights, self.timing, tables=lookups, start=branch
-        )
+        shared = (self.model, self._weights, self.timing, lookups)
+        if not isinstance(self.workers, Cluster):
+            # one process: the tail is bound by the per-step cost of the equations, not
+            # by the number of runs, so halving the runs across two processes gains nothing
+            return by_output(_tail_part((params, branch), shared), self.timing, self._covered)
+        n = branch.states.shape[1]
+        edges = np.linspace(0, n, self.workers.n_workers + 1).astype(int)
+        parts = [
+            (
+                {k: v[a:b] if np.ndim(v) else v for k, v in params.items()},
+                branch.columns(slice(a, b)),
+            )
+            for a, b in zip(edges[:-1], edges[1:], strict=True)
+            if b > a
+        ]
+        sums = np.concatenate(map_parts(_tail_part, parts, shared, self.workers), axis=2)
         return by_output(sums, self.timing, self._covered)
+
+
+def _tail_part(part: tuple, shared: tuple) -> np.ndarray:
+    """Carry a share of the runs on from its branch: ``(params, branch)``; their sums."""
+    from sim.engine.simulate import measure
+
+    params, branch = part
+    model, weights, timing, lookups = shared
+    sums, _ = measure(model, params, weights, timing, tables=lookups, start=branch)
+    return sums

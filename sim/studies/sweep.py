@@ -455,16 +455,21 @@ def run_sweep(
     if seed < 0 or seed >= 2**32:
         raise BrainsimError(f"--seed {seed} is outside [0, 2^32); give e.g. --seed 0")
     runs = design_runs(method, len(factors), n, second_order)
+    what = f"a {method} sweep of {len(factors)} parameters"
+    # a Sobol' design is made chunk by chunk when streamed; the others are held
+    lazy = method == "sobol" and store is not None
     if store is None:
-        check_runs(
-            f"a {method} sweep of {len(factors)} parameters", runs, model, len(timing), "-n"
-        )
+        check_runs(what, runs, model, len(timing), "-n")
+    else:  # streamed: only the design may be held, and the time is what it is
+        from sim.engine.budget import check_size
+
+        ctl = model.controls
+        steps = (ctl["final_time"] - ctl["initial_time"]) / ctl["time_step"]
+        check_size(what, runs, 0 if lazy else 3 * 8 * len(factors), steps, "-n")
     defaults = {
         f.name: model.defaults[model.param_keys.index(model.spec.element(f.name).key)]
         for f in factors
     }
-    # a Sobol' design is made chunk by chunk when streamed; the others are held
-    lazy = method == "sobol" and store is not None
     held = None if lazy else design(method, factors, n, seed, second_order)
     rows = DesignRows(
         method, factors, n, seed, second_order, defaults, scenario_constants(scenario), held

@@ -138,7 +138,8 @@ class LiveRuns:
         shared = (self.model, self._weights, self.timing, lookups)
         if not isinstance(self.workers, Cluster):
             # one process: the tail is bound by the per-step cost of the equations, not
-            # by the number of runs, so halving the runs across two processes gains nothing
+            # by the number of runs, so halving the runs across two processes gains nothing;
+            # on a cluster the point is to take the work off the machine serving the page
             return by_output(_tail_part((params, branch), shared), self.timing, self._covered)
         n = branch.states.shape[1]
         edges = np.linspace(0, n, self.workers.n_workers + 1).astype(int)

@@ -10,7 +10,7 @@ peak of the processes it started (a worker, or a forked child of the pool).
 With ``--stream`` the sweep writes its runs to ``sweep.nc`` chunk by chunk
 (``brainsim sweep --stream``) and the line also gives the file's size: the
 10-million-run study is ``--n 262144 --params 37 --ways local:2 --stream``
-(262,144 x 39 = 10,223,616 runs; about 37 GB of disk under ``--tmp``).
+(262,144 x 39 = 10,223,616 runs; about 40 GB of disk under ``--tmp``).
 
 Usage: python benchmarks/bench_cluster.py [--n 16384] [--params 30] [--ways pool local:1 local:2]
        [--stream] [--tmp DIR]

@@ -11,6 +11,7 @@ elsewhere by Dask's scheduler, and since a run's numbers depend on nothing
 but its own parameters, the study's result is the same to the bit.
 """
 
+import itertools
 import logging
 import os
 from contextlib import contextmanager
@@ -23,6 +24,8 @@ ENV = "BRAINSIM_CLUSTER"
 # the same for 100 runs as for 2,000, so smaller chunks only add steps; large studies
 # are cut into many chunks anyway, which spreads the loss of a worker.
 CHUNKS_PER_WORKER = 1
+# parts submitted per worker at a time: enough that a worker never waits for the next
+IN_FLIGHT = 4
 
 
 @dataclass
@@ -45,20 +48,37 @@ class Cluster:
         and not kept (the list is then of None), so that the client holds
         one result at a time. ``progress(done, total)`` is called as parts
         finish anywhere on the cluster.
+
+        At most :data:`IN_FLIGHT` parts per worker are submitted at a time, the
+        next as one finishes: the scheduler would otherwise run a large study's
+        parts in no particular order, and a writer that gathers them into
+        blocks (:mod:`sim.studies.store`) would hold many unfinished blocks.
         """
         from distributed import as_completed
 
         shared_future = self.client.scatter(shared, broadcast=True, hash=False)
-        futures = self.client.map(
-            _call, parts, fn=func, shared=shared_future, pure=False, retries=2
-        )
-        where = {f.key: k for k, f in enumerate(futures)}
+        queue = iter(enumerate(parts))
+        where: dict = {}
+        running = as_completed()
+
+        def submit(k, part):
+            future = self.client.submit(
+                _call, part, fn=func, shared=shared_future, pure=False, retries=2
+            )
+            where[future.key] = (k, future)
+            running.add(future)
+
+        for k, part in itertools.islice(queue, IN_FLIGHT * self.n_workers):
+            submit(k, part)
         out: list = [None] * len(parts)
         try:
-            for done, future in enumerate(as_completed(futures), start=1):
-                k = where[future.key]
+            for done, future in enumerate(running, start=1):
+                k, _ = where.pop(future.key)
                 result = future.result()
                 future.release()
+                nxt = next(queue, None)
+                if nxt is not None:
+                    submit(*nxt)
                 if each is None:
                     out[k] = result
                 else:
@@ -68,7 +88,7 @@ class Cluster:
                     progress(done, len(parts))
             return out
         finally:
-            self.client.cancel([*futures, shared_future])
+            self.client.cancel([f for _, f in where.values()] + [shared_future])
 
 
 def map_parts(func, parts: list, shared, workers=None, progress=None, each=None) -> list:

@@ -101,8 +101,11 @@ class Session:
             return {}
         out: dict = {}
         for obs in load_history(path):
-            if obs.model_variable in outputs:
-                out.setdefault(obs.model_variable, []).append([obs.year, obs.comparable])
+            # JASSO's counts are fitted to "<stock> counted" (2020-2022 add students
+            # enrolled online from abroad); the chart of the stock shows them
+            name = obs.model_variable.removesuffix(" counted")
+            if name in outputs:
+                out.setdefault(name, []).append([obs.year, obs.comparable])
         return out
 
     def state_of(self, name: str) -> dict:

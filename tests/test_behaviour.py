@@ -28,6 +28,12 @@ ENSEMBLE = ROOT / "model" / "ensemble.csv"
 
 CLOSURE = {"future border closure start": 2030, "future border closure duration": 2}
 STUDENTS = "international students in japan"
+STAGES = (
+    "intl undergraduates",
+    "intl graduate students",
+    "intl vocational students",
+    "students in japanese language institutes",
+)
 PLACES = [
     "international student places",
     "university international places",
@@ -301,7 +307,7 @@ def test_employment_prospects_effect_starts_moderate_and_never_exceeds_its_maxim
 
 
 def test_sgu_uplift_acts_on_graduate_demand_only(model):
-    """SGU funding raises graduate demand and leaves undergraduate, vocational and language demand alone.
+    """SGU funding raises graduate demand; undergraduate, vocational and language demand stay.
 
     The three demands share one attractiveness, which feeds back from graduates'
     domestic employment; the employment-prospects loop is held fixed
@@ -361,26 +367,13 @@ def test_jasso_counts_add_students_enrolled_online_only_while_entry_is_held_back
 ):
     t = default_run.time.values
     openness = _values(model, default_run, "student entry openness")[:, 0]
-    for stock in (
-        "intl undergraduates",
-        "intl graduate students",
-        "intl vocational students",
-        "students in japanese language institutes",
-    ):
+    for stock in STAGES:
         held, counted = (_values(model, default_run, n)[:, 0] for n in (stock, f"{stock} counted"))
         np.testing.assert_array_equal(counted[openness == 1], held[openness == 1], err_msg=stock)
         closed = (openness < 1) & (t > 2020.5) & (t < 2022)
         assert np.all(counted[closed] > held[closed]), stock
     total = _values(model, default_run, "international students in japan counted")[:, 0]
-    parts = sum(
-        _values(model, default_run, f"{n} counted")[:, 0]
-        for n in (
-            "intl undergraduates",
-            "intl graduate students",
-            "intl vocational students",
-            "students in japanese language institutes",
-        )
-    )
+    parts = sum(_values(model, default_run, f"{n} counted")[:, 0] for n in STAGES)
     np.testing.assert_allclose(total, parts, rtol=1e-12)
 
 

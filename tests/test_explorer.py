@@ -181,7 +181,8 @@ def test_the_page_meta_and_static_files_are_served(client, session):
     assert all(0 < v < 1 for v in employment), "percent observations as fractions"
     # fitted on JASSO's counting basis ("... counted"), drawn on the stock's chart
     students = dict(meta["history"]["international students in japan"])
-    assert students[2019] == 312214 and 2022 in students
+    assert students[2019] == 312214
+    assert 2022 in students
     assert client.get("/").text.count("/static/app.js") == 1
     assert client.get("/vendor/plotly.min.js").status_code == 200
     assert client.get("/static/nothing.js").status_code == 404

@@ -100,18 +100,18 @@ class ExpressionCode:
             return self.hidden[key]
         return "v_" + self.elements[key].py_name
 
-    def code(self, expr) -> str:
-        """Return the Python source of ``expr``."""
+    def code(self, expr, names: dict | None = None) -> str:
+        """Return the Python source of ``expr``; ``names`` maps keys to other sources."""
         if isinstance(expr, Num):
             # numpy scalars, so that 1/0 gives inf (then a named NaN error) not ZeroDivisionError
             return self.literals.setdefault(expr.value, f"_k{len(self.literals)}")
         if isinstance(expr, Ref):
-            return self.local(expr.key)
+            return names[expr.key] if names and expr.key in names else self.local(expr.key)
         if isinstance(expr, LookupCall):
             i = self.table_index[expr.table]
-            return f"np.interp({self.code(expr.arg)}, L[{i}][0], L[{i}][1])"
+            return f"np.interp({self.code(expr.arg, names)}, L[{i}][0], L[{i}][1])"
         if isinstance(expr, Op):
-            args = [self.code(a) for a in expr.args]
+            args = [self.code(a, names) for a in expr.args]
             if expr.op == "neg":
                 return f"(-{args[0]})"
             if expr.op == "not":
@@ -120,7 +120,7 @@ class ExpressionCode:
                 return f"np.logical_{expr.op}({args[0]}, {args[1]})"
             return f"({args[0]} {_BINARY[expr.op]} {args[1]})"
         assert isinstance(expr, Call)
-        return self._call(expr.fn, [self.code(a) for a in expr.args])
+        return self._call(expr.fn, [self.code(a, names) for a in expr.args])
 
     def literal_lines(self) -> list:
         """Return the lines that define the literals met so far."""

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.engine.blocks import blocks
 from sim.engine.emit import SourceWriter
 from sim.engine.errors import ModelError
 from sim.engine.functions import NAMESPACE
@@ -136,8 +137,18 @@ def compile_model(spec: ModelSpec) -> CompiledModel:
     # so are the controls that change: the time loop reads them every step
     rates_order = [k for k in run_order if k in needed or k in discrete or k in changing]
 
+    elements = {el.key: el for el in spec.elements}
+
+    def run_deps(key):
+        return graph.deps(key, "run")
+
     try:
-        source = SourceWriter(spec, layout).module(init_order, run_order, dyn_keys, rates_order)
+        source = SourceWriter(spec, layout).module(
+            init_order,
+            blocks(elements, run_order, run_deps),
+            dyn_keys,
+            blocks(elements, rates_order, run_deps),
+        )
         namespace = dict(NAMESPACE)
         exec(compile(source, f"<brainsim model {spec.path}>", "exec"), namespace)  # noqa: S102
     except (RecursionError, SyntaxError, MemoryError):

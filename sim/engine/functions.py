@@ -339,8 +339,23 @@ def _by_priority_1d(request, priority, width, supply):
     return out_return
 
 
+def stack(values, states: np.ndarray) -> np.ndarray:
+    """Return an array's element values as one block shaped like ``states`` (sim.engine.blocks).
+
+    ``(elements, runs)`` when the states have a run axis: elements that do not
+    vary by run are broadcast, and if none does the block is one column, so
+    that it lines up with values by run. ``(elements,)`` when they have none.
+    """
+    try:
+        block = np.stack(values)
+    except ValueError:  # some elements vary by run, some do not
+        block = np.stack(np.broadcast_arrays(*values))
+    return block[:, None] if block.ndim < states.ndim else block
+
+
 NAMESPACE = {
     "np": np,
+    "_stack": stack,
     "_xidz": xidz,
     "_zidz": zidz,
     "_modulo": modulo,

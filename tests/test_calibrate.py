@@ -52,6 +52,16 @@ def load_history_row(series, year, var):
     return cal.Observation(series, year, 1.0, "persons", "", "", var)
 
 
+def test_the_corners_of_the_unit_box_are_the_ranges_ends_exactly(tmp_path):
+    """A fit at a bound gives the bound itself: -0.2 + 1 * 0.3 rounds past 0.1."""
+    mdl, _, history = _tiny(tmp_path)
+    mdl.write_text(mdl.read_text().replace("1/Year [0.05, 1]", "1/Year [-0.2, 0.1]"))
+    problem = cal.make_problem(sim.load_model(mdl), history)
+    k = problem.names.index("growth rate")
+    assert problem.to_values(np.ones(problem.n_params))[k] == 0.1
+    assert problem.to_values(np.zeros(problem.n_params))[k] == -0.2
+
+
 def test_fit_statistics_equal_hand_computed_values():
     stats = cal.fit_statistics([1, 2, 3, 4], [1.5, 2, 2.5, 5])
     # errors 0.5, 0, -0.5, 1: MAPE = (0.5/1 + 0 + 0.5/3 + 1/4) / 4

@@ -51,6 +51,22 @@ SERIES_WEIGHTS = {
     # wider basis than the model's hires: counts language-institute students and,
     # in later years, other statuses (model/README.md, inconsistencies)
     "status_change_permits_study_to_work": 0.5,
+    # each origin's counts come on two bases (higher education up to 2012, language
+    # institutes included from 2014), so two series; a half each keeps an origin at one
+    **{
+        f"intl_students_from_{origin}": 0.5
+        for origin in ("china", "vietnam", "nepal", "korea", "taiwan", "indonesia")
+        + ("myanmar", "srilanka")
+    },
+    # each destination is counted on two bases (students enrolled there, OECD/IIE, and
+    # students sent by universities, JASSO), so two series; a half each keeps it at one
+    "japanese_students_in_us_open_doors": 1.0,
+    **{
+        f"japanese_abroad_{basis}_{destination}": 0.5
+        for basis in ("oecd_in", "jasso_to")
+        for destination in ("australia", "canada", "uk", "korea", "china", "taiwan")
+    },
+    "japanese_abroad_jasso_to_usa": 0.5,
 }
 UNCERTAIN_WEIGHT = 0.5  # rows whose note gives their confidence as uncertain
 PRIOR_SCALE = 3.0  # prior spread, in least-squares standard errors
@@ -135,7 +151,8 @@ class Problem:
         """Parameter values from unit-box coordinates (``u`` shaped ``(p,)`` or ``(p, n)``)."""
         u = np.clip(u, 0.0, 1.0)
         lo, hi = (b if u.ndim == 1 else b[:, None] for b in (self.lower, self.upper))
-        return lo + u * (hi - lo)
+        # clipped again: lo + 1 * (hi - lo) can round past hi (-0.2 + 0.3 > 0.1)
+        return np.clip(lo + u * (hi - lo), lo, hi)
 
     def to_unit(self, values: np.ndarray) -> np.ndarray:
         """Unit-box coordinates of parameter values (the inverse of :meth:`to_values`)."""
@@ -678,7 +695,7 @@ class Calibration:
     problem: Problem
     defaults: np.ndarray  # the .mdl's values of the calibrated parameters before the fit
     best: Fit
-    rounded: np.ndarray  # the fitted values as the .mdl will hold them (six digits)
+    rounded: np.ndarray  # the fitted values as the .mdl will hold them (six digits, 8 decimals)
     best_obs: np.ndarray  # the rounded fit at each observation
     ensemble: Ensemble
     member_obs: np.ndarray  # each member at each observation (observation, member)
@@ -717,8 +734,11 @@ def calibrate(
         [model.defaults[model.param_keys.index(model.spec.element(n).key)] for n in problem.names]
     )
     best = fit(problem, starts=starts, seed=seed, tick=tick)
-    # the .mdl keeps six significant digits; report the values it will hold
-    rounded = np.clip([float(f"{v:.6g}") for v in best.values], problem.lower, problem.upper)
+    # the .mdl keeps six significant digits and eight decimals (PySD's translation keeps
+    # no more decimals of an array's values); report the values it will hold
+    rounded = np.clip(
+        [round(float(f"{v:.6g}"), 8) for v in best.values], problem.lower, problem.upper
+    )
     best_obs = modelled(problem, rounded[:, None])[:, 0]
     fit_seconds = time.perf_counter() - clock
 

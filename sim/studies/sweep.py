@@ -48,8 +48,8 @@ class Factor:
         from scipy.stats import norm, triang
 
         lo, hi = self.params[0], self.params[-1]
-        if self.family == "uniform":
-            return lo + u * (hi - lo)
+        if self.family == "uniform":  # clipped: lo + 1 * (hi - lo) can round past hi
+            return np.clip(lo + u * (hi - lo), lo, hi)
         if self.family == "normal":
             return norm.ppf(u, loc=self.params[0], scale=self.params[1])
         c = (self.params[1] - lo) / (hi - lo)

@@ -132,8 +132,9 @@ def corner_draws(model, n: int, seed: int) -> dict:
     constants = ranged_constants(model)
     unit = qmc.LatinHypercube(d=len(constants), seed=seed).random(n)
     q = beta.ppf(unit, CORNER_BETA, CORNER_BETA)
+    # clipped: lo + 1 * (hi - lo) can round past hi
     return {
-        el.name: el.limits[0] + q[:, j] * (el.limits[1] - el.limits[0])
+        el.name: np.clip(el.limits[0] + q[:, j] * (el.limits[1] - el.limits[0]), *el.limits)
         for j, el in enumerate(constants)
     }
 

@@ -445,3 +445,58 @@ def test_a_sum_over_hundreds_of_elements_compiles_and_is_exact(tmp_path):
     ds = sim.simulate(sim.load_model(mdl))
     assert float(ds["total"][0, 0]) == 301 * 302 / 2
     assert float(ds["oldest"][0, 0]) == 301.0
+
+
+# --- arrays computed as one block ---------------------------------------------------------
+
+BLOCKED = """
+region: north, south, east ~~|
+students[region] = INTEG(entry[region] - leaving[region], 50) ~ person ~ |
+entry[region] = growth rate[region] * students[region] * (1 - students[region] / capacity) \
+~ person/Year ~ |
+leaving[region] = students[region] / stay * EXP(-Time / 40) ~ person/Year ~ |
+growth rate[region] = 0.3, 0.5, 0.4 ~ 1/Year [0.05, 1] ~ |
+capacity = 1000 ~ person [200, 5000] ~ |
+stay = 4 ~ Year [1, 10] ~ |
+total students = SUM(students[region!]) ~ person ~ |
+"""
+
+
+def _scalar_copy(regions=("north", "south", "east"), rates=(0.3, 0.5, 0.4)) -> str:
+    lines = []
+    for r, g in zip(regions, rates, strict=True):
+        lines += [
+            f"students {r} = INTEG(entry {r} - leaving {r}, 50) ~ person ~ |",
+            f"entry {r} = growth rate {r} * students {r} * (1 - students {r} / capacity) "
+            "~ person/Year ~ |",
+            f"leaving {r} = students {r} / stay * EXP(-Time / 40) ~ person/Year ~ |",
+            f"growth rate {r} = {g} ~ 1/Year [0.05, 1] ~ |",
+        ]
+    lines += [
+        "capacity = 1000 ~ person [200, 5000] ~ |",
+        "stay = 4 ~ Year [1, 10] ~ |",
+        "total students = students north + students south + students east ~ person ~ |",
+    ]
+    return "\n".join(lines)
+
+
+def test_an_array_computed_as_one_block_equals_its_elements_written_one_by_one(tmp_path):
+    blocked = sim.load_model(write_mdl(tmp_path / "blocked.mdl", BLOCKED, final=20))
+    scalar = sim.load_model(write_mdl(tmp_path / "scalar.mdl", _scalar_copy(), final=20))
+    # the array's flows and its stocks' derivatives are each one numpy block
+    assert "b_entry_north = " in blocked.source
+    assert "D[0:3] = " in blocked.source
+    capacity = {"capacity": np.array([300.0, 1000.0, 4000.0])}
+    for method in ("euler", "rk4"):
+        a = sim.simulate(blocked, capacity, method=method)
+        b = sim.simulate(scalar, capacity, method=method)
+        for region in ("north", "south", "east"):
+            got = a["students"].sel(region=region).values
+            assert np.array_equal(got, b[f"students_{region}"].values), (method, region)
+        assert np.array_equal(a["total_students"].values, b["total_students"].values)
+    one = sim.simulate(blocked, method="RK45")  # solve_ivp: states without a run axis
+    assert np.allclose(
+        one["total_students"].values,
+        sim.simulate(scalar, method="RK45")["total_students"].values,
+        rtol=1e-9,
+    )

@@ -56,13 +56,24 @@ def model():
 
 
 def _values(model, ds, name):
-    """The variable ``name`` of ``ds`` as an array (time, run)."""
-    return ds[model.spec.element(name).py_name].values
+    """The variable ``name`` of ``ds`` as an array (time, run): a scalar, or a cell of an array."""
+    el = model.spec.element(name)
+    if not el.base:
+        return ds[el.py_name].values
+    label = model.spec.ranges.label
+    return ds[el.base].sel({label(r): label(e) for r, e in el.coords}).values
 
 
 def _at(model, ds, name, t):
     """The first run's ``name`` at time ``t`` (a saved time)."""
     return float(ds[model.spec.element(name).py_name].sel(time=t).values.flat[0])
+
+
+def _table(model, name):
+    """A lookup's points as shipped: ``(xs, ys)``."""
+    key = model.spec.element(name).key
+    table = next(lk for lk in model.spec.lookups if lk.key == key)
+    return np.array(table.xs), np.array(table.ys)
 
 
 def _default(model, name):
@@ -196,8 +207,9 @@ def _corner_heavy_draws(constants):
         LHS_DRAWS
     )
     q = beta.ppf(unit, 0.2, 0.2)
+    # clipped: lo + 1 * (hi - lo) can round past hi
     return {
-        el.name: el.limits[0] + q[:, j] * (el.limits[1] - el.limits[0])
+        el.name: np.clip(el.limits[0] + q[:, j] * (el.limits[1] - el.limits[0]), *el.limits)
         for j, el in enumerate(constants)
     }
 
@@ -250,8 +262,13 @@ def test_full_scholarship_coverage_at_the_largest_cost_offset_stays_finite(model
 
 
 def test_a_yen_at_300_per_dollar_cuts_2033_short_term_participants_by_over_15_percent(model):
+    """The yen at 300 per dollar from 2000, and as weak against every destination's currency."""
     dt = model.controls["time_step"]
     weak = {"exchange rate yen per usd": ([2000.0, 2040.0], [300.0, 300.0])}
+    usd = _table(model, "exchange rate yen per usd")
+    for currency in ("aud", "cad", "gbp", "krw", "cny", "twd", "eur"):
+        xs, ys = _table(model, f"yen per {currency}")
+        weak[f"yen per {currency}"] = (xs, ys * 300.0 / np.interp(xs, *usd))
     base = sim.simulate(model, outputs=[SHORT_TERM], saveper=dt)
     cheap = sim.simulate(model, outputs=[SHORT_TERM], saveper=dt, tables=weak)
     b = observe(base.time.values, _values(model, base, SHORT_TERM), 2033, "fiscal_mean")[0]

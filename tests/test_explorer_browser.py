@@ -16,6 +16,7 @@ import pytest
 import sim
 from sim.explorer.server import create_app
 from sim.explorer.session import Session
+from sim.studies.calibrate import read_ensemble
 
 ROOT = Path(__file__).parent.parent
 CHROMIUM = os.environ.get("BRAINSIM_CHROMIUM", "/usr/bin/chromium")
@@ -113,7 +114,8 @@ def test_the_page_loads_with_every_chart_and_target_and_no_console_error(server,
     charts = page.eval_on_selector_all(".chart[data-variable]", "els => els.length")
     assert charts == 8
     assert page.eval_on_selector_all("#targets tbody tr", "rows => rows.length") == 7
-    assert "1,000" in page.inner_text("#caption")
+    members = len(read_ensemble(ROOT / "model" / "ensemble.csv")[2])
+    assert f"{members:,} calibrated ensemble members" in page.inner_text("#caption")
     assert page.errors == []
 
 

@@ -32,6 +32,11 @@ EXPECTED = {
     "border-shock",
     "jmirai-package",
     "jmirai-package-yen",
+    "china-demand-fall",
+    "origin-screening",
+    "asean-india-push",
+    "competitor-caps",
+    "weaker-dollar",
 }
 
 

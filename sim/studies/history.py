@@ -31,6 +31,8 @@ TIMING_BY_PREFIX = (
     ("intl_students_", "may1"),
     ("doctoral_students_enrolled", "may1"),
     ("japanese_abroad_oecd_based", "mid_year"),
+    ("japanese_abroad_oecd_in_", "mid_year"),
+    ("japanese_abroad_jasso_to_", "fiscal_mean"),
     ("japanese_students_in_us_open_doors", "mid_year"),
     ("japanese_abroad_jasso_agreement_survey", "fiscal_mean"),
     ("researchers_", "fiscal_mean"),

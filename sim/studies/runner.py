@@ -224,6 +224,11 @@ def run_scenarios(
     from sim.studies.stem import stem_settings
 
     grid = grid_times(model)
+    # a scenario's own targets may name any variable: measure each by its default rule
+    timing = dict(timing)
+    for s in scenarios:
+        for tgt in s.targets:
+            timing.setdefault(tgt.variable, default_rule(model, tgt.variable))
     ensembles: dict = {}
     jobs, shas = [], []
     for s in scenarios:

@@ -54,6 +54,22 @@ CURVE_PROGRAMMES = 2
 CURVE_POINTS = 11
 # the computing steps of collect, for the progress count of brainsim brief
 STEPS = 7
+# the arrays the briefing stacks by element, each with how it is observed
+PARTS = {
+    "international students in japan by origin": "may1",
+    "japanese degree students abroad by destination": "mid_year",
+}
+# further outputs the origin and destination figures show with their bands
+EXTRAS = {
+    "japanese degree students abroad": "mid_year",
+    "japanese students in the us": "mid_year",
+    "japan rank among origins in the us": "mid_year",
+    "largest origin share": "may1",
+}
+# the series the composition figures compare with: JASSO's counts by origin, on the
+# basis that includes language institutes, and Open Doors' count of Japanese in the US
+ORIGIN_SERIES = "international students in japan by origin counted"
+US_SERIES = "japanese_students_in_us_open_doors"
 
 
 def inputs(root: Path) -> dict:
@@ -82,6 +98,7 @@ def collect(root: Path, progress=print):
     problem, members = _history_fit(model, history, root, data)
     progress("every scenario over the ensemble")
     scenarios, results = _scenarios(model, root, data)
+    data["rank_observed"] = _us_rank_history(model, history)
     progress("every scenario again with the calibration, then the effect sizes, held")
     held_runs = _sources(scenarios, results, model, root, data)
     progress("one-at-a-time swings and Sobol indices of the levers and calibrated parameters")
@@ -115,6 +132,8 @@ def collect(root: Path, progress=print):
             "budget_point": np.arange(CURVE_POINTS),
             "curve_output": list(CURVE_OUTPUTS),
             "curve_tried": list(CURVE_SCENARIOS),
+            "part": [el.name for arr in PARTS for el in model.spec.array(arr).values()],
+            "extra": list(EXTRAS),
         },
         attrs={
             "model": "model/brain_circulation.mdl",
@@ -176,15 +195,25 @@ def _scenarios(model, root: Path, data: dict):
     """Add every shipped scenario's yearly 5/50/95% quantiles and its target table."""
     paths = sorted((root / "scenarios").glob("*.yaml"))
     scenarios = [load_scenario(p, model) for p in paths]
-    results = run_scenarios(scenarios, model, output_timing(model), root)
-    outputs = list(OUTPUT_TIMING)
-    q = np.full((len(results), len(outputs), len(results[0].years), 3), np.nan)
-    for s, res in enumerate(results):
-        for o, name in enumerate(outputs):
-            arr = res.values[name]
-            ok = ~np.isnan(arr).any(axis=1)
-            q[s, o, ok] = np.percentile(arr[ok], [5, 50, 95], axis=1).T
-    data["quantile"] = (("scenario", "output", "year", "q"), q)
+    parts = {el.name: rule for arr, rule in PARTS.items() for el in model.spec.array(arr).values()}
+    timing = {**output_timing(model), **parts, **EXTRAS}
+    results = run_scenarios(scenarios, model, timing, root)
+    data["quantile"] = (
+        ("scenario", "output", "year", "q"),
+        _quantiles(results, list(OUTPUT_TIMING)),
+    )
+    data["part_p50"] = (
+        ("scenario", "part", "year"),
+        _quantiles(results, list(parts))[..., 1],
+    )
+    data["part_of"] = (
+        "part",
+        np.array([arr for arr in PARTS for _ in model.spec.array(arr)]),
+    )
+    data["extra_quantile"] = (
+        ("scenario", "extra", "year", "q"),
+        _quantiles(results, list(EXTRAS)),
+    )
     by_cell = {(r["scenario"], r["target"]): r for res in results for r in target_rows(res)}
     for key, column in (
         ("probability", "probability"),
@@ -202,6 +231,37 @@ def _scenarios(model, root: Path, data: dict):
             ),
         )
     return scenarios, results
+
+
+def _quantiles(results: list, names: list) -> np.ndarray:
+    """Return the 5/50/95% of each output by scenario and year (NaN where a run failed)."""
+    q = np.full((len(results), len(names), len(results[0].years), 3), np.nan)
+    for s, res in enumerate(results):
+        for o, name in enumerate(names):
+            arr = res.values[name]
+            ok = ~np.isnan(arr).any(axis=1)
+            q[s, o, ok] = np.percentile(arr[ok], [5, 50, 95], axis=1).T
+    return q
+
+
+def _us_rank_history(model, history):
+    """Return Japan's rank among origins in the US each year Open Doors counts it.
+
+    The rank of each observed count against the rival origins' counts the model
+    holds (``students in the us from rival origin``), read at the same time.
+    """
+    import xarray as xr
+
+    rivals = model.spec.array("students in the us from rival origin")
+    tables = {lk.key: lk for lk in model.spec.lookups}
+    obs = sorted((o for o in history if o.series == US_SERIES), key=lambda o: o.year)
+    years = np.array([o.year for o in obs])
+    counts = np.array([o.value for o in obs])
+    above = np.zeros(len(obs))
+    for el in rivals.values():
+        table = tables[el.key]
+        above += np.interp(years + 0.5, table.xs, table.ys) > counts
+    return xr.DataArray(1 + above, coords={"rank_year": years}, dims="rank_year")
 
 
 def _sources(scenarios: list, results: list, model, root: Path, data: dict) -> int:

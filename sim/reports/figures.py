@@ -26,6 +26,8 @@ FIGURES = (
     "costs",
     "budget_curve",
     "researchers",
+    "origins",
+    "destinations",
     "diagram",
 )
 # the outputs the targets apply to, in the order the targets are listed
@@ -42,6 +44,8 @@ SCENARIO_OF = {
     "costs": "baseline",
     "budget_curve": "baseline",  # scenario_of reads the one the data drew
     "researchers": None,
+    "origins": ("baseline", "china-demand-fall", "origin-screening", "asean-india-push"),
+    "destinations": ("baseline", "competitor-caps", "weaker-dollar", "strong-yen"),
     "diagram": "baseline",
 }
 HIGHLIGHT = ("baseline", "jmirai-package")
@@ -879,8 +883,120 @@ def researchers(ds, lang: str, footer: str):
     return fig
 
 
+def origins(ds, lang: str, footer: str):
+    """7. International students by origin (baseline) and the largest origin's share."""
+    from sim.reports.briefdata import ORIGIN_SERIES
+
+    plt = _setup()
+    fig, (ax, axs) = plt.subplots(1, 2, figsize=(11, 4.8), width_ratios=(1.25, 1))
+    total = ds["quantile"].sel(output="international students in japan")
+    _stack(ax, ds, "international students in japan by origin", total, lang)
+    series = ds["obs_series"].values
+    idx = np.flatnonzero(series == "intl_students_total_incl_jlang")
+    years, values = ds["obs_year"].values, ds["obs_value"].values
+    ax.plot(years[idx], values[idx], "o", color="black", ms=3, label=label("total_observed", lang))
+    ax.set_ylabel(label("persons", lang))
+    _thousands(ax)
+    ax.legend(fontsize=5.5, frameon=False, loc="upper left", ncol=2)
+    _scenario_bands(axs, ds, "largest origin share", SCENARIO_OF["origins"], lang)
+    china = np.flatnonzero(np.char.endswith(series.astype(str), f"{ORIGIN_SERIES}[china]]"))
+    totals = dict(zip(years[idx], values[idx], strict=True))
+    shown = [i for i in china if years[i] in totals]
+    axs.plot(
+        years[shown],
+        [values[i] / totals[years[i]] for i in shown],
+        "o",
+        color="black",
+        ms=3,
+        label=label("china_share_observed", lang),
+    )
+    axs.set_ylabel(label("share", lang))
+    axs.set_title(label("largest_share", lang), fontsize=8)
+    axs.legend(fontsize=5.5, frameon=False, loc="lower left")
+    fig.suptitle(label("fig_origins", lang), fontsize=10)
+    _footer(fig, footer)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return fig
+
+
+def destinations(ds, lang: str, footer: str):
+    """8. Japanese students abroad by destination (baseline) and Japan's rank in the US."""
+    plt = _setup()
+    fig, (ax, axr) = plt.subplots(1, 2, figsize=(11, 4.8), width_ratios=(1.25, 1))
+    total = ds["extra_quantile"].sel(extra="japanese degree students abroad")
+    _stack(ax, ds, "japanese degree students abroad by destination", total, lang)
+    series = ds["obs_series"].values
+    idx = np.flatnonzero(series == "japanese_abroad_oecd_based")
+    ax.plot(
+        ds["obs_year"].values[idx],
+        ds["obs_value"].values[idx],
+        "o",
+        color="black",
+        ms=3,
+        label=label("total_observed", lang),
+    )
+    ax.set_ylabel(label("persons", lang))
+    _thousands(ax)
+    ax.legend(fontsize=5.5, frameon=False, loc="upper right", ncol=2)
+    _scenario_bands(
+        axr, ds, "japan rank among origins in the us", SCENARIO_OF["destinations"], lang
+    )
+    axr.plot(
+        ds["rank_year"].values + 0.5,
+        ds["rank_observed"].values,
+        "o",
+        color="black",
+        ms=3,
+        label=label("us_rank_observed", lang),
+    )
+    axr.invert_yaxis()
+    axr.set_ylabel(label("rank", lang))
+    axr.set_title(label("us_rank", lang), fontsize=8)
+    axr.legend(fontsize=5.5, frameon=False, loc="lower left")
+    fig.suptitle(label("fig_destinations", lang), fontsize=10)
+    _footer(fig, footer)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return fig
+
+
+def _stack(ax, ds, array: str, total, lang: str) -> None:
+    """Draw the baseline's median total split by ``array``'s elements, and its 5-95% band.
+
+    Each element's median, scaled so that the elements add up to the median
+    total: the medians of the parts of a skewed ensemble do not add up to the
+    median of their sum, and a stack that did not reach the total would misread.
+    """
+    years = ds["year"].values
+    parts = ds["part"].values[ds["part_of"].values == array]
+    p50 = ds["part_p50"].sel(scenario="baseline", part=parts).values
+    band = total.sel(scenario="baseline").values
+    shares = p50 / np.where(p50.sum(axis=0) > 0, p50.sum(axis=0), 1.0)
+    places = [str(p).split("[", 1)[1].rstrip("]") for p in parts]
+    colors = [f"C{i}" for i in range(len(parts))]
+    labels = [name(p, lang) for p in places]
+    ax.stackplot(years, shares * band[:, 1], labels=labels, colors=colors, alpha=0.8)
+    for col in (0, 2):
+        ax.plot(years, band[:, col], ls="--", lw=0.8, color="0.2")
+    ax.plot([], [], ls="--", lw=0.8, color="0.2", label=label("total_band", lang))
+    ax.set_title(label(f"{array.split(' by ')[-1]}s_stack", lang, scenario=name("baseline", lang)))
+    ax.set_xlim(years[0], years[-1])
+
+
+def _scenario_bands(ax, ds, extra: str, wanted: tuple, lang: str) -> None:
+    """Each wanted scenario's median of ``extra`` (the first with its 5-95% band)."""
+    years = ds["year"].values
+    shown = [s for s in wanted if s in ds["scenario"].values]
+    for k, scen in enumerate(shown):
+        q = ds["extra_quantile"].sel(scenario=scen, extra=extra).values
+        color = "0.2" if k == 0 else f"C{k}"
+        if k == 0:
+            ax.fill_between(years, q[:, 0], q[:, 2], color=color, alpha=0.15, lw=0)
+        ax.plot(years, q[:, 1], lw=1.4 if k == 0 else 0.9, color=color, label=name(scen, lang))
+    ax.set_xlim(years[0], years[-1])
+
+
 def diagram(spec, lang: str, footer: str):
-    """7. The model's stock-and-flow diagram, as :mod:`sim.reports.diagram` draws it."""
+    """9. The model's stock-and-flow diagram, as :mod:`sim.reports.diagram` draws it."""
     _setup()
     from sim.reports.diagram import stock_flow_diagram
 

@@ -300,6 +300,43 @@ LABELS = {
         "ja": "2033年の海外留学50万人を80%の確率で達成することはできない。支援率を最大に"
         "しても確率は{prob}にとどまる。",
     },
+    "fig_origins": {
+        "en": "International students in Japan by origin, and the dependence on the largest",
+        "ja": "出身国・地域別の外国人留学生数と最大出身国への依存度",
+    },
+    "origins_stack": {
+        "en": "{scenario}: the median total split by each origin's median",
+        "ja": "{scenario}：合計の中央値を出身国・地域別の中央値の比で分割",
+    },
+    "total_band": {"en": "Total: 5–95%", "ja": "合計：5〜95%"},
+    "total_observed": {"en": "Total, observed", "ja": "合計（実績）"},
+    "largest_share": {
+        "en": "Share of the largest origin (median; band: 5–95%)",
+        "ja": "最大出身国のシェア（中央値、帯：5〜95%）",
+    },
+    "china_share_observed": {
+        "en": "China's share, observed (JASSO, language institutes included)",
+        "ja": "中国のシェア（実績、JASSO、日本語教育機関を含む）",
+    },
+    "fig_destinations": {
+        "en": "Japanese students abroad by destination, and Japan's rank among origins "
+        "of international students in the United States",
+        "ja": "留学先別の日本人留学者数と米国における日本の出身国順位",
+    },
+    "destinations_stack": {
+        "en": "{scenario}: long-term and degree students abroad, the median total split "
+        "by each destination's median",
+        "ja": "{scenario}：長期・学位留学者の合計の中央値を留学先別の中央値の比で分割",
+    },
+    "us_rank": {
+        "en": "Japan's rank in the US (median; band: 5–95%)",
+        "ja": "米国における日本の順位（中央値、帯：5〜95%）",
+    },
+    "us_rank_observed": {
+        "en": "Rank from Open Doors counts",
+        "ja": "Open Doorsの人数による順位",
+    },
+    "rank": {"en": "Rank (1 = most students)", "ja": "順位（1＝最多）"},
     "goal_reached": {
         "en": "500,000 students abroad in 2033 with 80% probability needs coverage of at "
         "least {level}.",
@@ -449,6 +486,29 @@ BUDGET_PROGRAMMES = {
     },
 }
 
+# origins of international students and destinations of Japanese students
+PLACES = {
+    "china": {"en": "China", "ja": "中国"},
+    "vietnam": {"en": "Vietnam", "ja": "ベトナム"},
+    "nepal": {"en": "Nepal", "ja": "ネパール"},
+    "korea": {"en": "Korea", "ja": "韓国"},
+    "taiwan": {"en": "Taiwan", "ja": "台湾"},
+    "indonesia": {"en": "Indonesia", "ja": "インドネシア"},
+    "myanmar": {"en": "Myanmar", "ja": "ミャンマー"},
+    "sri lanka": {"en": "Sri Lanka", "ja": "スリランカ"},
+    "other asia": {"en": "Other Asia", "ja": "その他アジア"},
+    "rest of world": {"en": "Rest of the world", "ja": "その他の地域"},
+    "in usa": {"en": "United States", "ja": "米国"},
+    "in australia": {"en": "Australia", "ja": "豪州"},
+    "in canada": {"en": "Canada", "ja": "カナダ"},
+    "in uk": {"en": "UK", "ja": "英国"},
+    "in korea": {"en": "Korea", "ja": "韓国"},
+    "in china": {"en": "China", "ja": "中国"},
+    "in taiwan": {"en": "Taiwan", "ja": "台湾"},
+    "in europe": {"en": "Continental Europe", "ja": "欧州大陸"},
+    "elsewhere": {"en": "Elsewhere", "ja": "その他"},
+}
+
 SCENARIOS = {
     "baseline": {"en": "Baseline", "ja": "ベースライン"},
     "expanded-scholarships": {"en": "Expanded scholarships", "ja": "留学奨学金の拡充"},
@@ -465,6 +525,14 @@ SCENARIOS = {
         "en": "J-MIRAI package in yen (budget ranges)",
         "ja": "J-MIRAIパッケージ（予算額・範囲内）",
     },
+    "china-demand-fall": {"en": "Fewer Chinese students", "ja": "中国の留学需要減"},
+    "origin-screening": {
+        "en": "Screening: Vietnam, Nepal",
+        "ja": "審査厳格化（ベトナム・ネパール）",
+    },
+    "asean-india-push": {"en": "ASEAN and India push", "ja": "ASEAN・インド重視"},
+    "competitor-caps": {"en": "Caps: Canada, Australia, UK", "ja": "加・豪・英の受入れ抑制"},
+    "weaker-dollar": {"en": "Weaker dollar", "ja": "ドル安"},
 }
 
 
@@ -474,8 +542,8 @@ def label(key: str, lang: str, **fields) -> str:
 
 
 def name(text: str, lang: str) -> str:
-    """Return a variable, scenario or budget programme name in ``lang``; others are kept."""
-    for table in (VARIABLES, SCENARIOS, BUDGET_PROGRAMMES):
+    """Return a variable, scenario, budget programme or place name in ``lang``; others are kept."""
+    for table in (VARIABLES, SCENARIOS, BUDGET_PROGRAMMES, PLACES):
         if text in table:
             return table[text][lang]
     return text

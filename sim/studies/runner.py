@@ -228,7 +228,8 @@ def run_scenarios(
     timing = dict(timing)
     for s in scenarios:
         for tgt in s.targets:
-            timing.setdefault(tgt.variable, default_rule(model, tgt.variable))
+            if model.spec.has(tgt.variable):
+                timing.setdefault(tgt.variable, default_rule(model, tgt.variable))
     ensembles: dict = {}
     jobs, shas = [], []
     for s in scenarios:

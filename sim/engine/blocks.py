@@ -18,6 +18,7 @@ import graphlib
 from dataclasses import dataclass
 
 from sim.engine.codegen import PER_ELEMENT
+from sim.engine.order import sort_by_position
 from sim.engine.spec import RANDOM, Call, LookupCall, Num, Op, Ref
 
 # functions that read whole arrays, not one element: their calls stay scalar
@@ -118,17 +119,10 @@ def _ordered(order: list, deps, found: list) -> list:
         keys = item.keys if isinstance(item, Block) else (item,)
         needs = {item_of.get(d, d) for k in keys for d in deps(k) if d in members}
         graph[item] = needs - {item}
-    sorter = graphlib.TopologicalSorter(graph)
     try:
-        sorter.prepare()
+        return sort_by_position(graph, position)
     except graphlib.CycleError:  # two arrays read each other's elements: keep them scalar
         return list(order)
-    items = []
-    while sorter.is_active():
-        ready = sorted(sorter.get_ready(), key=position.__getitem__)
-        items.extend(ready)
-        sorter.done(*ready)
-    return items
 
 
 def stacked(keys: tuple, names: dict, state_row: dict, const_row: dict, local) -> str:

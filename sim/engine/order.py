@@ -12,6 +12,22 @@ from sim.engine.errors import ModelError
 from sim.engine.spec import CONTROL_KEYS, ModelSpec, references
 
 
+def sort_by_position(graph: dict, position: dict) -> list:
+    """Return the nodes of ``graph`` (node to what it needs) each after what it needs.
+
+    Nodes ready together come in the order of ``position``, so that the
+    generated source is stable. Raises ``graphlib.CycleError`` on a cycle.
+    """
+    sorter = graphlib.TopologicalSorter(graph)
+    sorter.prepare()
+    order = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready(), key=position.__getitem__)
+        order.extend(ready)
+        sorter.done(*ready)
+    return order
+
+
 class EquationGraph:
     """The dependencies between a spec's variables and hidden states."""
 
@@ -95,21 +111,14 @@ class EquationGraph:
         # sort ties by file position so that the generated source is stable
         position = {el.key: i for i, el in enumerate(self.spec.elements)}
         position |= {k: len(position) + i for i, k in enumerate(self.statefuls)}
-        sorter = graphlib.TopologicalSorter(graph)
         try:
-            sorter.prepare()
+            return sort_by_position(graph, position)
         except graphlib.CycleError as err:
             cycle = " -> ".join(self.label(k) for k in reversed(err.args[1]))
             raise ModelError(
                 f"{self.spec.path}: algebraic loop {cycle}; "
                 "break it with a stock, a SMOOTH or a DELAY"
             ) from None
-        order = []
-        while sorter.is_active():
-            ready = sorted(sorter.get_ready(), key=position.__getitem__)
-            order.extend(ready)
-            sorter.done(*ready)
-        return order
 
     def needed_for_rates(self, run_order: list, stocks: list) -> set:
         """Return the keys of ``run_order`` that the derivatives depend on."""

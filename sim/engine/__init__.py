@@ -27,8 +27,24 @@ from pathlib import Path
 
 
 def load_model(path: str | Path):
-    """Read and compile a Vensim ``.mdl`` file (``read_mdl`` then ``compile_model``)."""
+    """Read and compile a Vensim ``.mdl`` file (``read_mdl`` then ``compile_model``).
+
+    A model compiled before from the same bytes by the same engine is taken
+    from the cache instead (:mod:`~sim.engine.cache`).
+    """
+    from sim.engine import cache
     from sim.engine.compile import compile_model
     from sim.engine.vensim import read_mdl
 
-    return compile_model(read_mdl(path))
+    path = Path(path)
+    try:
+        key = cache.model_key(path, path.read_bytes())
+    except OSError:  # read_mdl names the problem
+        key = None
+    entry = cache.load(key, "model") if key else None
+    model = cache.unpack(entry) if entry else None
+    if model is None:
+        model = compile_model(read_mdl(path))
+        if key:
+            cache.store(key, "model", cache.pack(model))
+    return model

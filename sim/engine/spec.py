@@ -143,6 +143,8 @@ class ModelSpec:
     lookups: tuple
     # the subscript ranges (sim.engine.subscripts.Ranges), None without any
     ranges: object = None
+    # the data files the model reads (GET XLS, GET DIRECT), in the order of their names
+    files: tuple = ()
 
     def element(self, name: str) -> Element:
         """Return the element named ``name``: any Vensim spelling, its key or its Python name."""

@@ -110,6 +110,7 @@ def read_mdl(path: str | Path) -> ModelSpec:
         statefuls=tuple(statefuls),
         lookups=tuple(lookups),
         ranges=ranges if range_defs else None,
+        files=tuple(str(f) for f in sorted(reader.files)),
     )
 
 

@@ -35,6 +35,7 @@ brief: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_engine.py
 	$(PY) benchmarks/bench_engine.py --model benchmarks/models/bench_regions.mdl
+	$(PY) benchmarks/bench_kernel.py
 	$(PY) benchmarks/bench_read.py
 	$(PY) benchmarks/bench_compare.py
 	$(PY) benchmarks/bench_sweep.py

@@ -56,7 +56,6 @@ _BINARY = {
     "-": "-",
     "*": "*",
     "/": "/",
-    "^": "**",
     "=": "==",
     "<>": "!=",
     "<": "<",
@@ -118,6 +117,8 @@ class ExpressionCode:
                 return f"np.logical_not({args[0]})"
             if expr.op in ("and", "or"):
                 return f"np.logical_{expr.op}({args[0]}, {args[1]})"
+            if expr.op == "^":  # the ufunc for one run too: `**` on numpy scalars is libm's pow
+                return f"np.power({args[0]}, {args[1]})"
             return f"({args[0]} {_BINARY[expr.op]} {args[1]})"
         assert isinstance(expr, Call)
         return self._call(expr.fn, [self.code(a, names) for a in expr.args])

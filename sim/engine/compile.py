@@ -34,6 +34,7 @@ from sim.engine.blocks import blocks
 from sim.engine.emit import SourceWriter
 from sim.engine.errors import ModelError
 from sim.engine.functions import NAMESPACE
+from sim.engine.kernelgen import kernel_source
 from sim.engine.layout import (
     DISCRETE,
     Layout,
@@ -96,6 +97,8 @@ class CompiledModel:
     noise_row: int | None = None
     # controls that change during the run, to their index in what evaluate returns
     changing: dict = dataclasses.field(default_factory=dict)
+    # the Euler loop as scalar code for numba (sim.engine.kernelgen); "" if it has none
+    kernel_source: str = ""
 
     @property
     def n_states(self) -> int:
@@ -178,6 +181,7 @@ def compile_model(spec: ModelSpec) -> CompiledModel:
         discrete=bool(discrete),
         noise_row=layout.const_row.get(NOISE),
         changing={k: dyn_keys.index(k) for k in sorted(changing)},
+        kernel_source=kernel_source(spec, layout, changing, run_order, dyn_keys),
     )
     return _with_initial_controls(model) if changing else model
 

@@ -15,6 +15,7 @@ out. Three integrators, picked by name:
 """
 
 import dataclasses
+import functools
 import hashlib
 import math
 import os
@@ -67,6 +68,7 @@ def integrate(
     scenario: str = "",
     seed: int | None = None,
     workers=None,
+    engine: str = "auto",
 ) -> "Result":
     """Run ``model`` for every parameter set in ``params`` at once.
 
@@ -76,15 +78,12 @@ def integrate(
         From :func:`sim.engine.compile.compile_model`.
     params
         Constant name (Vensim or Python spelling) to a value or a 1-d array of
-        one value per run; arrays must share one length ``n_runs``. Values
-        are checked against the ``.mdl`` range.
+        one value per run (one length for all), checked against its range.
     method
         ``euler`` (default), ``rk4`` or a ``solve_ivp`` method name.
-    time_step, saveper
-        Override the model's TIME STEP and SAVEPER [model time units].
-    final_time
-        Stop earlier (or later) than the model's FINAL TIME; equations that
-        use FINAL TIME see this value.
+    time_step, saveper, final_time
+        Override the model's controls [model time units]; equations that use
+        FINAL TIME see the new value.
     outputs
         Names of the variables to keep; all of them when ``None``.
     tables
@@ -94,13 +93,14 @@ def integrate(
     scenario
         Recorded in the Dataset's attributes.
     seed
-        Recorded too; with RANDOM functions in the model, run ``r`` draws
-        from the stream keyed by ``seed`` and ``r``, so that the same seed
-        and parameter sets give the same numbers.
+        Recorded too; run ``r`` of a model with RANDOM functions draws from
+        the stream keyed by ``seed`` and ``r``.
     workers
-        Processes to split the runs over (at least 2,000 runs each), the
-        number of cores when ``None``; or a :class:`~sim.engine.cluster.Cluster`,
-        whose workers take the parts. Results do not depend on it.
+        Processes to split the runs over (at least 2,000 runs each; the cores
+        when ``None``) or a :class:`~sim.engine.cluster.Cluster`. Results do
+        not depend on it.
+    engine
+        ``numpy``, ``kernel`` or ``auto``: see :func:`choose_engine`.
 
     Returns
     -------
@@ -126,6 +126,7 @@ def integrate(
     grid, saved = _time_grid(ctl)
     ctl_tuple = controls_tuple(ctl, method)
     job = _Job(model, table_values, ctl_tuple, grid, saved, keep, method, rtol, atol, scenario)
+    job = dataclasses.replace(job, engine=choose_engine(model, method, engine))
     times, values = _run(job, c, workers, ctl["time_step"])
     _check_finite_constants(model, c, keep, ctl_tuple[0])
     attrs = _attrs(model, method, ctl, params, scenario, seed)
@@ -139,6 +140,49 @@ def _run(job: "_Job", c: np.ndarray, workers, dt: float) -> tuple:
     if job.model.changing:
         return _changing_run(job, c)
     return _round_times(job.grid[job.saved], dt), _run_in_parts(job, c, workers)
+
+
+ENGINES = ("auto", "numpy", "kernel")
+# Below this many equations a step, numpy's few calls a step cost less than
+# compiling a kernel (a second or more per new model, the first time).
+KERNEL_MIN_SIZE = 300
+
+
+def _dynamic_size(model: CompiledModel) -> int:
+    return model.n_states + sum(1 for _, where, _ in model.outputs if where == "dyn")
+
+
+def choose_engine(model: CompiledModel, method: str, engine: str = "auto") -> str:
+    """Return the engine that runs ``model`` by ``method``: ``numpy`` or ``kernel``.
+
+    ``auto`` takes the kernel for Euler wherever the model has one, has at
+    least :data:`KERNEL_MIN_SIZE` equations a step and numba is installed,
+    unless ``BRAINSIM_KERNEL=off``. The choice depends on the model only,
+    never on the number of runs, so that a run gives the same numbers alone
+    or in any batch.
+    """
+    if engine not in ENGINES:
+        raise ParameterError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
+    has_kernel = method == "euler" and bool(model.kernel_source)
+    if engine == "kernel" and not has_kernel:
+        from sim.engine.kernelgen import unsupported_reason
+
+        raise ParameterError(
+            f"{model.spec.path}: no compiled kernel for "
+            f"{'this model' if method == 'euler' else 'method ' + method}"
+            f" ({unsupported_reason(model, method)}); use engine 'numpy'"
+        )
+    if engine != "auto":
+        return engine
+    if not has_kernel or os.environ.get("BRAINSIM_KERNEL", "on") == "off":
+        return "numpy"
+    if _dynamic_size(model) < KERNEL_MIN_SIZE:
+        return "numpy"
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return "numpy"
+    return "kernel"
 
 
 def _check_method(model: CompiledModel, method: str, **overrides) -> None:
@@ -172,15 +216,16 @@ def _integrate_part(part: tuple, job: "_Job") -> tuple:
     first, c = part
     model, method = job.model, job.method
     run = _euler if method == "euler" else _rk4 if method == "rk4" else _ivp
+    if method == "euler" and job.engine == "kernel":
+        run = _euler_kernel
     c = c.copy()  # initialize fills its run-constant rows in place: send them back
-    # one run: the same code over numpy scalars is twice as fast as over arrays of one
-    # element, and gives the same numbers
-    part_c = c[:, 0] if c.shape[1] == 1 and method in ("euler", "rk4") else c
-    s = np.empty((model.n_states, *part_c.shape[1:]))
-    m = np.empty((model.n_memory, *part_c.shape[1:]))
+    # one run keeps its run axis: over numpy scalars, numpy's power takes other
+    # paths (sqrt for ^0.5, libm's pow) and a run's numbers would depend on its batch
+    s = np.empty((model.n_states, c.shape[1]))
+    m = np.empty((model.n_memory, c.shape[1]))
     with np.errstate(all="ignore"):  # NaN and inf are checked and named instead
-        model.initialize(part_c, job.tables, job.ctl, s, m)
-        values = run(dataclasses.replace(job, first_run=first), part_c, s, m)
+        model.initialize(c, job.tables, job.ctl, s, m)
+        values = run(dataclasses.replace(job, first_run=first), c, s, m)
     return values, c
 
 
@@ -442,6 +487,7 @@ class _Job:
     scenario: str
     first_run: int = 0  # index of this part's first run in the whole ensemble
     labels: tuple = ()  # (scenario, run) of each column, where runs of several share a pass
+    engine: str = "numpy"  # "kernel": Euler through sim.engine.kernel
 
 
 def _width(c) -> int:
@@ -480,6 +526,25 @@ def _euler(job: _Job, c, s, m):
         D *= dt  # D is rewritten at the next evaluation
         s += D
         m, M = M, m
+    return values
+
+
+def _euler_kernel(job: _Job, c, s, m):
+    """Euler through the compiled kernel; a run that turns NaN is replayed in numpy."""
+    from sim.engine import kernel
+
+    values, bad = kernel.integrate(
+        job.model, c, s, job.tables, job.grid, job.saved, job.ctl, job.keep
+    )
+    if bad.any():  # numpy names the variable, the time and the run
+        cols = np.flatnonzero(bad)
+        labels = job.labels or tuple((job.scenario, job.first_run + i) for i in range(_width(c)))
+        alone = _width(c) == 1 and not job.first_run and not job.labels  # named as numpy names it
+        again = job if alone else dataclasses.replace(job, labels=tuple(labels[i] for i in cols))
+        c1, m1 = c[:, cols], m[:, cols]
+        s1 = np.empty((job.model.n_states, len(cols)))
+        job.model.initialize(c1, job.tables, job.ctl, s1, m1)
+        values[:, :, cols] = _euler(again, c1, s1, m1)  # numpy rounded past the NaN: keep
     return values
 
 
@@ -835,8 +900,9 @@ def _check_finite(job: _Job, t, s, m, c, saved):
 def _raise_nan(job: _Job, t, s, m, c):
     """Name the first variable, in evaluation order, that is not finite at ``t``."""
     model = job.model
+    D = np.empty_like(s)
     dyn = model.evaluate(
-        t, s, m, c, job.tables, job.ctl, np.empty_like(s), np.empty_like(m), job.method == "euler"
+        t, s, m, c, job.tables, job.ctl, D, np.empty_like(m), job.method == "euler"
     )
     dyn_keys = [
         o[0] for o in sorted((o for o in model.outputs if o[1] == "dyn"), key=lambda o: o[2])
@@ -848,9 +914,15 @@ def _raise_nan(job: _Job, t, s, m, c):
         if bad.any():
             culprit, run = model.spec.element(key).name, int(np.argmax(bad))
             break
-    if culprit is None:
-        rows = np.where(~np.isfinite(s.reshape(len(s), n)).all(axis=1))[0]
-        culprit = model.state_names[rows[0]] if rows.size else "a stock's rate"
+    if culprit is None:  # a stock, or a rate written inside its INTEG
+        for values in (s, D):
+            bad = ~np.isfinite(values.reshape(len(s), n))
+            rows = np.flatnonzero(bad.any(axis=1))
+            if rows.size:
+                culprit, run = model.state_names[rows[0]], int(np.argmax(bad[rows[0]]))
+                break
+        else:
+            culprit = "a stock's rate"
     where = f" (run {job.first_run + run})" if n > 1 or job.first_run else ""
     scen = f" in scenario '{job.scenario}'" if job.scenario else ""
     if job.labels:
@@ -874,6 +946,7 @@ def _check_finite_constants(model, c, keep, t0):
 # -- result -------------------------------------------------------------------
 
 
+@functools.cache
 def package_version() -> str:
     """Return the installed brainsim version."""
     try:

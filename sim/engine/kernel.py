@@ -1,0 +1,235 @@
+"""Run Euler ensembles through a compiled kernel: one fused step per run, built by numba.
+
+:mod:`sim.engine.kernelgen` writes the model's step as scalar Python; this
+module compiles it with numba (``cache=True``: the machine code is kept
+beside the generated file, in the cache folder of :mod:`sim.engine.cache`,
+named by the hash of the source, so a warm start only loads it) and runs it
+over the columns of ``c``. The numpy engine stays the reference and the
+fallback: a run that turns NaN or infinite is flagged here and replayed in
+numpy by :mod:`sim.engine.simulate`, whose error names the variable and the
+time.
+
+The helpers below are the scalar forms of :mod:`sim.engine.functions`,
+operation for operation.
+"""
+
+import hashlib
+import importlib.util
+import math
+import os
+import sys
+import tempfile
+from functools import cache
+from pathlib import Path
+
+import numba
+import numpy as np
+
+from sim.engine import cache as disk
+
+SMALL_VENSIM = 1e-6
+_JIT = {"cache": True, "error_model": "numpy", "nogil": True}
+
+
+@numba.njit(**_JIT)
+def _minimum(a, b):
+    # numpy's minimum: NaN if either is NaN
+    if a != a:
+        return a
+    if b != b:
+        return b
+    return a if a <= b else b
+
+
+@numba.njit(**_JIT)
+def _maximum(a, b):
+    if a != a:
+        return a
+    if b != b:
+        return b
+    return a if a >= b else b
+
+
+@numba.njit(**_JIT)
+def _power(a, b):
+    return a**b
+
+
+@numba.njit(**_JIT)
+def _and(a, b):
+    return a != 0 and b != 0
+
+
+@numba.njit(**_JIT)
+def _or(a, b):
+    return a != 0 or b != 0
+
+
+@numba.njit(**_JIT)
+def _xidz(numerator, denominator, value):
+    return value if abs(denominator) < SMALL_VENSIM else numerator / denominator
+
+
+@numba.njit(**_JIT)
+def _zidz(numerator, denominator):
+    return 0.0 if abs(denominator) < SMALL_VENSIM else numerator / denominator
+
+
+@numba.njit(**_JIT)
+def _quantum(a, b):
+    return a if b < SMALL_VENSIM else b * np.trunc(a / b)
+
+
+@numba.njit(**_JIT)
+def _modulo(x, m):
+    return x - _quantum(x, m)
+
+
+@numba.njit(**_JIT)
+def _ramp(t, slope, start, finish=np.inf):
+    final = t if finish == np.inf else _minimum(finish, t)
+    return (1.0 if t + SMALL_VENSIM > start else 0.0) * slope * (final - start)
+
+
+@numba.njit(**_JIT)
+def _pulse(t, start, width):
+    return 1.0 if (start - SMALL_VENSIM <= t) and (t < start + width) else 0.0
+
+
+@numba.njit(**_JIT)
+def _mod(a, b):
+    # numpy's float remainder: the sign of the divisor
+    r = np.fmod(a, b)
+    if r != 0.0:
+        if (b < 0.0) != (r < 0.0):
+            r += b
+    else:
+        r = math.copysign(0.0, b)
+    return r
+
+
+@numba.njit(**_JIT)
+def _pulse_train(t, start, repeat, width, end):
+    if repeat == 0:
+        return _pulse(t, start, width)
+    on = (start <= t) and (t < end) and (_mod(t - start + SMALL_VENSIM, repeat) < width)
+    return 1.0 if on else 0.0
+
+
+@numba.njit(**_JIT)
+def _interp(x, xs, ys, a, b):
+    """numpy.interp over the table ``xs[a:b], ys[a:b]``, in numpy's own arithmetic."""
+    n = b - a
+    if x != x:
+        return x
+    if n == 1:
+        return ys[a]
+    if x < xs[a]:
+        return ys[a]
+    if x > xs[b - 1]:
+        return ys[b - 1]
+    lo, hi = 0, n - 1  # xs[a + lo] <= x < xs[a + hi], or x is the last point
+    if x == xs[b - 1]:
+        return ys[b - 1]
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if xs[a + mid] <= x:
+            lo = mid
+        else:
+            hi = mid
+    j = a + lo
+    if xs[j] == x:
+        return ys[j]
+    slope = (ys[j + 1] - ys[j]) / (xs[j + 1] - xs[j])
+    res = slope * (x - xs[j]) + ys[j]
+    if res != res:
+        res = slope * (x - xs[j + 1]) + ys[j + 1]
+        if res != res and ys[j] == ys[j + 1]:
+            res = ys[j]
+    return res
+
+
+@numba.njit(**_JIT)
+def _keep(s, dyn, keep_where, keep_index, values, k, r):
+    """Save the kept outputs of run ``r`` at save ``k``; False if one is not finite."""
+    ok = True
+    for j in range(keep_where.shape[0]):
+        w = keep_where[j]
+        if w == 0:
+            x = s[keep_index[j]]
+        elif w == 1:
+            x = dyn[keep_index[j]]
+        else:
+            continue  # a run constant: read from c afterwards
+        values[k, j, r] = x
+        if not math.isfinite(x):
+            ok = False
+    return ok
+
+
+@numba.njit(**_JIT)
+def _step(s, D, dt):
+    """Advance ``s`` by ``D * dt``; False (and ``s`` unchanged) if ``D`` is not finite."""
+    total = 0.0
+    for i in range(D.shape[0]):
+        total += D[i]
+    if not math.isfinite(total):
+        return False
+    for i in range(D.shape[0]):
+        s[i] += D[i] * dt
+    return True
+
+
+@cache
+def _compiled(source: str):
+    """Return the ``run`` function of a kernel source, compiled (or loaded from numba's cache)."""
+    key = hashlib.sha256((disk.engine_digest() + source).encode()).hexdigest()[:24]
+    where = disk.folder()
+    if where is None:
+        where = Path(tempfile.mkdtemp(prefix="brainsim-kernel-"))
+    where.mkdir(parents=True, exist_ok=True)
+    path = where / f"kernel_{key}.py"
+    if not path.is_file() or path.read_text(encoding="utf-8") != source:
+        fd, tmp = tempfile.mkstemp(dir=where, prefix=".part-", suffix=".py")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(source)
+        os.replace(tmp, path)
+    name = f"brainsim_kernel_{key}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # numba's cache finds the function by its module
+    spec.loader.exec_module(module)
+    return module.run
+
+
+def integrate(model, c, s, tables, grid, saved, ctl, keep) -> tuple:
+    """Euler over the runs of ``c`` (states ``s`` at INITIAL TIME); return ``(values, bad)``.
+
+    ``values`` is ``(saves, len(keep), runs)`` as the numpy engine's; ``bad``
+    marks the runs that turned NaN or infinite (their values are incomplete).
+    """
+    run = _compiled(model.kernel_source)
+    xs = np.concatenate([np.asarray(x, dtype=float) for x, _ in tables] or [np.zeros(0)])
+    ys = np.concatenate([np.asarray(y, dtype=float) for _, y in tables] or [np.zeros(0)])
+    offsets = np.cumsum([0] + [len(x) for x, _ in tables]).astype(np.int64)
+    where = {"state": 0, "dyn": 1, "c": 2}
+    keep_where = np.array([where[w] for _, w, _ in keep], dtype=np.int64)
+    keep_index = np.array([i for _, _, i in keep], dtype=np.int64)
+    n_runs = c.shape[1]
+    values = np.zeros((int(saved.sum()), len(keep), n_runs))
+    bad = np.zeros(n_runs, dtype=np.bool_)
+    run(
+        np.ascontiguousarray(c, dtype=float),
+        np.ascontiguousarray(s, dtype=float),
+        xs,
+        ys,
+        offsets,
+        np.asarray(grid, dtype=float),
+        np.asarray(saved, dtype=np.bool_),
+        np.array(ctl, dtype=float),
+        keep_where,
+        keep_index,
+        values,
+        bad,
+    )
+    return values, bad

@@ -1,0 +1,224 @@
+"""Write a compiled model's Euler loop as one scalar function per run, for numba.
+
+The numpy functions of :mod:`sim.engine.emit` take a step for every run at
+once; each of their lines is a numpy call. This module writes the same
+equations, in the same order, over plain floats: one run's whole step is a
+straight run of arithmetic that numba compiles to machine code
+(:mod:`sim.engine.kernel`). Every operation is the one numpy does, in the
+same order, so the two paths differ only where numpy's vectorised ``exp``,
+``log`` and ``power`` round differently from the C library's (a unit in the
+last place); see the README's "Same numbers on every path".
+
+Models that use what the kernel does not have (RANDOM draws, functions over
+whole arrays, DELAY N, DELAY FIXED, SAMPLE IF TRUE, controls that change
+during the run) get no kernel: :func:`kernel_source` returns ``""``.
+"""
+
+from sim.engine.codegen import _NUMPY_FUNCS, PER_ELEMENT, ExpressionCode
+from sim.engine.layout import Layout
+from sim.engine.spec import RANDOM, Call, LookupCall, ModelSpec, Op, walk
+
+# numpy's name to the kernel's scalar function (sim.engine.kernel's helpers)
+_SCALAR = {
+    "np.abs": "abs",
+    "np.exp": "math.exp",
+    "np.log": "math.log",
+    "np.sqrt": "math.sqrt",
+    "np.sin": "math.sin",
+    "np.cos": "math.cos",
+    "np.tan": "math.tan",
+    "np.arcsin": "math.asin",
+    "np.arccos": "math.acos",
+    "np.arctan": "math.atan",
+    "np.sinh": "math.sinh",
+    "np.cosh": "math.cosh",
+    "np.tanh": "math.tanh",
+    "np.trunc": "np.trunc",
+    "np.minimum": "_minimum",
+    "np.maximum": "_maximum",
+    "np.power": "_power",
+    "_xidz": "_xidz",
+    "_zidz": "_zidz",
+    "_modulo": "_modulo",
+    "_quantum": "_quantum",
+}
+_WHOLE_ARRAY = PER_ELEMENT | {"vector_select"}
+
+
+def unsupported(spec: ModelSpec, layout: Layout, changing) -> str:
+    """Return why ``spec`` gets no kernel, or ``""`` when it can have one."""
+    if changing:
+        return "TIME STEP, SAVEPER or FINAL TIME change during the run"
+    if layout.n_memory:
+        return "DELAY N, DELAY FIXED or SAMPLE IF TRUE"
+    exprs = [e for el in spec.elements for e in (el.expr, el.init)]
+    exprs += [e for s in spec.statefuls for e in (s.input, s.time, s.init)]
+    for node in walk(*exprs):
+        if isinstance(node, Call) and (node.fn in RANDOM or node.fn in _WHOLE_ARRAY):
+            return f"the function {node.fn.upper()}"
+    return ""
+
+
+class ScalarCode(ExpressionCode):
+    """Python source of an expression over the floats of one run."""
+
+    def code(self, expr, names: dict | None = None) -> str:
+        """Return the scalar source of ``expr`` (lookups over the kernel's flat tables)."""
+        if isinstance(expr, LookupCall):
+            i = self.table_index[expr.table]
+            return f"_interp({self.code(expr.arg)}, LX, LY, LO[{i}], LO[{i + 1}])"
+        if isinstance(expr, Op) and expr.op in ("not", "and", "or"):
+            args = [self.code(a) for a in expr.args]
+            if expr.op == "not":
+                return f"({args[0]} == 0)"
+            return f"_{expr.op}({args[0]}, {args[1]})"
+        if isinstance(expr, Op) and expr.op == "^":
+            left, right = (self.code(a) for a in expr.args)
+            return f"_power({left}, {right})"
+        return super().code(expr, names)
+
+    def _call(self, fn: str, args: list) -> str:
+        if fn == "if_then_else":
+            return f"({args[1]} if {args[0]} else {args[2]})"
+        if fn == "log":
+            return f"(math.log({args[0]}) / math.log({args[1]}))"
+        if fn == "step":
+            return f"({args[0]} * (1.0 if (t + _step_offset) > {args[1]} else 0.0))"
+        if fn in ("ramp", "pulse", "pulse_train"):
+            return super()._call(fn, args)
+        return f"{_SCALAR[_NUMPY_FUNCS[fn]]}({', '.join(args)})"
+
+
+class KernelWriter:
+    """Writes the kernel module of one spec laid out as ``layout``."""
+
+    def __init__(self, spec: ModelSpec, layout: Layout):
+        self.spec = spec
+        self.layout = layout
+        self.elements = {el.key: el for el in spec.elements}
+        self.statefuls = {s.key: s for s in spec.statefuls}
+        self.python = ScalarCode(spec)
+        self.code = self.python.code
+        self.local = self.python.local
+
+    def module(self, run_order: list, dyn_keys: list) -> str:
+        """Return the source of the kernel's ``run`` function, with its literals."""
+        n_states = len(self.layout.state_names)
+        body = [
+            "@numba.njit(cache=True, error_model='numpy', nogil=True)",
+            "def run(c, s0, LX, LY, LO, grid, saved, ctl, keep_where, keep_index, values, bad):",
+            '    """Euler over the runs (columns of c); see sim.engine.kernel.integrate."""',
+            "    ctl_initial_time, ctl_final_time, ctl_time_step, ctl_saveper, _step_offset = (",
+            "        ctl[0], ctl[1], ctl[2], ctl[3], ctl[4])",
+            f"    s = np.empty({n_states})",
+            f"    D = np.empty({n_states})",
+            f"    dyn = np.empty({max(len(dyn_keys), 1)})",
+            "    last = grid.shape[0] - 1",
+            "    for r in range(c.shape[1]):",
+        ]
+        inner = [f"{self.local(k)} = c[{row}, r]" for k, row in self.layout.const_row.items()]
+        inner += [
+            f"for i in range({n_states}):",
+            "    s[i] = s0[i, r]",
+            "k = 0",
+            "for step in range(last + 1):",
+        ]
+        step = ["t = grid[step]"]
+        step += [
+            f"{self.local(k)} = s[{row}]"
+            for k, row in self.layout.state_row.items()
+            if k in self.elements
+        ]
+        for key in run_order:
+            step += self._value(key)
+        step += self._derivatives()
+        step += ["if saved[step]:"]
+        step += [f"    dyn[{i}] = {self.local(k)}" for i, k in enumerate(dyn_keys)]
+        step += [
+            "    if not _keep(s, dyn, keep_where, keep_index, values, k, r):",
+            "        bad[r] = True",
+            "        break",
+            "    k += 1",
+            "if step == last:",
+            "    break",
+            "if not _step(s, D, ctl_time_step):",
+            "    bad[r] = True",
+            "    break",
+        ]
+        inner += ["    " + line for line in step]
+        body += ["        " + line for line in inner]
+        lines = [
+            "# Generated by sim.engine.kernelgen from " + self.spec.path,
+            "import math",
+            "",
+            "import numba",
+            "import numpy as np",
+            "",
+            "from sim.engine.kernel import (",
+            "    _and, _interp, _keep, _maximum, _minimum, _modulo, _or, _power, _pulse,",
+            "    _pulse_train, _quantum, _ramp, _step, _xidz, _zidz,",
+            ")",
+            "",
+            *self.python.literal_lines(),
+            "",
+            "",
+            *body,
+        ]
+        return "\n".join(lines) + "\n"
+
+    def _value(self, key: str) -> list:
+        name = self.local(key)
+        if key in self.elements:
+            return [f"{name} = {self.code(self.elements[key].expr)}"]
+        st = self.statefuls[key]
+        row, n = self.layout.state_row[key], self.layout.orders[key]
+        last = row + n - 1
+        if st.kind == "smooth":
+            return [f"{name} = s[{last}]"]
+        if st.kind == "delay":
+            return [f"{name} = s[{last}] / {self.code(st.time)}"]
+        return [  # trend
+            f"{name} = _zidz({self.code(st.input)} - s[{row}], "
+            f"{self.code(st.time)} * abs(s[{row}]))"
+        ]
+
+    def _derivatives(self) -> list:
+        """``D`` of every stock and stage, each as the numpy engine computes its row."""
+        lines = []
+        for key, row in self.layout.state_row.items():
+            if key in self.elements:
+                lines.append(f"D[{row}] = {self.code(self.elements[key].expr)}")
+                continue
+            st, n = self.statefuls[key], self.layout.orders[key]
+            lines += [f"_in = {self.code(st.input)}", f"_T = {self.code(st.time)}"]
+            if st.kind == "smooth":  # (g - b) * n / T, g the stage before
+                for i in range(n):
+                    g = "_in" if i == 0 else f"s[{row + i - 1}]"
+                    lines.append(f"D[{row + i}] = ({g} - s[{row + i}]) * {n} / _T")
+            elif st.kind == "delay":  # (i - o) * n, o = stage / T
+                for i in range(n):
+                    g = "_in" if i == 0 else f"(s[{row + i - 1}] / _T)"
+                    lines.append(f"D[{row + i}] = ({g} - (s[{row + i}] / _T)) * {n}")
+            else:
+                lines.append(f"D[{row}] = (_in - s[{row}]) / _T")
+        return lines
+
+
+def kernel_source(spec: ModelSpec, layout: Layout, changing, run_order, dyn_keys) -> str:
+    """Return the kernel module's source for ``spec``, or ``""`` if it cannot have one."""
+    if unsupported(spec, layout, changing):
+        return ""
+    return KernelWriter(spec, layout).module(run_order, dyn_keys)
+
+
+def unsupported_reason(model, method: str) -> str:
+    """Say why ``model`` run by ``method`` has no kernel."""
+    if method != "euler":
+        return "the kernel integrates by Euler only"
+    return "it uses " + (
+        "controls that change during the run"
+        if model.changing
+        else "DELAY N, DELAY FIXED or SAMPLE IF TRUE"
+        if model.n_memory
+        else "RANDOM draws or functions over whole arrays"
+    )

@@ -25,6 +25,7 @@ TESTS = (
     "dimensional consistency",
     "extreme conditions",
     "integration error",
+    "chattering",
     "behaviour reproduction",
     "loop knockout",
     "parameter assessment",

@@ -110,6 +110,11 @@ def compare(args) -> None:
             scenarios, model, timing, root, workers=cluster, progress=progress(args.command)
         )
     rows = write_results(args.out, results, model, outputs, command(), force=args.force)
+    if args.command == "run":  # one scenario: its runs are checked step by step too
+        from sim.studies.runner import chattering_notes
+
+        for note in chattering_notes(scenarios[0], model, root):
+            sys.stderr.write(f"brainsim: warning: {note}\n")
     sys.stdout.write(target_lines(rows))
     wrote(args.out)
 

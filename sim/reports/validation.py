@@ -121,7 +121,7 @@ def run_validation(
     names = [el.name for el in model.spec.elements]
     observations = load_history(history_path, names) if history_path else ()
     named = read_cases(cases_path, model) if cases_path else []
-    steps = 6 + 2 + -(-settings["draws"] // tests.CHUNK)
+    steps = 7 + 2 + -(-settings["draws"] // tests.CHUNK)
     tick = ticker(progress, steps)
 
     verdicts = [tests.dimensional_consistency(model.spec)]
@@ -132,6 +132,8 @@ def run_validation(
     outputs = _outputs(model)
     members, index = _extreme_members(model, ensemble_path, outputs)
     verdicts.append(tests.integration_error(model, members, index, outputs))
+    tick()
+    verdicts.append(tests.chattering(model, _ensemble(model, ensemble_path)))
     tick()
     if observations:
         from sim.reports.calibration import HEADLINE
@@ -158,6 +160,16 @@ def _outputs(model) -> list:
 
     targets = [t.variable for t in TARGETS if model.spec.has(t.variable)]
     return list(dict.fromkeys(targets or [el.name for el in model.spec.of_kind("stock")]))
+
+
+def _ensemble(model, ensemble_path) -> dict:
+    """Return the ensemble's members as parameter arrays (none without one)."""
+    from sim.studies.calibrate import read_ensemble
+
+    if not ensemble_path:
+        return {}
+    _, names, values = read_ensemble(ensemble_path, model)
+    return {n: values[:, j] for j, n in enumerate(names) if model.spec.has(n)}
 
 
 def _extreme_members(model, ensemble_path, outputs: list) -> tuple:

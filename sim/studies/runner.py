@@ -78,6 +78,20 @@ def stale_ensembles(scenarios: list, model, root) -> list:
     return [note for note in (ensemble_model_mismatch(p, model) for p in sorted(paths)) if note]
 
 
+def chattering_notes(scenario: Scenario, model, root) -> list:
+    """Return a note for each variable that zigzags step after step in the scenario's runs."""
+    from sim.engine.chatter import find_chattering
+
+    params, _, _ = parameters(scenario, model, root)
+    found = find_chattering(model, params, tables=tables(scenario, model))
+    where = scenario.files[0][0] if scenario.files else scenario.name
+    return [
+        f"{where}: {ch.describe()}; Euler at this TIME STEP overshoots there (see "
+        "`brainsim validate`'s chattering test), so those runs' numbers are not to be trusted"
+        for ch in found
+    ]
+
+
 # Seed of the effect sizes' draws alongside the ensemble: the same draws in every
 # scenario, so that scenarios differ only by what they set.
 PRIOR_SEED = 20261201

@@ -322,6 +322,32 @@ def integration_error(model, members: dict, index, outputs: list) -> Verdict:
     )
 
 
+def chattering(model, members: dict) -> Verdict:
+    """No flow or stock rate zigzags step after step, at the defaults or in any member.
+
+    ``members`` holds parameter arrays, one value per member (e.g. the whole
+    calibrated ensemble); see :mod:`sim.engine.chatter` for what counts.
+    """
+    from sim.engine.chatter import FACTOR, STEPS, find_chattering
+
+    params, labels = {}, ["default"]
+    if members:
+        for name, values in members.items():
+            default = float(model.spec.element(name).expr.value)
+            params[name] = np.r_[default, np.asarray(values, dtype=float)]
+        labels += [f"ensemble member {i}" for i in range(len(next(iter(members.values()))))]
+    found = find_chattering(model, params)
+    runs = sorted({r for ch in found for r in ch.runs})
+    summary = (
+        f"{len(labels)} runs (the defaults and {len(labels) - 1} ensemble members), every "
+        f"flow and stock rate at every TIME STEP: {len(found)} chattering, in {len(runs)} runs "
+        f"(a swing is a move against the last one that changes sign or passes {FACTOR:g}x; "
+        f"{STEPS} in a row chatter)"
+    )
+    details = tuple(ch.describe(labels) for ch in found)
+    return Verdict("chattering", _status(details), summary, details, {"runs": runs})
+
+
 # --- behaviour reproduction ------------------------------------------------------------
 
 

@@ -26,6 +26,7 @@ from sim.engine.spec import (
 from sim.engine.vensim import check_names, mark_flows
 
 # PySD's own bookkeeping columns, not model variables.
+KEPT = Path(__file__).parent / "data" / "pysd"
 PYSD_ONLY = {"INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER", "Time", "TIME"}
 
 
@@ -43,6 +44,29 @@ def pysd_run(mdl: Path, tmp_path: Path, params: dict | None = None) -> pd.DataFr
         warnings.simplefilter("ignore")
         model = pysd.read_vensim(str(copy))
         return model.run(params=params or {})
+
+
+def pysd_run_kept(mdl: Path, tmp_path: Path) -> pd.DataFrame:
+    """PySD's run of ``mdl`` at its defaults, kept in ``tests/data/pysd`` by input hash.
+
+    PySD takes over a minute on the brain model. Its result depends only on
+    the model's bytes and PySD's version, which name the kept file, so it is
+    run again whenever either changes (and the new file replaces the old).
+    """
+    import pysd
+
+    digest = hashlib.sha256(mdl.read_bytes() + pysd.__version__.encode()).hexdigest()[:16]
+    kept = KEPT / f"{mdl.stem}-{digest}.csv.gz"
+    if kept.is_file():
+        return pd.read_csv(kept, index_col=0)
+    ref = pysd_run(mdl, tmp_path)
+    KEPT.mkdir(exist_ok=True)
+    for old in KEPT.glob(f"{mdl.stem}-*.csv.gz"):
+        old.unlink()
+    part = tmp_path / kept.name
+    ref.to_csv(part)  # repr of each float: read back to the bit
+    shutil.move(part, kept)
+    return ref
 
 
 def compare(ours, ref: pd.DataFrame, rtol=1e-9, atol=1e-12) -> list:

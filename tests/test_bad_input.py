@@ -8,7 +8,9 @@ option (each case lists the fragments it expects), never a traceback, and
 must leave every file of the working folder byte-identical, adding none.
 """
 
+import json
 import os
+import queue
 import resource
 import shutil
 import signal
@@ -16,6 +18,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -763,9 +766,50 @@ class Outcome:
     unchanged: bool
 
 
+class Zygote:
+    """A process that has imported brainsim and forks a fresh one for each call (zygote.py)."""
+
+    def __init__(self, streams):
+        self.streams = streams
+        self.proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).parent / "zygote.py")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def call(self, args, cwd, name: str) -> tuple:
+        """Return (status, stdout, stderr) of ``brainsim args`` in ``cwd``, as brainsim() does."""
+        out, err = self.streams / f"{name}.out", self.streams / f"{name}.err"
+        request = {
+            "args": list(map(str, args)),
+            "cwd": str(cwd),
+            "out": str(out),
+            "err": str(err),
+            "timeout": TIMEOUT,
+            "memory": MEMORY,
+        }
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        status = json.loads(self.proc.stdout.readline())
+        stdout, stderr = (p.read_text(encoding="utf-8") for p in (out, err))
+        if status is None:
+            stderr = f"still running after {TIMEOUT} s; killed\n{stderr}"
+        return status, stdout, stderr
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+        self.proc.stdout.close()
+
+
 @pytest.fixture(scope="module")
 def outcomes(request, template, tmp_path_factory) -> dict:
-    """Run every selected case, each its own call in its own copy, on every core at once."""
+    """Run every selected case, each its own call in its own copy, on every core at once.
+
+    Each call is a fresh process forked from one that has imported brainsim
+    (a zygote), so that the hundreds of calls do not each import numpy.
+    """
     selected = {
         item.callspec.params["case"].id
         for item in request.session.items
@@ -779,15 +823,29 @@ def outcomes(request, template, tmp_path_factory) -> dict:
             shutil.copytree(template, folders[case.id] / "project")
             _write(folders[case.id] / "project", case.files)
 
+    streams = tmp_path_factory.mktemp("streams")
+    width = max(2, os.cpu_count() or 2)
+    zygotes = queue.Queue()
+    for _ in range(width):
+        zygotes.put(Zygote(streams))
+
     def one(case: Case) -> Outcome:
         folder = folders[case.id]
         before = tree(folder)
-        status, stdout, stderr = brainsim(*case.args, cwd=folder / "project")
+        zygote = zygotes.get()
+        try:
+            status, stdout, stderr = zygote.call(case.args, folder / "project", case.id)
+        finally:
+            zygotes.put(zygote)
         return Outcome(status, stdout, stderr, tree(folder) == before)
 
-    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
-        chosen = [c for c in CASES if c.id in folders]
-        return dict(zip(folders, pool.map(one, chosen), strict=True))
+    try:
+        with ThreadPoolExecutor(max_workers=width) as pool:
+            chosen = [c for c in CASES if c.id in folders]
+            return dict(zip(folders, pool.map(one, chosen), strict=True))
+    finally:
+        while not zygotes.empty():
+            zygotes.get().close()
 
 
 def test_there_are_many_distinct_cases():

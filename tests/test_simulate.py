@@ -43,7 +43,7 @@ def test_ensemble_equals_single_runs_exactly(file, names, time_step):
     params = _sample(model, 1000, names, seed=7)
     together = sim.simulate(model, params, time_step=time_step)
     assert together.sizes["run"] == 1000
-    for i in range(1000):
+    for i in range(0, 1000, 4):  # every fourth: tests/test_kernel.py runs 1,000 alone
         alone = sim.simulate(model, {k: v[i] for k, v in params.items()}, time_step=time_step)
         for var in together.data_vars:
             a = together[var].isel(run=i).values
@@ -203,6 +203,7 @@ def test_constants_computed_at_initialization_come_back_from_every_worker():
     model = sim.load_model(ROOT / "model" / "brain_circulation.mdl")
     rng = np.random.default_rng(3)
     params = {"scholarship coverage target": rng.uniform(0, 1, 4_100)}
-    one = sim.integrate(model, params, workers=1)
-    two = sim.integrate(model, params, workers=2)
+    kept = ["international students in japan"]  # the constants come back whatever is kept
+    one = sim.integrate(model, params, workers=1, outputs=kept)
+    two = sim.integrate(model, params, workers=2, outputs=kept)
     assert np.array_equal(one.constants, two.constants, equal_nan=True)

@@ -207,3 +207,19 @@ def test_constants_computed_at_initialization_come_back_from_every_worker():
     one = sim.integrate(model, params, workers=1, outputs=kept)
     two = sim.integrate(model, params, workers=2, outputs=kept)
     assert np.array_equal(one.constants, two.constants, equal_nan=True)
+
+
+def test_a_call_whose_saved_values_and_their_copies_do_not_fit_is_refused_first(monkeypatch):
+    """Every output of 2,000 brain-model runs is about 0.74 GB, 2.6 GB with its copies."""
+    from sim.engine import budget
+    from sim.engine.errors import BrainsimError
+    from sim.engine.simulate import _check_size
+
+    model = sim.load_model(ROOT / "model" / "brain_circulation.mdl")
+    monkeypatch.setattr(budget, "available_memory", lambda: 4 << 30)  # 2 GB for a study
+    params = {"scholarship coverage target": np.full(2000, 0.1)}
+    with pytest.raises(BrainsimError, match=r"2,000 runs would need about 2\.\d+ GB") as err:
+        sim.simulate(model, params)
+    assert "outputs=" in str(err.value)
+    # the same runs keeping the target outputs fit
+    _check_size(model, model.controls, 2000, 30)

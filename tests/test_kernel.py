@@ -137,3 +137,17 @@ def test_the_kernel_can_be_turned_off(brain, monkeypatch):
     assert choose_engine(brain, "euler") == "numpy"
     with pytest.raises(ParameterError, match="unknown engine 'fast'"):
         integrate(brain, engine="fast")
+
+
+def test_a_cache_folder_that_cannot_be_written_still_gives_the_kernel(tmp_path, monkeypatch):
+    blocker = tmp_path / "a file"
+    blocker.write_text("not a folder\n", encoding="utf-8")
+    monkeypatch.setenv("BRAINSIM_CACHE", str(blocker / "cache"))
+    mdl = write_mdl(
+        tmp_path / "growth.mdl",
+        "level = INTEG(level * 0.0371, 2) ~ widget ~ |",  # a rate no other test compiles
+    )
+    model = sim.load_model(mdl)
+    kernel, numpy = (integrate(model, engine=e) for e in ("kernel", "numpy"))
+    assert _close(kernel.values, numpy.values)
+    assert kernel.values[-1, 0, 0] > 2

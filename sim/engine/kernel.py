@@ -184,7 +184,20 @@ def _step(s, D, dt):
 def _compiled(source: str):
     """Return the ``run`` function of a kernel source, compiled (or loaded from numba's cache)."""
     key = hashlib.sha256((disk.engine_digest() + source).encode()).hexdigest()[:24]
-    where = disk.folder()
+    try:
+        path = _written(disk.folder(), key, source)
+    except OSError:  # a cache folder that cannot be written: compile in this process only
+        path = _written(None, key, source)
+    name = f"brainsim_kernel_{key}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # numba's cache finds the function by its module
+    spec.loader.exec_module(module)
+    return module.run
+
+
+def _written(where: Path | None, key: str, source: str) -> Path:
+    """Return the kernel's file in ``where`` (a new temporary folder if None), written whole."""
     if where is None:
         where = Path(tempfile.mkdtemp(prefix="brainsim-kernel-"))
     where.mkdir(parents=True, exist_ok=True)
@@ -194,12 +207,7 @@ def _compiled(source: str):
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(source)
         os.replace(tmp, path)
-    name = f"brainsim_kernel_{key}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # numba's cache finds the function by its module
-    spec.loader.exec_module(module)
-    return module.run
+    return path
 
 
 def integrate(model, c, s, tables, grid, saved, ctl, keep) -> tuple:

@@ -58,3 +58,27 @@ def test_pulses_and_smooth_decays_do_not_chatter(tmp_path):
     assert find_chattering(pulses) == []
     decay = sim.load_model(write_mdl(tmp_path / "fast.mdl", FAST))
     assert find_chattering(decay, {"tau": np.array([0.3, 1.0, 5.0])}) == []
+
+
+def test_brainsim_run_warns_of_chattering_naming_the_variable_time_and_run(run_cli, tmp_path):
+    write_mdl(tmp_path / "fast.mdl", FAST)
+    (tmp_path / "history.csv").write_text(
+        "series,year,value,unit,source,note,model_variable\n", encoding="utf-8"
+    )
+    for name, tau in (("calm", 2.0), ("fast", 0.135)):
+        (tmp_path / f"{name}.yaml").write_text(
+            f"name: {name}\ntitle: {{en: A test, ja: テスト}}\n"
+            f"description: {{en: A test., ja: テスト。}}\nuncertainty: none\n"
+            f"set:\n  tau: {tau}\n",
+            encoding="utf-8",
+        )
+    args = ("--model", "fast.mdl", "--history", "history.csv", "--outputs", "level")
+    status, _, stderr = run_cli("run", "calm.yaml", "--out", "calm", *args, cwd=tmp_path)
+    assert status == 0, stderr
+    assert "zigzag" not in stderr
+    status, _, stderr = run_cli("run", "fast.yaml", "--out", "fast", *args, cwd=tmp_path)
+    assert status == 0, stderr
+    warnings = [line for line in stderr.splitlines() if "zigzags" in line]
+    assert len(warnings) == 2  # the outflow and the level's rate
+    assert warnings[0].startswith("brainsim: warning: fast.yaml: 'outflow' zigzags")
+    assert "from time 0.5 in run 0" in warnings[0]

@@ -6,6 +6,7 @@ their units, ranges and documentation. Every later step (compiling,
 checking, documenting, drawing) reads only this.
 """
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -149,11 +150,22 @@ class ModelSpec:
     def element(self, name: str) -> Element:
         """Return the element named ``name``: any Vensim spelling, its key or its Python name."""
         key = vensim_key(name)
-        py_name = python_name(name)
-        for el in self.elements:
-            if el.key == key or el.py_name in (name, py_name):
-                return el
-        raise KeyError(key)
+        by_key, by_py = self._index
+        # the first in file order that matches any of the three spellings
+        found = [f for f in (by_key.get(key), by_py.get(name), by_py.get(python_name(name))) if f]
+        if not found:
+            raise KeyError(key)
+        return min(found, key=lambda f: f[0])[1]
+
+    @functools.cached_property
+    def _index(self) -> tuple:
+        """``(key -> (position, element), Python name -> (position, element))``, first kept."""
+        by_key: dict = {}
+        by_py: dict = {}
+        for i, el in enumerate(self.elements):
+            by_key.setdefault(el.key, (i, el))
+            by_py.setdefault(el.py_name, (i, el))
+        return by_key, by_py
 
     def has(self, name: str) -> bool:
         """Whether an element is named ``name`` (any spelling :meth:`element` accepts)."""

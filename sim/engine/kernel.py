@@ -13,6 +13,7 @@ The helpers below are the scalar forms of :mod:`sim.engine.functions`,
 operation for operation.
 """
 
+import fcntl
 import hashlib
 import importlib.util
 import math
@@ -29,6 +30,12 @@ from sim.engine import cache as disk
 
 SMALL_VENSIM = 1e-6
 _JIT = {"cache": True, "error_model": "numpy", "nogil": True}
+# the types of run(c, s0, LX, LY, LO, grid, saved, ctl, keep_where, keep_index, values,
+# bad): given, so that the module compiles (or loads its cache) when it is imported
+SIGNATURE = (
+    "void(f8[:, ::1], f8[:, ::1], f8[::1], f8[::1], i8[::1], f8[::1], b1[::1], f8[::1], "
+    "i8[::1], i8[::1], f8[:, :, ::1], b1[::1])"
+)
 
 
 @numba.njit(**_JIT)
@@ -192,7 +199,10 @@ def _compiled(source: str):
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # numba's cache finds the function by its module
-    spec.loader.exec_module(module)
+    # one process compiles; the others wait, then load what it cached
+    with open(path.with_suffix(".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        spec.loader.exec_module(module)
     return module.run
 
 
@@ -232,8 +242,8 @@ def integrate(model, c, s, tables, grid, saved, ctl, keep) -> tuple:
         xs,
         ys,
         offsets,
-        np.asarray(grid, dtype=float),
-        np.asarray(saved, dtype=np.bool_),
+        np.ascontiguousarray(grid, dtype=float),
+        np.ascontiguousarray(saved, dtype=np.bool_),
         np.array(ctl, dtype=float),
         keep_where,
         keep_index,

@@ -105,7 +105,7 @@ class KernelWriter:
         """Return the source of the kernel's ``run`` function, with its literals."""
         n_states = len(self.layout.state_names)
         body = [
-            "@numba.njit(cache=True, error_model='numpy', nogil=True)",
+            "@numba.njit(SIGNATURE, cache=True, error_model='numpy', nogil=True)",
             "def run(c, s0, LX, LY, LO, grid, saved, ctl, keep_where, keep_index, values, bad):",
             '    """Euler over the runs (columns of c); see sim.engine.kernel.integrate."""',
             "    ctl_initial_time, ctl_final_time, ctl_time_step, ctl_saveper, _step_offset = (",
@@ -155,8 +155,8 @@ class KernelWriter:
             "import numpy as np",
             "",
             "from sim.engine.kernel import (",
-            "    _and, _interp, _keep, _maximum, _minimum, _modulo, _or, _power, _pulse,",
-            "    _pulse_train, _quantum, _ramp, _step, _xidz, _zidz,",
+            "    SIGNATURE, _and, _interp, _keep, _maximum, _minimum, _modulo, _or, _power,",
+            "    _pulse, _pulse_train, _quantum, _ramp, _step, _xidz, _zidz,",
             ")",
             "",
             *self.python.literal_lines(),

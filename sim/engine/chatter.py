@@ -15,14 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.engine.simulate import (
-    _constants,
-    _tables,
-    _time_grid,
-    by_element,
-    controls_tuple,
-    grid_times,
-)
+from sim.engine.simulate import _constants, by_element, integrate
 
 FACTOR = 2.0  # a move to more than twice, or less than half, the value before
 STEPS = 8  # swings in a row that make a chatter: an intake's pulse makes up to four
@@ -58,54 +51,76 @@ def find_chattering(
 ) -> list:
     """Return a :class:`Chatter` for each flow or stock rate that chatters in any run.
 
-    Runs Euler on the numpy engine over ``params`` (as for
-    :func:`~sim.engine.simulate.integrate`) with every step's flows and
-    rates in hand; ordered by the time the chattering starts.
+    Runs Euler over ``params`` (as for :func:`~sim.engine.simulate.integrate`,
+    on the engine it picks), saving every flow and stock at every step, a
+    chunk of runs at a time; a stock's rate is its change over the step.
+    Ordered by the time the chattering starts.
     """
-    grid_times(model)  # refuses controls that change during the run
-    c, n_runs = _constants(model, by_element(model.spec, params or {}))
-    L = _tables(model, tables or {})
-    ctl_tuple = controls_tuple(model.controls, "euler")
-    grid, _ = _time_grid(model.controls)
-    flows = [(key, i) for key, where, i in model.outputs if where == "dyn"]
-    flows = [(k, i) for k, i in flows if model.spec.element(k).kind == "flow"]
-    names = [model.spec.element(k).name for k, _ in flows]
-    names += [f"the rate of '{n}'" for n in model.state_names]
-    n_vars = len(names)
-    s = np.empty((model.n_states, n_runs))
-    m = np.empty((model.n_memory, n_runs))
-    D, M = np.empty_like(s), np.empty_like(m)
-    prev = np.full((n_vars, n_runs), np.nan)
-    move = np.zeros((n_vars, n_runs))
-    peak = np.zeros((n_vars, n_runs))
-    streak = np.zeros((n_vars, n_runs), dtype=np.int64)
-    first = np.full((n_vars, n_runs), np.nan)
-    dt = ctl_tuple[2]
-    with np.errstate(all="ignore"):
-        model.initialize(c, L, ctl_tuple, s, m)
-        for t in grid:
-            dyn = model.evaluate(t, s, m, c, L, ctl_tuple, D, M, True)
-            x = np.empty((n_vars, n_runs))
-            for j, (_, i) in enumerate(flows):
-                x[j] = dyn[i]
-            x[len(flows) :] = D
-            step_move = x - prev
-            size = np.maximum(np.abs(x), np.abs(prev))
-            peak = np.fmax(peak, np.abs(x))
-            real = np.abs(step_move) > _NOISE * peak
-            low = np.minimum(np.abs(x), np.abs(prev))
-            big = (x * prev < 0) | (size > factor * low)
-            swing = (step_move * move < 0) & big & real
-            streak = np.where(swing, streak + 1, 0)
-            start = streak == steps
-            first = np.where(start & np.isnan(first), t - (steps - 1) * dt, first)
-            prev, move = x, np.where(real, step_move, move)
-            if not np.isfinite(D).all():
-                break  # the run's NaN is named by simulate, not here
-            s += D * dt
-            m, M = M, m
+    spec = model.spec
+    flows = [spec.element(k) for k, where, _ in model.outputs if where == "dyn"]
+    flows = [el.name for el in flows if el.kind == "flow"]
+    stocks = [el.name for el in spec.of_kind("stock") if not el.hidden]
+    names = flows + [f"the rate of '{n}'" for n in stocks]
+    params = by_element(spec, params or {})
+    _, n_runs = _constants(model, params)
+    per_run = 8 * len(names) * _steps(model)
+    width = max(1, int(CHUNK_BYTES // max(per_run, 1)))
+    first = np.full((len(names), n_runs), np.nan)
+    for a in range(0, n_runs, width):
+        part = {k: _part(v, a, a + width, n_runs) for k, v in params.items()}
+        result = integrate(
+            model,
+            part,
+            tables=tables,
+            saveper=model.controls["time_step"],
+            outputs=flows + stocks,
+        )
+        first[:, a : a + width] = _first_chatter(result, len(flows), factor, steps)
     found = []
     for j in np.flatnonzero(~np.isnan(first).all(axis=1)):
         runs = tuple(int(r) for r in np.flatnonzero(~np.isnan(first[j])))
         found.append(Chatter(names[j], float(np.nanmin(first[j])), runs))
     return sorted(found, key=lambda ch: ch.time)
+
+
+# saved values of one chunk of runs, at the most
+CHUNK_BYTES = 200e6
+
+
+def _steps(model) -> int:
+    ctl = model.controls
+    return int(round((ctl["final_time"] - ctl["initial_time"]) / ctl["time_step"])) + 1
+
+
+def _part(value, a: int, b: int, n_runs: int):
+    """Return runs ``a:b`` of a parameter's value (one the same in every run stays as it is)."""
+    array = np.asarray(value)
+    return array[a:b] if array.ndim == 1 and len(array) == n_runs and n_runs > 1 else value
+
+
+def _first_chatter(result, n_flows: int, factor: float, steps: int) -> np.ndarray:
+    """For each flow and stock rate of each run, when its chattering starts (NaN if never)."""
+    values = result.values  # (times, outputs, runs)
+    times = result.times
+    dt = times[1] - times[0] if len(times) > 1 else 1.0
+    rates = np.diff(values[:, n_flows:], axis=0) / dt  # the rate over each step
+    x_all = np.concatenate([values[:-1, :n_flows], rates], axis=1)
+    n_vars, n_runs = x_all.shape[1:]
+    prev = np.full((n_vars, n_runs), np.nan)
+    move = np.zeros((n_vars, n_runs))
+    peak = np.zeros((n_vars, n_runs))
+    streak = np.zeros((n_vars, n_runs), dtype=np.int64)
+    first = np.full((n_vars, n_runs), np.nan)
+    with np.errstate(all="ignore"):
+        for k, x in enumerate(x_all):
+            step_move = x - prev
+            peak = np.fmax(peak, np.abs(x))
+            real = np.abs(step_move) > _NOISE * peak
+            size = np.maximum(np.abs(x), np.abs(prev))
+            low = np.minimum(np.abs(x), np.abs(prev))
+            big = (x * prev < 0) | (size > factor * low)
+            streak = np.where((step_move * move < 0) & big & real, streak + 1, 0)
+            start = (streak == steps) & np.isnan(first)
+            first = np.where(start, times[max(k - steps + 1, 0)], first)
+            prev, move = x, np.where(real, step_move, move)
+    return first

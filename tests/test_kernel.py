@@ -12,7 +12,6 @@ import pytest
 
 import sim
 from sim.engine import simulate as engine
-from sim.engine.cluster import connect
 from sim.engine.errors import ParameterError, SimulationError
 from sim.engine.simulate import choose_engine, integrate
 from sim.studies.calibrate import read_ensemble
@@ -75,9 +74,6 @@ def test_kernel_runs_one_at_a_time_in_sevens_and_on_two_processes_are_identical(
     monkeypatch.setattr(engine, "_MIN_CHUNK", 100)  # 1,000 runs over 2 forked processes
     split = integrate(brain, thousand, outputs=OUTPUTS, engine="kernel", workers=2)
     assert np.array_equal(split.values, kernel_all)
-    with connect("local:2") as cluster:  # and over a cluster's two workers
-        shared = integrate(brain, thousand, outputs=OUTPUTS, engine="kernel", workers=cluster)
-    assert np.array_equal(shared.values, kernel_all)
 
 
 def test_numpy_runs_alone_or_in_sevens_equal_the_batch_and_the_kernel(brain, thousand, kernel_all):

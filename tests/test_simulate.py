@@ -199,10 +199,13 @@ def test_a_delay_shorter_than_its_stages_runs_as_vensim_writes_it(tmp_path):
     assert got.max() > 2  # the overshoot a short delay gives in Vensim
 
 
-def test_constants_computed_at_initialization_come_back_from_every_worker():
+def test_constants_computed_at_initialization_come_back_from_every_worker(monkeypatch):
+    from sim.engine import simulate as engine
+
+    monkeypatch.setattr(engine, "_MIN_CHUNK", 200)  # 410 runs over two processes
     model = sim.load_model(ROOT / "model" / "brain_circulation.mdl")
     rng = np.random.default_rng(3)
-    params = {"scholarship coverage target": rng.uniform(0, 1, 4_100)}
+    params = {"scholarship coverage target": rng.uniform(0, 1, 410)}
     kept = ["international students in japan"]  # the constants come back whatever is kept
     one = sim.integrate(model, params, workers=1, outputs=kept)
     two = sim.integrate(model, params, workers=2, outputs=kept)

@@ -36,14 +36,19 @@ def pysd_run(mdl: Path, tmp_path: Path, params: dict | None = None) -> pd.DataFr
 
     copy = tmp_path / mdl.name
     shutil.copy(mdl, copy)
-    for name in set(re.findall(r"'([^'/]+\.(?:xlsx|csv|tab|txt))'", mdl.read_text())):
-        if (mdl.parent / name).is_file():  # the files GET XLS/DIRECT read, beside it
-            shutil.copy(mdl.parent / name, tmp_path / name)
+    for name in _data_files(mdl):
+        shutil.copy(mdl.parent / name, tmp_path / name)
     with warnings.catch_warnings():
         # PySD warns on lookups held outside their x range, as Vensim does
         warnings.simplefilter("ignore")
         model = pysd.read_vensim(str(copy))
         return model.run(params=params or {})
+
+
+def _data_files(mdl: Path) -> set:
+    """The files GET XLS/DIRECT read, beside the model."""
+    names = set(re.findall(r"'([^'/]+\.(?:xlsx|csv|tab|txt))'", mdl.read_text()))
+    return {name for name in names if (mdl.parent / name).is_file()}
 
 
 def pysd_run_kept(mdl: Path, tmp_path: Path) -> pd.DataFrame:
@@ -55,7 +60,10 @@ def pysd_run_kept(mdl: Path, tmp_path: Path) -> pd.DataFrame:
     """
     import pysd
 
-    digest = hashlib.sha256(mdl.read_bytes() + pysd.__version__.encode()).hexdigest()[:16]
+    digest = hashlib.sha256(mdl.read_bytes() + pysd.__version__.encode())
+    for name in sorted(_data_files(mdl)):  # the files GET XLS/DIRECT read are part of it
+        digest.update((mdl.parent / name).read_bytes())
+    digest = digest.hexdigest()[:16]
     kept = KEPT / f"{mdl.stem}-{digest}.csv.gz"
     if kept.is_file():
         return pd.read_csv(kept, index_col=0)

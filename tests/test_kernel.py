@@ -80,10 +80,10 @@ def test_numpy_runs_alone_or_in_sevens_equal_the_batch_and_the_kernel(brain, tho
     batch = integrate(brain, thousand, outputs=OUTPUTS, engine="numpy", workers=1).values
     assert _close(batch, kernel_all)
     assert not np.array_equal(batch, kernel_all), "two engines, two exp's: expected ulps apart"
-    for i in (0, 1, 500, 678, 999):  # a numpy run alone takes most of a second
+    for i in (0, 678, 999):  # a numpy run alone takes over a second
         one = integrate(brain, _part(thousand, i, i + 1), outputs=OUTPUTS, engine="numpy")
         assert np.array_equal(one.values[:, :, 0], batch[:, :, i]), f"run {i}"
-    for a in (0, 343, 994):
+    for a in (343, 994):
         seven = integrate(brain, _part(thousand, a, a + 7), outputs=OUTPUTS, engine="numpy")
         assert np.array_equal(seven.values, batch[:, :, a : a + 7]), f"runs {a}-{a + 6}"
 

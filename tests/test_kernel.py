@@ -147,3 +147,16 @@ def test_a_cache_folder_that_cannot_be_written_still_gives_the_kernel(tmp_path, 
     kernel, numpy = (integrate(model, engine=e) for e in ("kernel", "numpy"))
     assert _close(kernel.values, numpy.values)
     assert kernel.values[-1, 0, 0] > 2
+
+
+def test_a_kernel_numba_cannot_type_falls_back_to_numpy_not_a_traceback():
+    import dataclasses
+
+    model = sim.load_model(MODELS / "exponential_decay.mdl")
+    broken = model.kernel_source.replace(
+        "    last = grid.shape[0] - 1", "    last = grid.shape[0] - 1\n    _typo = 'a' + 1.0", 1
+    )
+    assert broken != model.kernel_source
+    model = dataclasses.replace(model, kernel_source=broken)
+    kernel, numpy = (integrate(model, engine=e) for e in ("kernel", "numpy"))
+    assert np.array_equal(kernel.values, numpy.values)

@@ -187,9 +187,17 @@ def _step(s, D, dt):
     return True
 
 
+class KernelUnavailable(Exception):
+    """numba could not compile this model's kernel; the numpy engine runs it instead."""
+
+
 @cache
 def _compiled(source: str):
-    """Return the ``run`` function of a kernel source, compiled (or loaded from numba's cache)."""
+    """Return the ``run`` function of a kernel source, compiled (or loaded from numba's cache).
+
+    ``None`` when numba cannot compile it; the model then always runs on numpy,
+    so its numbers still do not depend on the batch.
+    """
     key = hashlib.sha256((disk.engine_digest() + source).encode()).hexdigest()[:24]
     try:
         path = _written(disk.folder(), key, source)
@@ -202,7 +210,10 @@ def _compiled(source: str):
     # one process compiles; the others wait, then load what it cached
     with open(path.with_suffix(".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except numba.core.errors.NumbaError:  # an equation numba cannot type: numpy runs it
+            return None
     return module.run
 
 
@@ -227,6 +238,8 @@ def integrate(model, c, s, tables, grid, saved, ctl, keep) -> tuple:
     marks the runs that turned NaN or infinite (their values are incomplete).
     """
     run = _compiled(model.kernel_source)
+    if run is None:
+        raise KernelUnavailable(model.spec.path)
     xs = np.concatenate([np.asarray(x, dtype=float) for x, _ in tables] or [np.zeros(0)])
     ys = np.concatenate([np.asarray(y, dtype=float) for _, y in tables] or [np.zeros(0)])
     offsets = np.cumsum([0] + [len(x) for x, _ in tables]).astype(np.int64)

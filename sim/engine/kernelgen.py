@@ -45,11 +45,11 @@ _SCALAR = {
 _WHOLE_ARRAY = PER_ELEMENT | {"vector_select"}
 
 
-def unsupported(spec: ModelSpec, layout: Layout, changing) -> str:
+def unsupported(spec: ModelSpec, n_memory: int, changing) -> str:
     """Return why ``spec`` gets no kernel, or ``""`` when it can have one."""
     if changing:
         return "TIME STEP, SAVEPER or FINAL TIME change during the run"
-    if layout.n_memory:
+    if n_memory:
         return "DELAY N, DELAY FIXED or SAMPLE IF TRUE"
     exprs = [e for el in spec.elements for e in (el.expr, el.init)]
     exprs += [e for s in spec.statefuls for e in (s.input, s.time, s.init)]
@@ -206,19 +206,7 @@ class KernelWriter:
 
 def kernel_source(spec: ModelSpec, layout: Layout, changing, run_order, dyn_keys) -> str:
     """Return the kernel module's source for ``spec``, or ``""`` if it cannot have one."""
-    if unsupported(spec, layout, changing):
+    if unsupported(spec, layout.n_memory, changing):
         return ""
     return KernelWriter(spec, layout).module(run_order, dyn_keys)
 
-
-def unsupported_reason(model, method: str) -> str:
-    """Say why ``model`` run by ``method`` has no kernel."""
-    if method != "euler":
-        return "the kernel integrates by Euler only"
-    return "it uses " + (
-        "controls that change during the run"
-        if model.changing
-        else "DELAY N, DELAY FIXED or SAMPLE IF TRUE"
-        if model.n_memory
-        else "RANDOM draws or functions over whole arrays"
-    )

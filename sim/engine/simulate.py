@@ -165,12 +165,17 @@ def choose_engine(model: CompiledModel, method: str, engine: str = "auto") -> st
         raise ParameterError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
     has_kernel = method == "euler" and bool(model.kernel_source)
     if engine == "kernel" and not has_kernel:
-        from sim.engine.kernelgen import unsupported_reason
+        from sim.engine.kernelgen import unsupported
 
+        why = (
+            f"it uses {unsupported(model.spec, model.n_memory, model.changing)}"
+            if method == "euler"
+            else "the kernel integrates by Euler only"
+        )
         raise ParameterError(
             f"{model.spec.path}: no compiled kernel for "
-            f"{'this model' if method == 'euler' else 'method ' + method}"
-            f" ({unsupported_reason(model, method)}); use engine 'numpy'"
+            f"{'this model' if method == 'euler' else 'method ' + method} ({why}); "
+            "use engine 'numpy'"
         )
     if engine != "auto":
         return engine
@@ -540,9 +545,12 @@ def _euler_kernel(job: _Job, c, s, m):
     """Euler through the compiled kernel; a run that turns NaN is replayed in numpy."""
     from sim.engine import kernel
 
-    values, bad = kernel.integrate(
-        job.model, c, s, job.tables, job.grid, job.saved, job.ctl, job.keep
-    )
+    try:
+        values, bad = kernel.integrate(
+            job.model, c, s, job.tables, job.grid, job.saved, job.ctl, job.keep
+        )
+    except kernel.KernelUnavailable:
+        return _euler(job, c, s, m)
     if bad.any():  # numpy names the variable, the time and the run
         cols = np.flatnonzero(bad)
         labels = job.labels or tuple((job.scenario, job.first_run + i) for i in range(_width(c)))

@@ -209,4 +209,3 @@ def kernel_source(spec: ModelSpec, layout: Layout, changing, run_order, dyn_keys
     if unsupported(spec, layout.n_memory, changing):
         return ""
     return KernelWriter(spec, layout).module(run_order, dyn_keys)
-

@@ -130,10 +130,11 @@ def run_validation(
         tests.extreme_conditions(model, named, settings["draws"], CORNER_SEED, tick=tick)
     )
     outputs = _outputs(model)
-    members, index = _extreme_members(model, ensemble_path, outputs)
+    ensemble = _ensemble(model, ensemble_path)
+    members, index = tests.extreme_members(model, ensemble, outputs)
     verdicts.append(tests.integration_error(model, members, index, outputs))
     tick()
-    verdicts.append(tests.chattering(model, _ensemble(model, ensemble_path)))
+    verdicts.append(tests.chattering(model, ensemble))
     tick()
     if observations:
         from sim.reports.calibration import HEADLINE
@@ -170,17 +171,6 @@ def _ensemble(model, ensemble_path) -> dict:
         return {}
     _, names, values = read_ensemble(ensemble_path, model)
     return {n: values[:, j] for j, n in enumerate(names) if model.spec.has(n)}
-
-
-def _extreme_members(model, ensemble_path, outputs: list) -> tuple:
-    """Return the ensemble members at the extremes of ``outputs`` (none without one)."""
-    from sim.studies.calibrate import read_ensemble
-
-    if not ensemble_path:
-        return {}, []
-    _, names, values = read_ensemble(ensemble_path, model)
-    members = {n: values[:, j] for j, n in enumerate(names) if model.spec.has(n)}
-    return tests.extreme_members(model, members, outputs)
 
 
 def _sensitivity(model, scenario, outputs: list, draws: int) -> Verdict:

@@ -277,19 +277,22 @@ def extreme_members(model, members: dict, outputs: list) -> tuple:
     return {name: np.asarray(v)[idx] for name, v in members.items()}, idx
 
 
+def _after_default(model, members: dict) -> dict:
+    """Parameter arrays: run 0 at the ``.mdl``'s defaults, then one run per member."""
+    return {
+        name: np.r_[float(model.spec.element(name).expr.value), np.asarray(values, dtype=float)]
+        for name, values in members.items()
+    }
+
+
 def integration_error(model, members: dict, index, outputs: list) -> Verdict:
     """Halving TIME STEP moves no output by :data:`STEP_TOLERANCE` or more at any saved time.
 
     Run for the ``.mdl``'s defaults and ``members`` (e.g. the ensemble's
     extremes; a dict of arrays), ``index`` naming them.
     """
-    params = {}
-    labels = ["default"]
-    if members:
-        for name, values in members.items():
-            default = float(model.spec.element(name).expr.value)
-            params[name] = np.r_[default, values]
-        labels += [f"ensemble member {i}" for i in index]
+    params = _after_default(model, members)
+    labels = ["default"] + [f"ensemble member {i}" for i in index]
     dt = model.controls["time_step"]
     saveper = model.controls["saveper"]
     full = integrate(model, params, outputs=outputs, saveper=saveper)
@@ -330,12 +333,9 @@ def chattering(model, members: dict) -> Verdict:
     """
     from sim.engine.chatter import FACTOR, STEPS, find_chattering
 
-    params, labels = {}, ["default"]
-    if members:
-        for name, values in members.items():
-            default = float(model.spec.element(name).expr.value)
-            params[name] = np.r_[default, np.asarray(values, dtype=float)]
-        labels += [f"ensemble member {i}" for i in range(len(next(iter(members.values()))))]
+    params = _after_default(model, members)
+    n = len(next(iter(members.values()))) if members else 0
+    labels = ["default"] + [f"ensemble member {i}" for i in range(n)]
     found = find_chattering(model, params)
     runs = sorted({r for ch in found for r in ch.runs})
     summary = (

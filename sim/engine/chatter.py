@@ -13,6 +13,7 @@ largest size so far are rounding, not swings.
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from sim.engine.simulate import _constants, by_element, integrate
@@ -100,27 +101,43 @@ def _part(value, a: int, b: int, n_runs: int):
 
 def _first_chatter(result, n_flows: int, factor: float, steps: int) -> np.ndarray:
     """For each flow and stock rate of each run, when its chattering starts (NaN if never)."""
-    values = result.values  # (times, outputs, runs)
-    times = result.times
+    values = np.ascontiguousarray(result.values)  # (times, outputs, runs)
+    times = np.asarray(result.times, dtype=float)
     dt = times[1] - times[0] if len(times) > 1 else 1.0
-    rates = np.diff(values[:, n_flows:], axis=0) / dt  # the rate over each step
-    x_all = np.concatenate([values[:-1, :n_flows], rates], axis=1)
-    n_vars, n_runs = x_all.shape[1:]
-    prev = np.full((n_vars, n_runs), np.nan)
-    move = np.zeros((n_vars, n_runs))
-    peak = np.zeros((n_vars, n_runs))
-    streak = np.zeros((n_vars, n_runs), dtype=np.int64)
-    first = np.full((n_vars, n_runs), np.nan)
-    with np.errstate(all="ignore"):
-        for k, x in enumerate(x_all):
-            step_move = x - prev
-            peak = np.fmax(peak, np.abs(x))
-            real = np.abs(step_move) > _NOISE * peak
-            size = np.maximum(np.abs(x), np.abs(prev))
-            low = np.minimum(np.abs(x), np.abs(prev))
-            big = (x * prev < 0) | (size > factor * low)
-            streak = np.where((step_move * move < 0) & big & real, streak + 1, 0)
-            start = (streak == steps) & np.isnan(first)
-            first = np.where(start, times[max(k - steps + 1, 0)], first)
-            prev, move = x, np.where(real, step_move, move)
+    return _scan(values, times, n_flows, dt, factor, steps, _NOISE)
+
+
+@numba.njit(cache=True, nogil=True)
+def _scan(values, times, n_flows, dt, factor, steps, noise):  # pragma: no cover - compiled
+    # one pass over the steps; each (variable, run) keeps its last value, last
+    # real move, largest size so far and the swings in a row. A NaN never swings.
+    n_times, n_out, n_runs = values.shape
+    prev = np.full((n_out, n_runs), np.nan)
+    move = np.zeros((n_out, n_runs))
+    peak = np.zeros((n_out, n_runs))
+    streak = np.zeros((n_out, n_runs), dtype=np.int64)
+    first = np.full((n_out, n_runs), np.nan)
+    for k in range(n_times - 1):
+        start = times[max(k - steps + 1, 0)]
+        for v in range(n_out):
+            for r in range(n_runs):
+                if v < n_flows:
+                    x = values[k, v, r]
+                else:  # a stock's rate over the step
+                    x = (values[k + 1, v, r] - values[k, v, r]) / dt
+                p = prev[v, r]
+                step_move = x - p
+                if abs(x) > peak[v, r]:
+                    peak[v, r] = abs(x)
+                real = abs(step_move) > noise * peak[v, r]
+                big = x * p < 0 or max(abs(x), abs(p)) > factor * min(abs(x), abs(p))
+                if step_move * move[v, r] < 0 and big and real:
+                    streak[v, r] += 1
+                else:
+                    streak[v, r] = 0
+                if streak[v, r] == steps and first[v, r] != first[v, r]:
+                    first[v, r] = start
+                prev[v, r] = x
+                if real:
+                    move[v, r] = step_move
     return first

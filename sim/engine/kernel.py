@@ -168,7 +168,7 @@ def _keep(s, dyn, keep_where, keep_index, values, k, r):
             x = dyn[keep_index[j]]
         else:
             continue  # a run constant: read from c afterwards
-        values[k, j, r] = x
+        values[r, k, j] = x
         if not math.isfinite(x):
             ok = False
     return ok
@@ -231,11 +231,20 @@ def _written(where: Path | None, key: str, source: str) -> Path:
     return path
 
 
+# Runs a kernel call takes at a time. Each run writes its saves into its own
+# rows of a small buffer, one after another, and the block is then copied into
+# place: writing straight into ``(saves, outputs, runs)`` strides across every
+# run at each save, which took most of the time when every step is saved.
+BLOCK_RUNS = 32
+
+
 def integrate(model, c, s, tables, grid, saved, ctl, keep) -> tuple:
     """Euler over the runs of ``c`` (states ``s`` at INITIAL TIME); return ``(values, bad)``.
 
-    ``values`` is ``(saves, len(keep), runs)`` as the numpy engine's; ``bad``
-    marks the runs that turned NaN or infinite (their values are incomplete).
+    ``values`` is ``(saves, len(keep), runs)``, C-ordered, as the numpy
+    engine's (later sums over it must not depend on the engine's memory
+    layout); ``bad`` marks the runs that turned NaN or infinite (their values
+    are incomplete).
     """
     run = _compiled(model.kernel_source)
     if run is None:
@@ -246,12 +255,10 @@ def integrate(model, c, s, tables, grid, saved, ctl, keep) -> tuple:
     where = {"state": 0, "dyn": 1, "c": 2}
     keep_where = np.array([where[w] for _, w, _ in keep], dtype=np.int64)
     keep_index = np.array([i for _, _, i in keep], dtype=np.int64)
-    n_runs = c.shape[1]
-    values = np.zeros((int(saved.sum()), len(keep), n_runs))
+    n_runs, n_saves = c.shape[1], int(saved.sum())
+    values = np.zeros((n_saves, len(keep), n_runs))
     bad = np.zeros(n_runs, dtype=np.bool_)
-    run(
-        np.ascontiguousarray(c, dtype=float),
-        np.ascontiguousarray(s, dtype=float),
+    shared = (
         xs,
         ys,
         offsets,
@@ -260,7 +267,14 @@ def integrate(model, c, s, tables, grid, saved, ctl, keep) -> tuple:
         np.array(ctl, dtype=float),
         keep_where,
         keep_index,
-        values,
-        bad,
     )
+    block = np.zeros((min(BLOCK_RUNS, n_runs), n_saves, len(keep)))
+    for a in range(0, n_runs, BLOCK_RUNS):
+        b = min(a + BLOCK_RUNS, n_runs)
+        part = block[: b - a]
+        part.fill(0.0)
+        c_part = np.ascontiguousarray(c[:, a:b], dtype=float)
+        s_part = np.ascontiguousarray(s[:, a:b], dtype=float)
+        run(c_part, s_part, *shared, part, bad[a:b])
+        values[:, :, a:b] = part.transpose(1, 2, 0)
     return values, bad

@@ -71,8 +71,13 @@ def tree(folder: Path) -> dict:
     }
 
 
-def project_copy(tmp_path: Path) -> Path:
-    """A copy of the project's model and scenarios with a current headline manifest."""
+def project_copy(tmp_path: Path, members: int | None = None) -> Path:
+    """A copy of the project's model and scenarios with a current headline manifest.
+
+    With ``members``, the copy's ensemble keeps only its first ``members``
+    parameter sets: for tests of what a command does (clusters, folders,
+    interruptions), which need runs but not all 679 of them.
+    """
     import json
     import shutil
 
@@ -80,7 +85,27 @@ def project_copy(tmp_path: Path) -> Path:
 
     for folder in ("model", "scenarios"):
         shutil.copytree(ROOT / folder, tmp_path / folder)
+    if members is not None:
+        _keep_members(tmp_path / "model" / "ensemble.csv", members)
     headline = tmp_path / "docs" / "headline"
     headline.mkdir(parents=True)
     (headline / "manifest.json").write_text(json.dumps({"inputs": inputs(tmp_path)}))
     return tmp_path
+
+
+def _keep_members(path: Path, n: int) -> None:
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    head = [ln for ln in lines if ln.startswith("#")]
+    head = [f"# members: {n}\n" if ln.startswith("# members:") else ln for ln in head]
+    table = [ln for ln in lines if not ln.startswith("#")]
+    path.write_text("".join(head + table[: n + 1]), encoding="utf-8")
+
+
+# Members in the ensemble of `small_project`: enough runs for every worker to get chunks.
+FEW_MEMBERS = 40
+
+
+@pytest.fixture(scope="session")
+def small_project(tmp_path_factory) -> Path:
+    """A project copy whose ensemble has :data:`FEW_MEMBERS` members; not to be written to."""
+    return project_copy(tmp_path_factory.mktemp("small_project"), members=FEW_MEMBERS)

@@ -50,11 +50,18 @@ def model():
     return sim.load_model(ROOT / "model" / "brain_circulation.mdl")
 
 
-def test_compare_on_a_local_cluster_writes_the_pool_s_results_to_the_bit(run_cli, tmp_path):
+def _scenarios(root: Path) -> list:
+    return [root / "scenarios" / p.name for p in SCENARIOS]
+
+
+def test_compare_on_a_local_cluster_writes_the_pool_s_results_to_the_bit(
+    run_cli, tmp_path, small_project
+):
     outs = {}
+    paths = _scenarios(small_project)
     for name, extra in (("pool", []), ("cluster", ["--cluster", "local:2"])):
         outs[name] = tmp_path / name
-        status, _, err = run_cli("compare", *SCENARIOS, "--out", outs[name], *extra, cwd=ROOT)
+        status, _, err = run_cli("compare", *paths, "--out", outs[name], *extra, cwd=small_project)
         assert status == 0, err
     with (
         xr.open_dataset(outs["pool"] / "results.nc") as a,
@@ -67,14 +74,16 @@ def test_compare_on_a_local_cluster_writes_the_pool_s_results_to_the_bit(run_cli
         assert (outs["pool"] / name).read_bytes() == (outs["cluster"] / name).read_bytes()
 
 
-def test_a_worker_killed_mid_study_still_gives_the_identical_result(model, tmp_path):
-    scenarios = [load_scenario(p, model) for p in SCENARIOS]
+def test_a_worker_killed_mid_study_still_gives_the_identical_result(
+    model, tmp_path, small_project
+):
+    scenarios = [load_scenario(p, model) for p in _scenarios(small_project)]
     timing = output_timing(model)
-    here = run_scenarios(scenarios, model, timing, ROOT, workers=2)
+    here = run_scenarios(scenarios, model, timing, small_project, workers=2)
     with connect("local:2") as cluster:
         dying = _DyingCluster(cluster.client)
         dying.marker = str(tmp_path / "died")
-        there = run_scenarios(scenarios, model, timing, ROOT, workers=dying)
+        there = run_scenarios(scenarios, model, timing, small_project, workers=dying)
     assert (tmp_path / "died").exists(), "a worker did die"
     for a, b in zip(here, there, strict=True):
         for key in a.values:
@@ -115,7 +124,10 @@ def cluster():
         yield c
 
 
-def test_a_calibration_s_prior_sample_and_bands_on_a_cluster_equal_the_pool_s(model, cluster):
+def test_a_calibration_s_prior_sample_and_bands_on_a_cluster_equal_the_pool_s(
+    model, cluster, monkeypatch
+):
+    from sim.engine import simulate
     from sim.studies import calibrate as cal
     from sim.studies.history import load_history
 
@@ -127,8 +139,9 @@ def test_a_calibration_s_prior_sample_and_bands_on_a_cluster_equal_the_pool_s(mo
         model.defaults[model.param_keys.index(model.spec.element(n).key)] for n in problem.names
     ]
     best = cal.linearised(problem, defaults)
-    # 4,000 draws: two parts of 2,000 runs, one per worker
-    kw = {"samples": 4000, "seed": 3, "chunk": 4000, "full_range_check": 0}
+    # 600 draws: two parts of 300 runs, one per worker
+    monkeypatch.setattr(simulate, "_MIN_CHUNK", 300)
+    kw = {"samples": 600, "seed": 3, "chunk": 600, "full_range_check": 0}
     here = cal.ensemble(problem, best, workers=None, **kw)
     there = cal.ensemble(problem, best, workers=cluster, **kw)
     np.testing.assert_array_equal(here.costs, there.costs)
@@ -149,18 +162,18 @@ def test_a_streamed_sweep_on_a_cluster_gives_the_held_sweep_s_indices(
     from sim.studies.sweep import factors_for, run_sweep
 
     # blocks smaller than the chunks, so that chunks straddle blocks and arrive out of order
-    monkeypatch.setattr(store, "BLOCK", 300)
+    monkeypatch.setattr(store, "BLOCK", 75)
     scenario = load_scenario(SCENARIOS[0], model)
     factors = factors_for(scenario, model, ["scholarship coverage", "researcher fellowships"])
     timing = dict(list(output_timing(model).items())[:3])
-    held = run_sweep(scenario, model, timing, "sobol", 512, 5, factors, workers=2)
+    held = run_sweep(scenario, model, timing, "sobol", 128, 5, factors, workers=2)
     ticks = []
     streamed = run_sweep(
         scenario,
         model,
         timing,
         "sobol",
-        512,
+        128,
         5,
         factors,
         workers=cluster,
@@ -168,7 +181,7 @@ def test_a_streamed_sweep_on_a_cluster_gives_the_held_sweep_s_indices(
         progress=lambda done, total: ticks.append((done, total)),
     )
     assert streamed.values == {}
-    assert streamed.runs == held.runs == 2048
+    assert streamed.runs == held.runs == 512
     assert ticks[-1][0] == ticks[-1][1] > 1, "progress reached every chunk on the cluster"
     assert held.indices.keys() == streamed.indices.keys()
     for key, found in held.indices.items():
@@ -181,7 +194,7 @@ def test_a_streamed_sweep_on_a_cluster_gives_the_held_sweep_s_indices(
             np.testing.assert_array_equal(ds["value"].values[j], held.values[name])
         assert ds.attrs["model_sha256"] == model.spec.sha256
         design = ds["design"].values
-    assert design.shape == (2048, 2)
+    assert design.shape == (512, 2)
     assert not np.isnan(design).any()
 
 
@@ -231,15 +244,15 @@ def test_sweep_stream_writes_the_same_indices_as_a_held_sweep(run_cli, tmp_path)
         assert "--stream" in b.attrs["command"]
 
 
-def test_the_explorer_s_runs_on_a_cluster_equal_those_made_here(model, cluster):
+def test_the_explorer_s_runs_on_a_cluster_equal_those_made_here(model, cluster, small_project):
     from sim.studies.live import LiveRuns
 
-    base = load_scenario(SCENARIOS[0], model)
-    here = LiveRuns(model, base, ROOT)
-    there = LiveRuns(model, base, ROOT, workers=cluster)
+    base = load_scenario(_scenarios(small_project)[0], model)
+    here = LiveRuns(model, base, small_project)
+    there = LiveRuns(model, base, small_project, workers=cluster)
     # a policy: carried on from the stem by both workers; a yen path: run whole there
     for name in ("expanded-scholarships", "weak-yen"):
-        scenario = load_scenario(ROOT / "scenarios" / f"{name}.yaml", model)
+        scenario = load_scenario(small_project / "scenarios" / f"{name}.yaml", model)
         a, b = here.run(scenario), there.run(scenario)
         for key, arr in a.values.items():
             np.testing.assert_array_equal(arr, b.values[key], err_msg=f"{name}: {key}")

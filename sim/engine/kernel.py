@@ -30,11 +30,12 @@ from sim.engine import cache as disk
 
 SMALL_VENSIM = 1e-6
 _JIT = {"cache": True, "error_model": "numpy", "nogil": True}
-# the types of run(c, s0, LX, LY, LO, grid, saved, ctl, keep_where, keep_index, values,
-# bad): given, so that the module compiles (or loads its cache) when it is imported
+# the types of run(c, states, LX, LY, LO, grid, ctl, span, ptr, entries, weights,
+# keep_where, keep_index, acc, bad): given, so that the module compiles (or loads
+# its cache) when it is imported
 SIGNATURE = (
-    "void(f8[:, ::1], f8[:, ::1], f8[::1], f8[::1], i8[::1], f8[::1], b1[::1], f8[::1], "
-    "i8[::1], i8[::1], f8[:, :, ::1], b1[::1])"
+    "void(f8[:, ::1], f8[:, ::1], f8[::1], f8[::1], i8[::1], f8[::1], f8[::1], i8[::1], "
+    "i8[::1], i8[:, ::1], f8[::1], i8[::1], i8[::1], f8[:, :, ::1], b1[::1])"
 )
 
 
@@ -157,20 +158,33 @@ def _interp(x, xs, ys, a, b):
 
 
 @numba.njit(**_JIT)
-def _keep(s, dyn, keep_where, keep_index, values, k, r):
-    """Save the kept outputs of run ``r`` at save ``k``; False if one is not finite."""
+def _keep(s, dyn, keep_where, keep_index, ptr, entries, weights, acc, step, r, add):
+    """Put run ``r``'s kept outputs at ``step`` into ``acc``; False if one is not finite.
+
+    Each entry of the step, ``(row, first output, end)`` with its weight,
+    sets ``acc[r, row, j] = x_j`` or, with ``add``, adds ``weight * x_j``.
+    """
     ok = True
     for j in range(keep_where.shape[0]):
         w = keep_where[j]
         if w == 0:
-            x = s[keep_index[j]]
+            ok = ok and math.isfinite(s[keep_index[j]])
         elif w == 1:
-            x = dyn[keep_index[j]]
-        else:
-            continue  # a run constant: read from c afterwards
-        values[r, k, j] = x
-        if not math.isfinite(x):
-            ok = False
+            ok = ok and math.isfinite(dyn[keep_index[j]])
+    for e in range(ptr[step], ptr[step + 1]):
+        row, weight = entries[e, 0], weights[e]
+        for j in range(entries[e, 1], entries[e, 2]):
+            w = keep_where[j]
+            if w == 0:
+                x = s[keep_index[j]]
+            elif w == 1:
+                x = dyn[keep_index[j]]
+            else:
+                continue  # a run constant: read from c afterwards
+            if add:
+                acc[r, row, j] += weight * x
+            else:
+                acc[r, row, j] = x
     return ok
 
 
@@ -231,11 +245,57 @@ def _written(where: Path | None, key: str, source: str) -> Path:
     return path
 
 
-# Runs a kernel call takes at a time. Each run writes its saves into its own
-# rows of a small buffer, one after another, and the block is then copied into
-# place: writing straight into ``(saves, outputs, runs)`` strides across every
-# run at each save, which took most of the time when every step is saved.
+# Runs a kernel call takes at a time. Each run writes into its own rows of a
+# small buffer, one after another, and the block is then copied into place:
+# writing straight into ``(rows, outputs, runs)`` strides across every run at
+# each step, which took most of the time when every step is saved.
 BLOCK_RUNS = 32
+_WHERE = {"state": 0, "dyn": 1, "c": 2}
+
+
+def accumulate(model, c, states, tables, grid, ctl, span, entries, keep, acc) -> np.ndarray:
+    """Euler over the runs of ``c`` through steps ``span[0]:span[1]`` of ``grid``.
+
+    ``states`` (``(n_states, runs)``, at the first step) is advanced in place.
+    ``entries = (ptr, rows, weights)`` say what each step writes into ``acc``
+    (``(rows, len(keep), runs)``): step ``k``'s entries are rows
+    ``ptr[k]:ptr[k + 1]`` of ``rows``, each ``(row, first output, end)``. With
+    ``span[2]`` = 0 a step's outputs are stored there, with 1 their weighted
+    values are added (and every step is checked for NaN). Returns ``bad``,
+    marking the runs that turned NaN or infinite (their values are incomplete).
+    """
+    run = _compiled(model.kernel_source)
+    if run is None:
+        raise KernelUnavailable(model.spec.path)
+    xs = np.concatenate([np.asarray(x, dtype=float) for x, _ in tables] or [np.zeros(0)])
+    ys = np.concatenate([np.asarray(y, dtype=float) for _, y in tables] or [np.zeros(0)])
+    offsets = np.cumsum([0] + [len(x) for x, _ in tables]).astype(np.int64)
+    keep_where = np.array([_WHERE[w] for _, w, _ in keep], dtype=np.int64)
+    keep_index = np.array([i for _, _, i in keep], dtype=np.int64)
+    ptr, rows, weights = entries
+    shared = (
+        xs,
+        ys,
+        offsets,
+        np.ascontiguousarray(grid, dtype=float),
+        np.array(ctl, dtype=float),
+        np.asarray(span, dtype=np.int64),
+        np.asarray(ptr, dtype=np.int64),
+        np.ascontiguousarray(rows, dtype=np.int64).reshape(-1, 3),
+        np.asarray(weights, dtype=float),
+        keep_where,
+        keep_index,
+    )
+    n_runs = c.shape[1]
+    bad = np.zeros(n_runs, dtype=np.bool_)
+    for a in range(0, n_runs, BLOCK_RUNS):
+        b = min(a + BLOCK_RUNS, n_runs)
+        block = np.ascontiguousarray(acc[:, :, a:b].transpose(2, 0, 1))
+        part = np.ascontiguousarray(states[:, a:b], dtype=float)
+        run(np.ascontiguousarray(c[:, a:b], dtype=float), part, *shared, block, bad[a:b])
+        acc[:, :, a:b] = block.transpose(1, 2, 0)
+        states[:, a:b] = part
+    return bad
 
 
 def integrate(model, c, s, tables, grid, saved, ctl, keep) -> tuple:
@@ -246,35 +306,14 @@ def integrate(model, c, s, tables, grid, saved, ctl, keep) -> tuple:
     layout); ``bad`` marks the runs that turned NaN or infinite (their values
     are incomplete).
     """
-    run = _compiled(model.kernel_source)
-    if run is None:
-        raise KernelUnavailable(model.spec.path)
-    xs = np.concatenate([np.asarray(x, dtype=float) for x, _ in tables] or [np.zeros(0)])
-    ys = np.concatenate([np.asarray(y, dtype=float) for _, y in tables] or [np.zeros(0)])
-    offsets = np.cumsum([0] + [len(x) for x, _ in tables]).astype(np.int64)
-    where = {"state": 0, "dyn": 1, "c": 2}
-    keep_where = np.array([where[w] for _, w, _ in keep], dtype=np.int64)
-    keep_index = np.array([i for _, _, i in keep], dtype=np.int64)
-    n_runs, n_saves = c.shape[1], int(saved.sum())
-    values = np.zeros((n_saves, len(keep), n_runs))
-    bad = np.zeros(n_runs, dtype=np.bool_)
-    shared = (
-        xs,
-        ys,
-        offsets,
-        np.ascontiguousarray(grid, dtype=float),
-        np.ascontiguousarray(saved, dtype=np.bool_),
-        np.array(ctl, dtype=float),
-        keep_where,
-        keep_index,
+    steps = np.flatnonzero(saved)
+    ptr = np.searchsorted(steps, np.arange(len(grid) + 1))
+    rows = np.column_stack(
+        [np.arange(len(steps)), np.zeros(len(steps)), np.full(len(steps), len(keep))]
     )
-    block = np.zeros((min(BLOCK_RUNS, n_runs), n_saves, len(keep)))
-    for a in range(0, n_runs, BLOCK_RUNS):
-        b = min(a + BLOCK_RUNS, n_runs)
-        part = block[: b - a]
-        part.fill(0.0)
-        c_part = np.ascontiguousarray(c[:, a:b], dtype=float)
-        s_part = np.ascontiguousarray(s[:, a:b], dtype=float)
-        run(c_part, s_part, *shared, part, bad[a:b])
-        values[:, :, a:b] = part.transpose(1, 2, 0)
+    values = np.zeros((len(steps), len(keep), c.shape[1]))
+    span = (0, len(grid), 0)
+    bad = accumulate(
+        model, c, s.copy(), tables, grid, ctl, span, (ptr, rows, np.ones(len(steps))), keep, values
+    )
     return values, bad

@@ -553,14 +553,20 @@ def _euler_kernel(job: _Job, c, s, m):
         return _euler(job, c, s, m)
     if bad.any():  # numpy names the variable, the time and the run
         cols = np.flatnonzero(bad)
-        labels = job.labels or tuple((job.scenario, job.first_run + i) for i in range(_width(c)))
-        alone = _width(c) == 1 and not job.first_run and not job.labels  # named as numpy names it
-        again = job if alone else dataclasses.replace(job, labels=tuple(labels[i] for i in cols))
+        again = _replay_job(job, c, cols)
         c1, m1 = c[:, cols], m[:, cols]
         s1 = np.empty((job.model.n_states, len(cols)))
         job.model.initialize(c1, job.tables, job.ctl, s1, m1)
         values[:, :, cols] = _euler(again, c1, s1, m1)  # numpy rounded past the NaN: keep
     return values
+
+
+def _replay_job(job: _Job, c, cols) -> _Job:
+    """Return the job that replays columns ``cols`` in numpy, naming runs as in the batch."""
+    if _width(c) == 1 and not job.first_run and not job.labels:
+        return job  # named as numpy names a lone run
+    labels = job.labels or tuple((job.scenario, job.first_run + i) for i in range(_width(c)))
+    return dataclasses.replace(job, labels=tuple(labels[i] for i in cols))
 
 
 def _changing_run(job: _Job, c) -> tuple:
@@ -727,7 +733,8 @@ def measure(
     first = 0 if start is None else start.step
     stop = len(grid) if stop is None else stop
     sources = [where_of[n] for n in dyn]
-    s, m = _euler_sums(job, c, s, m, sums, sources, blocks, first, stop)
+    sum_steps = _kernel_sums if choose_engine(model, "euler") == "kernel" else _euler_sums
+    s, m = sum_steps(job, c, s, m, sums, sources, blocks, first, stop)
     _check_finite_constants(model, c, keep, ctl_tuple[0])
     if stop < len(grid):
         return None, Branch(stop, s, m, sums)
@@ -796,6 +803,41 @@ def _euler_sums(job: _Job, c, s, m, sums, sources, blocks, first: int, stop: int
             s += D
             m, M = M, m
     return s, m
+
+
+def _kernel_sums(job: _Job, c, s, m, sums, sources, blocks, first: int, stop: int) -> tuple:
+    """Do :func:`_euler_sums` through the compiled kernel; NaN runs are replayed in numpy."""
+    from sim.engine import kernel
+
+    start, before = s.copy(), sums.copy()
+    keep = [("", where, i) for where, i in sources]
+    entries = _step_entries(blocks, len(job.grid))
+    try:
+        bad = kernel.accumulate(
+            job.model, c, s, job.tables, job.grid, job.ctl, (first, stop, 1), entries, keep, sums
+        )
+    except kernel.KernelUnavailable:
+        s[...], sums[...] = start, before
+        return _euler_sums(job, c, s, m, sums, sources, blocks, first, stop)
+    if bad.any():  # numpy names the variable, the time and the run
+        cols = np.flatnonzero(bad)
+        s1, sums1 = start[:, cols], before[..., cols]
+        again = _replay_job(job, c, cols)
+        _euler_sums(again, c[:, cols], s1, m[:, cols], sums1, sources, blocks, first, stop)
+        s[:, cols], sums[..., cols] = s1, sums1
+    return s, m
+
+
+def _step_entries(blocks: list, n_steps: int) -> tuple:
+    """``blocks`` as the kernel's entries: ``(ptr, rows, weights)``, see kernel.accumulate."""
+    ptr, rows, weights = [0], [], []
+    for step in range(n_steps):
+        for cols, by_step in blocks:
+            for r, w in zip(*by_step[step], strict=True):
+                rows.append((r, cols.start, cols.stop))
+                weights.append(w)
+        ptr.append(len(rows))
+    return np.array(ptr), np.array(rows, dtype=np.int64).reshape(-1, 3), np.array(weights)
 
 
 def _sums_by_output(weights: dict, outputs: dict, where_of: dict, dyn: list, sums, c):

@@ -612,10 +612,10 @@ def driver(effects: dict, value: np.ndarray) -> str:
     when no effect size was drawn, the value does not vary, or no effect
     size reaches ``|rho|`` >= :data:`DRIVER_RHO`.
     """
-    from scipy.stats import spearmanr
-
     if not effects or np.ptp(value) == 0:
         return ""
+    from scipy.stats import spearmanr  # a second's import: only where there is spread
+
     rhos = {}
     for name, (_, draws) in effects.items():
         if len(draws) == len(value):

@@ -61,18 +61,19 @@ def test_every_lever_and_budget_has_a_control_with_ordered_labelled_marks(model)
         assert c["unit"]
 
 
-def test_live_runs_give_the_runner_s_numbers_to_the_bit(model):
-    base = load_scenario(ROOT / "scenarios" / "baseline.yaml", model)
-    live = LiveRuns(model, base, ROOT)
+def test_live_runs_give_the_runner_s_numbers_to_the_bit(model, small_project):
+    root = small_project
+    base = load_scenario(root / "scenarios" / "baseline.yaml", model)
+    live = LiveRuns(model, base, root)
     # policies and budgets: carried on from the cached stem; a yen path: run whole
     for name in ("expanded-scholarships", "jmirai-package-yen", "weak-yen"):
-        scenario = load_scenario(ROOT / "scenarios" / f"{name}.yaml", model)
+        scenario = load_scenario(root / "scenarios" / f"{name}.yaml", model)
         mine = live.run(scenario)
-        ref = run_scenarios([scenario], model, live.timing, ROOT, workers=1)[0]
+        ref = run_scenarios([scenario], model, live.timing, root, workers=1)[0]
         assert mine.values.keys() == ref.values.keys()
         for key, arr in ref.values.items():
             np.testing.assert_array_equal(mine.values[key], arr, err_msg=f"{name}: {key}")
-    members = len(read_ensemble(ROOT / "model" / "ensemble.csv", model)[2])
+    members = len(read_ensemble(root / "model" / "ensemble.csv", model)[2])
     assert live.run(base).values["international students in japan"].shape[1] == members
 
 

@@ -132,14 +132,15 @@ def test_stem_settings_say_what_may_act_from_which_step(tiny):
     assert "effect" in split(read_at_stock)[1]
 
 
-def test_scenarios_sharing_a_run_give_what_each_gives_alone():
+def test_scenarios_sharing_a_run_give_what_each_gives_alone(small_project):
     model = load_model(ROOT / "model" / "brain_circulation.mdl")
     names = ["baseline", "weak-yen", "jmirai-package", "border-shock", "expanded-scholarships"]
-    scenarios = [load_scenario(ROOT / "scenarios" / f"{n}.yaml", model) for n in names]
+    root = small_project
+    scenarios = [load_scenario(root / "scenarios" / f"{n}.yaml", model) for n in names]
     timing = output_timing(model)
-    shared = run_scenarios(scenarios, model, timing, ROOT)
+    shared = run_scenarios(scenarios, model, timing, root)
     for scenario, result in zip(scenarios, shared, strict=True):
-        params, n, _ = parameters(scenario, model, ROOT)
+        params, n, _ = parameters(scenario, model, root)
         alone = measure_runs(scenario, model, timing, params, n)
         for name in timing:
             np.testing.assert_array_equal(result.values[name], alone[name], err_msg=name)

@@ -350,9 +350,10 @@ def test_load_errors_are_scenario_errors(model, tmp_path):
 # --- interruption and reproducibility -----------------------------------------------
 
 
-def test_interrupted_run_leaves_nothing_and_a_rerun_is_identical(tmp_path):
+def test_interrupted_run_leaves_nothing_and_a_rerun_is_identical(tmp_path, small_project):
+    root = small_project
     chosen = [
-        str(ROOT / "scenarios" / f"{n}.yaml") for n in ("baseline", "weak-yen", "border-shock")
+        str(root / "scenarios" / f"{n}.yaml") for n in ("baseline", "weak-yen", "border-shock")
     ]
     command = [sys.executable, "-m", "sim", "compare", *chosen]
     # long enough (40,000 runs, about 20 s) that the signal lands inside the simulation
@@ -368,7 +369,7 @@ def test_interrupted_run_leaves_nothing_and_a_rerun_is_identical(tmp_path):
     out = tmp_path / "out"
     proc = subprocess.Popen(
         [*command, str(long), "--out", str(out)],
-        cwd=ROOT,
+        cwd=root,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -384,7 +385,7 @@ def test_interrupted_run_leaves_nothing_and_a_rerun_is_identical(tmp_path):
     for name in ("first", "second"):
         done = subprocess.run(
             [*command, "--out", str(tmp_path / name)],
-            cwd=ROOT,
+            cwd=root,
             capture_output=True,
             text=True,
             timeout=300,

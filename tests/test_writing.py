@@ -98,29 +98,31 @@ def test_series_are_checked_against_the_declared_range_and_the_projection(model,
             load_scenario(path, model)
 
 
-def test_commands_work_from_any_folder(run_cli, tmp_path):
-    status, _, stderr = run_cli(
-        "run", ROOT / "scenarios" / "baseline.yaml", "--out", tmp_path / "out", cwd=tmp_path
-    )
+def test_commands_work_from_any_folder(run_cli, tmp_path, small_project):
+    scenario = small_project / "scenarios" / "baseline.yaml"
+    status, _, stderr = run_cli("run", scenario, "--out", tmp_path / "out", cwd=tmp_path)
     assert status == 0, stderr
     assert (tmp_path / "out" / "targets.csv").is_file()
     assert "wrote " in stderr
     assert str(tmp_path / "out") in stderr
 
 
-def test_outputs_name_variables_alike_carry_units_and_a_difference_from_baseline(tmp_path):
+def test_outputs_name_variables_alike_carry_units_and_a_difference_from_baseline(
+    tmp_path, small_project
+):
     import subprocess
     import sys
 
     import xarray as xr
 
     out = tmp_path / "out"
-    scenarios = [ROOT / "scenarios" / f"{n}.yaml" for n in ("baseline", "expanded-scholarships")]
+    names = ("baseline", "expanded-scholarships")
+    scenarios = [small_project / "scenarios" / f"{n}.yaml" for n in names]
     proc = subprocess.run(
         [sys.executable, "-m", "sim", "compare", *map(str, scenarios), "--out", str(out)],
         capture_output=True,
         text=True,
-        cwd=ROOT,
+        cwd=small_project,
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr

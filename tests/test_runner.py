@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from sim import load_model
-from sim.engine.simulate import grid_times, integrate, measure
+from sim.engine import simulate
+from sim.engine.errors import SimulationError
+from sim.engine.simulate import choose_engine, grid_times, integrate, measure
 from sim.studies.runner import (
     _year_weights,
     _years,
@@ -54,7 +56,18 @@ def _weights(model, rules):
     return raw, {r: np.nan_to_num(w) for r, w in raw.items()}
 
 
-def test_yearly_sums_equal_the_saved_steps_weighted_and_a_branch_carries_on_exactly(tiny):
+def _on(engine: str, model, monkeypatch) -> None:
+    """Make ``auto`` pick ``engine`` for ``model`` (the kernel is kept for large models)."""
+    if engine == "kernel":
+        monkeypatch.setattr(simulate, "KERNEL_MIN_SIZE", 0)
+    assert choose_engine(model, "euler") == engine
+
+
+@pytest.mark.parametrize("engine", ["numpy", "kernel"])
+def test_yearly_sums_equal_the_saved_steps_weighted_and_a_branch_carries_on_exactly(
+    tiny, engine, monkeypatch
+):
+    _on(engine, tiny, monkeypatch)
     outputs = {"level": "may1", "inflow": "fiscal_mean", "share": "fiscal_mean", "life": "may1"}
     raw, weights = _weights(tiny, ["may1", "fiscal_mean"])
     params = {"life": np.linspace(2, 8, 7)}
@@ -78,6 +91,45 @@ def test_yearly_sums_equal_the_saved_steps_weighted_and_a_branch_carries_on_exac
         assert branch.step == stop
         carried, _ = measure(tiny, params, weights, outputs, start=branch)
         assert np.array_equal(carried, sums)  # the same arithmetic, to the bit
+
+
+def test_yearly_sums_on_the_kernel_are_numpy_s_within_the_readme_s_tolerance(tiny, monkeypatch):
+    outputs = {"level": "may1", "inflow": "fiscal_mean", "share": "fiscal_mean", "life": "may1"}
+    _, weights = _weights(tiny, ["may1", "fiscal_mean"])
+    params = {"life": np.linspace(2, 8, 7)}
+    numpy_sums, _ = measure(tiny, params, weights, outputs)
+    _on("kernel", tiny, monkeypatch)
+    kernel_sums, _ = measure(tiny, params, weights, outputs)
+    np.testing.assert_allclose(kernel_sums, numpy_sums, rtol=1e-10, atol=1e-12)
+    alone = [measure(tiny, {"life": v}, weights, outputs)[0][..., 0] for v in params["life"]]
+    assert np.array_equal(np.stack(alone, axis=-1), kernel_sums)  # alone or in a batch: the bits
+
+
+def test_a_run_that_turns_nan_while_measured_is_named_alike_on_both_engines(tmp_path, monkeypatch):
+    model = load_model(
+        write_mdl(
+            tmp_path / "nan.mdl",
+            """
+level = INTEG(1 / (cutoff - Time), 0)
+~ widget ~ |
+cutoff = 4 ~ Year [1, 8] ~ |
+""",
+            step=0.125,
+        )
+    )
+    _, weights = _weights(model, ["may1"])
+    params = {"cutoff": np.array([8.0, 8.0, 4.0])}  # the third run divides by zero at 4
+    labels = (("a", 0), ("a", 1), ("b", 7))
+    messages = []
+    for engine in ("numpy", "kernel"):
+        _on(engine, model, monkeypatch)
+        with pytest.raises(SimulationError) as err:
+            measure(model, params, weights, {"level": "may1"}, labels=labels)
+        messages.append(str(err.value))
+    assert messages[0] == messages[1]
+    assert "'level'" in messages[0]
+    assert "(run 7) in scenario 'b'" in messages[0]
+    assert "time 4" in messages[0]
 
 
 def test_levers_act_only_through_the_ramp_and_lookups_only_at_time(tiny):

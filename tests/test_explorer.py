@@ -34,8 +34,9 @@ def model():
 
 
 @pytest.fixture(scope="module")
-def session(model):
-    return Session(model, ROOT, ROOT / "scenarios", model.spec.sha256[:12])
+def session(model, small_project):
+    # the first 40 members: what the page shows and what a run of its YAML gives
+    return Session(model, small_project, small_project / "scenarios", model.spec.sha256[:12])
 
 
 @pytest.fixture(scope="module")
@@ -87,18 +88,19 @@ def test_an_unchanged_state_gives_the_baseline_and_a_moved_lever_changes_it(sess
         for r in moved["targets"]
         if r["variable"] == "university short and mid term participants per year"
     )
-    assert row["p50"] > row["baseline_p50"] * 1.1
+    # scholarship coverage 0.4 from 2027: about +9% on the first 40 members, +10% on all 679
+    assert row["p50"] > row["baseline_p50"] * 1.05
     assert (
         moved["bands"]["japanese students abroad per year"]["p50"][-1]
         > same["bands"]["japanese students abroad per year"]["p50"][-1]
     )
 
 
-def test_the_yaml_reproduces_the_page_with_brainsim_run(session, run_cli, tmp_path):
+def test_the_yaml_reproduces_the_page_with_brainsim_run(session, run_cli, tmp_path, small_project):
     shown = session.run(MOVE)
     path = tmp_path / "explorer.yaml"
     path.write_text(shown["yaml"], encoding="utf-8")
-    status, _, err = run_cli("run", path, "--out", tmp_path / "out", cwd=ROOT)
+    status, _, err = run_cli("run", path, "--out", tmp_path / "out", cwd=small_project)
     assert status == 0, err
     with open(tmp_path / "out" / "targets.csv", encoding="utf-8") as fh:
         rows = {r["variable"]: r for r in csv.DictReader(fh)}
@@ -118,13 +120,13 @@ def test_a_budget_state_runs_and_costs_more_than_the_baseline(session):
     assert "jsps overseas fellowship" in yaml.safe_load(out["yaml"])["budgets"][0]["programme"]
 
 
-def test_a_shipped_scenario_loads_as_a_state_that_reproduces_it(session, model):
+def test_a_shipped_scenario_loads_as_a_state_that_reproduces_it(session, model, small_project):
     state = session.state_of("jmirai-package")
     assert state["base"] == "jmirai-package"
     assert state["policies"]
     via_state = session.run(state)
-    scenario = load_scenario(ROOT / "scenarios" / "jmirai-package.yaml", model)
-    ref = run_scenarios([scenario], model, session.live.timing, ROOT, workers=1)[0]
+    scenario = load_scenario(small_project / "scenarios" / "jmirai-package.yaml", model)
+    ref = run_scenarios([scenario], model, session.live.timing, small_project, workers=1)[0]
     got = {r["variable"]: r["p50"] for r in via_state["targets"]}
     for var, arr in ref.values.items():
         if var in got:

@@ -35,11 +35,12 @@ SHORT_TERM = "university short and mid term participants per year"
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(small_project):
     import uvicorn
 
+    # the first 40 members: what the page shows and what a run of its YAML gives
     model = sim.load_model(ROOT / "model" / "brain_circulation.mdl")
-    session = Session(model, ROOT, ROOT / "scenarios", model.spec.sha256[:12])
+    session = Session(model, small_project, small_project / "scenarios", model.spec.sha256[:12])
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -108,13 +109,15 @@ def _median_line(page, variable: str) -> list:
     )
 
 
-def test_the_page_loads_with_every_chart_and_target_and_no_console_error(server, page):
+def test_the_page_loads_with_every_chart_and_target_and_no_console_error(
+    server, page, small_project
+):
     page.goto(server)
     _drawn(page, 1)
     charts = page.eval_on_selector_all(".chart[data-variable]", "els => els.length")
     assert charts == 8
     assert page.eval_on_selector_all("#targets tbody tr", "rows => rows.length") == 7
-    members = len(read_ensemble(ROOT / "model" / "ensemble.csv")[2])
+    members = len(read_ensemble(small_project / "model" / "ensemble.csv")[2])
     assert f"{members:,} calibrated ensemble members" in page.inner_text("#caption")
     assert page.errors == []
 
@@ -183,7 +186,7 @@ def test_the_language_switch_changes_every_label(server, page):
 
 
 def test_the_downloaded_yaml_reproduces_the_page_s_medians_and_probabilities(
-    server, page, run_cli, tmp_path
+    server, page, run_cli, tmp_path, small_project
 ):
     page.goto(server)
     _drawn(page, 1)
@@ -200,7 +203,7 @@ def test_the_downloaded_yaml_reproduces_the_page_s_medians_and_probabilities(
         page.click("#yaml")
     path = tmp_path / "explorer.yaml"
     info.value.save_as(path)
-    status, _, err = run_cli("run", path, "--out", tmp_path / "out", cwd=ROOT)
+    status, _, err = run_cli("run", path, "--out", tmp_path / "out", cwd=small_project)
     assert status == 0, err
     with open(tmp_path / "out" / "targets.csv", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):

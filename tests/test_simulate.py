@@ -213,16 +213,53 @@ def test_constants_computed_at_initialization_come_back_from_every_worker(monkey
 
 
 def test_a_call_whose_saved_values_and_their_copies_do_not_fit_is_refused_first(monkeypatch):
-    """Every output of 2,000 brain-model runs is about 0.74 GB, 2.6 GB with its copies."""
+    """Every output of 4,000 brain-model runs is about 1.5 GB, 2.2 GB with its copies."""
     from sim.engine import budget
     from sim.engine.errors import BrainsimError
     from sim.engine.simulate import _check_size
 
     model = sim.load_model(ROOT / "model" / "brain_circulation.mdl")
     monkeypatch.setattr(budget, "available_memory", lambda: 4 << 30)  # 2 GB for a study
-    params = {"scholarship coverage target": np.full(2000, 0.1)}
-    with pytest.raises(BrainsimError, match=r"2,000 runs would need about 2\.\d+ GB") as err:
+    params = {"scholarship coverage target": np.full(4000, 0.1)}
+    with pytest.raises(BrainsimError, match=r"4,000 runs would need about 2\.\d+ GB") as err:
         sim.simulate(model, params)
     assert "outputs=" in str(err.value)
     # the same runs keeping the target outputs fit
-    _check_size(model, model.controls, 2000, 30)
+    _check_size(model, model.controls, 4000, 30)
+
+
+def test_runs_cut_into_parts_by_memory_give_the_same_bits_and_constants(monkeypatch):
+    from sim.engine import simulate as engine
+
+    model = sim.load_model(MODELS / "subscript_dynamics.mdl")
+    params = {"smoothing time[north]": np.linspace(0.5, 6, 60)}
+    whole = engine.integrate(model, params, workers=2)  # 60 runs: one part
+    per_run = 8 * whole.values.shape[0] * whole.values.shape[1]
+    monkeypatch.setattr(engine, "PART_BYTES", 3 * per_run)  # three runs a part
+    edges = engine._part_edges(60, 2, per_run)
+    assert len(edges) == 21
+    assert np.all(np.diff(edges) == 3)
+    cut = engine.integrate(model, params, workers=2)
+    assert np.array_equal(cut.values, whole.values)
+    assert np.array_equal(cut.constants, whole.constants)
+
+
+def test_an_array_s_dataset_variable_is_a_view_of_the_saved_values_element_by_element():
+    from sim.engine.names import python_name
+    from sim.engine.simulate import integrate, to_dataset
+
+    model = sim.load_model(MODELS / "subscript_dynamics.mdl")
+    result = integrate(model)
+    ds = to_dataset(result)
+    assert np.shares_memory(ds["population"].values, result.values)  # not a copy
+    ranges = model.spec.ranges
+    checked = 0
+    for j, (key, _, _) in enumerate(result.outputs):
+        el = model.spec.element(key)
+        if not el.coords:
+            continue
+        at = {python_name(ranges.label(r)): ranges.label(e) for r, e in el.coords}
+        got = ds[python_name(el.name.partition("[")[0])].sel(at).values
+        np.testing.assert_array_equal(got, result.series(j), err_msg=el.name)
+        checked += 1
+    assert checked > 20

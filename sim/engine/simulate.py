@@ -199,21 +199,56 @@ def _check_method(model: CompiledModel, method: str, **overrides) -> None:
 
 
 def _run_in_parts(job: "_Job", c: np.ndarray, workers) -> np.ndarray:
-    """Integrate the runs (columns of ``c``) in parts, on ``workers`` processes or a cluster."""
+    """Integrate the runs (columns of ``c``) in parts, on ``workers`` processes or a cluster.
+
+    Each part's values are copied into the result as its wave of parts comes
+    back, so the caller holds the result and one wave, never every part and
+    their concatenation; parts are sized by :func:`_part_edges`.
+    """
     from sim.engine.cluster import Cluster, map_parts
 
-    # Runs are independent columns: split them across cores. Each part is the
-    # same arithmetic as in one pass, so results do not depend on the split.
     n_runs = c.shape[1]
     width = workers.n_workers if isinstance(workers, Cluster) else workers or os.cpu_count() or 1
-    n_chunks = max(1, min(width, n_runs // _MIN_CHUNK))
-    edges = np.linspace(0, n_runs, n_chunks + 1).astype(int)
+    per_run = 8 * int(job.saved.sum()) * len(job.keep)
+    edges = _part_edges(n_runs, width, per_run)
     # each part carries its own columns, so that a cluster's workers get only theirs
     parts = [(a, c[:, a:b]) for a, b in zip(edges[:-1], edges[1:], strict=True)]
-    done = map_parts(_integrate_part, parts, job, workers)
-    for (a, part), (_, filled) in zip(parts, done, strict=True):
-        c[:, a : a + part.shape[1]] = filled
-    return np.concatenate([values for values, _ in done], axis=2)
+    out: list = []
+
+    def put(part, done):
+        (a, cols), (values, filled) = part, done
+        if not out:
+            out.append(np.empty(values.shape[:2] + (n_runs,)))
+        out[0][:, :, a : a + cols.shape[1]] = values
+        c[:, a : a + cols.shape[1]] = filled
+
+    map_parts(_integrate_part, parts, job, workers, each=put)
+    return out[0]
+
+
+# The most a part's saved values may take, and the share of the memory available
+# now that the parts in flight together may take: the result is held once, and
+# each part a few times (in its worker, in the pipe, in the caller) while it lands.
+PART_BYTES = 64e6
+PARTS_SHARE = 0.1
+
+
+def _part_edges(n_runs: int, width: int, per_run: int) -> np.ndarray:
+    """Return where the parts of ``n_runs`` start and end.
+
+    Runs split across the ``width`` processes once there are :data:`_MIN_CHUNK`
+    each; parts are then cut smaller while one would hold more than
+    :data:`PART_BYTES` of saved values, or a wave of ``width`` of them more
+    than :data:`PARTS_SHARE` of the memory available. Runs are independent
+    columns, so the numbers do not depend on the cut.
+    """
+    from sim.engine.budget import available_memory
+
+    n_parts = max(1, min(width, n_runs // _MIN_CHUNK))
+    cap = min(PART_BYTES, PARTS_SHARE * available_memory() / max(width, 1))
+    runs_per_part = max(1, int(cap // max(per_run, 1)))
+    n_parts = max(n_parts, -(-n_runs // runs_per_part))
+    return np.linspace(0, n_runs, min(n_parts, n_runs) + 1).astype(int)
 
 
 def _integrate_part(part: tuple, job: "_Job") -> tuple:
@@ -435,9 +470,11 @@ def _select(model: CompiledModel, outputs) -> list:
 
 # Copies of the saved values a call holds at its peak, over all its processes:
 # measured on the brain model with every output at 5,000 runs on two cores, a
-# 1.98 GB Dataset took 4.11 GB in the calling process (the parts, joined, and
-# the Dataset) and 2.15 GB in the worker (its part, and its part pickled).
-SAVED_COPIES = 3.5
+# 1.98 GB Dataset took 2.56 GB in the calling process (the result, filled part
+# by part, of which the Dataset is a view, and one wave of parts); a worker
+# holds one part of at most PART_BYTES. (3.5 before parts were sized and put in
+# place: 4.11 GB in the caller and 2.15 GB in the worker.)
+SAVED_COPIES = 1.5
 
 
 def _check_size(model: CompiledModel, ctl: dict, n_runs: int, n_outputs: int) -> None:
@@ -1088,14 +1125,25 @@ def _array_variable(result: Result, ranges, members: list, coords: dict) -> tupl
         coords[dim] = [ranges.label(e) for e in ranges.elements[r]]
     index = [{e: i for i, e in enumerate(ranges.elements[r])} for r, _ in first.coords]
     shape = (len(result.times), *(len(ix) for ix in index), result.n_runs)
-    values = np.full(shape, np.nan)
-    for j, el in members:
-        at = tuple(ix[e] for ix, (_, e) in zip(index, el.coords, strict=True))
-        values[(slice(None), *at, slice(None))] = result.series(j)
+    at = [tuple(ix[e] for ix, (_, e) in zip(index, el.coords, strict=True)) for _, el in members]
+    js = [j for j, _ in members]
+    whole = len(members) == math.prod(shape[1:-1]) and js == list(range(js[0], js[0] + len(js)))
+    if whole and at == list(np.ndindex(*shape[1:-1])) and _all_saved(result, js):
+        # every element, side by side in the saved values in row-major order: a view, no copy
+        values = result.values[:, js[0] : js[0] + len(js), :].reshape(shape)
+    else:
+        values = np.full(shape, np.nan)
+        for (j, _), where in zip(members, at, strict=True):
+            values[(slice(None), *where, slice(None))] = result.series(j)
     base_name = first.name.partition("[")[0]
     attrs = _var_attrs(first, base_name)
     attrs["kind"] = "/".join(dict.fromkeys(el.kind for _, el in members))
     return python_name(base_name), xr.Variable(("time", *dims, "run"), values, attrs=attrs)
+
+
+def _all_saved(result: Result, js: list) -> bool:
+    """Whether outputs ``js`` are all in the saved values (a run constant is kept once)."""
+    return all(result.outputs[j][1] != "c" for j in js)
 
 
 def _params_sha256(params: dict) -> str:

@@ -46,7 +46,7 @@ def test_brief_check_fails_on_a_stale_calibration(tmp_path, run_cli):
 
 
 def test_a_run_on_a_stale_ensemble_warns_in_one_line(tmp_path, run_cli):
-    root = project_copy(tmp_path)
+    root = project_copy(tmp_path, members=40)
     _change_the_model(root)
     status, _, stderr = run_cli(
         "run", root / "scenarios" / "baseline.yaml", "--out", tmp_path / "out"

@@ -105,31 +105,42 @@ def test_yearly_sums_on_the_kernel_are_numpy_s_within_the_readme_s_tolerance(tin
     assert np.array_equal(np.stack(alone, axis=-1), kernel_sums)  # alone or in a batch: the bits
 
 
-def test_a_run_that_turns_nan_while_measured_is_named_alike_on_both_engines(tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    ("equations", "when"),
+    [
+        ("level = INTEG(1 / (cutoff - Time), 0)", "time 4"),  # its rate, at time 4
+        ("level = INTEG(1, 1 / (cutoff - 4))", "time 0"),  # its initial value
+    ],
+)
+def test_a_run_that_turns_nan_while_measured_is_named_alike_on_both_engines(
+    tmp_path, monkeypatch, equations, when
+):
     model = load_model(
         write_mdl(
             tmp_path / "nan.mdl",
-            """
-level = INTEG(1 / (cutoff - Time), 0)
+            f"""
+{equations}
 ~ widget ~ |
+other = INTEG(1, 0) ~ widget ~ |
 cutoff = 4 ~ Year [1, 8] ~ |
 """,
             step=0.125,
         )
     )
     _, weights = _weights(model, ["may1"])
-    params = {"cutoff": np.array([8.0, 8.0, 4.0])}  # the third run divides by zero at 4
+    params = {"cutoff": np.array([8.0, 8.0, 4.0])}  # the third run divides by zero
     labels = (("a", 0), ("a", 1), ("b", 7))
     messages = []
     for engine in ("numpy", "kernel"):
         _on(engine, model, monkeypatch)
         with pytest.raises(SimulationError) as err:
-            measure(model, params, weights, {"level": "may1"}, labels=labels)
+            # only 'other' is measured: the stock that is not finite must still stop the run
+            measure(model, params, weights, {"other": "may1"}, labels=labels)
         messages.append(str(err.value))
     assert messages[0] == messages[1]
     assert "'level'" in messages[0]
     assert "(run 7) in scenario 'b'" in messages[0]
-    assert "time 4" in messages[0]
+    assert when in messages[0]
 
 
 def test_levers_act_only_through_the_ramp_and_lookups_only_at_time(tiny):

@@ -189,12 +189,18 @@ def _keep(s, dyn, keep_where, keep_index, ptr, entries, weights, acc, step, r, a
 
 
 @numba.njit(**_JIT)
+def _finite(s):
+    """Whether every value of ``s`` is finite (as numpy's ``isfinite(s.sum())``)."""
+    total = 0.0
+    for i in range(s.shape[0]):
+        total += s[i]
+    return math.isfinite(total)
+
+
+@numba.njit(**_JIT)
 def _step(s, D, dt):
     """Advance ``s`` by ``D * dt``; False (and ``s`` unchanged) if ``D`` is not finite."""
-    total = 0.0
-    for i in range(D.shape[0]):
-        total += D[i]
-    if not math.isfinite(total):
+    if not _finite(D):
         return False
     for i in range(D.shape[0]):
         s[i] += D[i] * dt

@@ -122,6 +122,9 @@ class KernelWriter:
         inner += [
             f"for i in range({n_states}):",
             "    s[i] = states[i, r]",
+            "if not _finite(s):  # numpy checks every state at every step: so must this",
+            "    bad[r] = True",
+            "    continue",
             "for step in range(first, stop):",
         ]
         step = ["t = grid[step]"]
@@ -160,8 +163,8 @@ class KernelWriter:
             "import numpy as np",
             "",
             "from sim.engine.kernel import (",
-            "    SIGNATURE, _and, _interp, _keep, _maximum, _minimum, _modulo, _or, _power,",
-            "    _pulse, _pulse_train, _quantum, _ramp, _step, _xidz, _zidz,",
+            "    SIGNATURE, _and, _finite, _interp, _keep, _maximum, _minimum, _modulo, _or,",
+            "    _power, _pulse, _pulse_train, _quantum, _ramp, _step, _xidz, _zidz,",
             ")",
             "",
             *self.python.literal_lines(),

@@ -367,3 +367,24 @@ def test_the_shipped_scenarios_hold_a_source_at_the_mdl_and_keep_the_others_draw
     for name in both:
         held = calibration if name in calibration else effects
         np.testing.assert_array_equal(held[name], both[name], err_msg=name)
+
+
+def test_rank_correlations_are_spearman_s_rho_with_ties_and_leave_out_constant_draws():
+    from scipy.stats import spearmanr
+
+    from sim.studies.runner import rank_correlations
+
+    rng = np.random.default_rng(5)
+    value = np.round(rng.normal(size=300), 1)  # many ties
+    draws = {
+        "tied": np.round(value + rng.normal(size=300), 0),
+        "smooth": rng.uniform(size=300),
+        "against": -value + 0.1 * rng.normal(size=300),
+        "constant": np.full(300, 2.0),
+        "short": rng.uniform(size=10),
+    }
+    rhos = rank_correlations(draws, value)
+    assert set(rhos) == {"tied", "smooth", "against"}
+    for name, rho in rhos.items():
+        assert rho == pytest.approx(spearmanr(draws[name], value).statistic, abs=1e-12), name
+    assert rhos["against"] < -0.9

@@ -40,7 +40,7 @@ import numpy as np
 from sim.engine.files import atomic_path
 from sim.reports.fitreport import write_csv
 from sim.studies.costs import COST, COST_COLUMNS, MILLION_PER_OKU, cost_rows
-from sim.studies.runner import percentiles, quantile_rows, target_rows
+from sim.studies.runner import percentiles, target_rows
 
 TARGET_COLUMNS = (
     "scenario",
@@ -71,17 +71,18 @@ def write_results(
     with atomic_dir(out, force=force) as tmp:
         _netcdf(tmp / "results.nc", results, model, outputs)
         unit = {name: model.spec.element(name).units for name in results[0].values}
+        summary = [_with_unit(row, unit) for res in results for row in _summary_rows(res)]
         write_csv(
             tmp / "summary.csv",
             ["scenario", "variable", "unit", "year"]
             + ["mean", "sd", "p05", "p25", "p50", "p75", "p95"],
-            [_with_unit(row, unit) for res in results for row in _summary_rows(res)],
+            summary,
         )
+        # the 5th, 50th and 95th percentiles of the summary (numpy takes each alone)
         write_csv(
             tmp / "quantiles.csv",
             ["scenario", "variable", "unit", "year", "p05", "p50", "p95"],
-            [_with_unit(row, unit) for res in results for row in quantile_rows(res)]
-            + _cost_quantiles(targets),
+            [(*row[:4], row[6], row[8], row[10]) for row in summary] + _cost_quantiles(targets),
         )
         baseline = next((r for r in results if r.scenario.name == "baseline"), None)
         if baseline is not None and len(results) > 1:

@@ -118,7 +118,8 @@ def parameters(
 ) -> tuple:
     """Return ``(params, n_runs, ensemble sha256)`` for a scenario's runs.
 
-    ``ensembles`` keeps each ensemble file read, for the next scenario that uses it.
+    ``ensembles`` keeps each ensemble file read, and the effect sizes drawn for
+    it, for the next scenario that uses it.
     ``vary`` names the sources of :data:`SOURCES` that vary from run to run in a
     scenario over the ensemble; a source left out is held at its ``.mdl`` values
     (the calibrated parameters at the best fit, each effect size at its stated
@@ -152,8 +153,12 @@ def parameters(
         if "calibration" in vary:
             params = {name: values[:, j] for j, name in enumerate(names)}
         if "effects" in vary:
-            # the effect sizes no fit can identify come with the ensemble, from their priors
-            params.update(prior_draws(model, n))
+            # the effect sizes no fit can identify come with the ensemble, from their
+            # priors: the same draws for every scenario, so drawn once
+            key = ("prior draws", model.spec.sha256, n)
+            if key not in cache:
+                cache[key] = prior_draws(model, n)
+            params.update(cache[key])
         if not params:
             n = 1
     elif unc.kind == "distributions":

@@ -209,21 +209,18 @@ def _run_in_parts(job: "_Job", c: np.ndarray, workers) -> np.ndarray:
 
     n_runs = c.shape[1]
     width = workers.n_workers if isinstance(workers, Cluster) else workers or os.cpu_count() or 1
-    per_run = 8 * int(job.saved.sum()) * len(job.keep)
-    edges = _part_edges(n_runs, width, per_run)
+    out = np.empty((int(job.saved.sum()), len(job.keep), n_runs))  # every part fills its columns
+    edges = _part_edges(n_runs, width, out.itemsize * out.shape[0] * out.shape[1])
     # each part carries its own columns, so that a cluster's workers get only theirs
     parts = [(a, c[:, a:b]) for a, b in zip(edges[:-1], edges[1:], strict=True)]
-    out: list = []
 
     def put(part, done):
         (a, cols), (values, filled) = part, done
-        if not out:
-            out.append(np.empty(values.shape[:2] + (n_runs,)))
-        out[0][:, :, a : a + cols.shape[1]] = values
+        out[:, :, a : a + cols.shape[1]] = values
         c[:, a : a + cols.shape[1]] = filled
 
     map_parts(_integrate_part, parts, job, workers, each=put)
-    return out[0]
+    return out
 
 
 # The most a part's saved values may take, and the share of the memory available
@@ -764,13 +761,14 @@ def measure(
     job = _Job(
         model, L, ctl_tuple, grid, np.ones(len(grid), bool), keep, "euler", 0, 0, "", 0, labels
     )
+    job = dataclasses.replace(job, engine=choose_engine(model, "euler"))
     n_rows = len(next(iter(weights.values())))
     sums = np.zeros((n_rows, len(dyn), n_runs)) if start is None else start.sums.copy()
     s, m = _starting_states(job, c, start)
     first = 0 if start is None else start.step
     stop = len(grid) if stop is None else stop
     sources = [where_of[n] for n in dyn]
-    sum_steps = _kernel_sums if choose_engine(model, "euler") == "kernel" else _euler_sums
+    sum_steps = _kernel_sums if job.engine == "kernel" else _euler_sums
     s, m = sum_steps(job, c, s, m, sums, sources, blocks, first, stop)
     _check_finite_constants(model, c, keep, ctl_tuple[0])
     if stop < len(grid):
@@ -853,8 +851,7 @@ def _kernel_sums(job: _Job, c, s, m, sums, sources, blocks, first: int, stop: in
         bad = kernel.accumulate(
             job.model, c, s, job.tables, job.grid, job.ctl, (first, stop, 1), entries, keep, sums
         )
-    except kernel.KernelUnavailable:
-        s[...], sums[...] = start, before
+    except kernel.KernelUnavailable:  # raised before any run: s and sums are untouched
         return _euler_sums(job, c, s, m, sums, sources, blocks, first, stop)
     if bad.any():  # numpy names the variable, the time and the run
         cols = np.flatnonzero(bad)

@@ -160,3 +160,17 @@ def test_a_kernel_numba_cannot_type_falls_back_to_numpy_not_a_traceback():
     model = dataclasses.replace(model, kernel_source=broken)
     kernel, numpy = (integrate(model, engine=e) for e in ("kernel", "numpy"))
     assert np.array_equal(kernel.values, numpy.values)
+
+
+def test_a_lookup_in_the_kernel_is_numpy_interp_to_the_bit():
+    """Below, at, between and above the points, NaN, and a one-point table, read by address."""
+    from sim.engine.kernel import _interp
+
+    xs = np.array([7.0, 0.0, 1.0, 2.5, 4.0, 10.0])  # a one-point table, then a five-point one
+    ys = np.array([3.0, 1.0, -2.0, 0.5, np.inf, 8.0])
+    px, py = xs.ctypes.data, ys.ctypes.data
+    probes = [-1.0, 0.0, 0.3, 1.0, 2.0, 2.5, 3.9, 4.0, 7.0, 10.0, 11.0, np.nan]
+    for x in probes:
+        want = np.interp(x, xs[1:], ys[1:])
+        assert np.array_equal(_interp(x, px, py, 1, 6), want, equal_nan=True), x
+        assert _interp(x, px, py, 0, 1) == 3.0 or np.isnan(x)

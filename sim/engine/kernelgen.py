@@ -66,7 +66,7 @@ class ScalarCode(ExpressionCode):
         """Return the scalar source of ``expr`` (lookups over the kernel's flat tables)."""
         if isinstance(expr, LookupCall):
             i = self.table_index[expr.table]
-            return f"_interp({self.code(expr.arg)}, LX, LY, LO[{i}], LO[{i + 1}])"
+            return f"_interp({self.code(expr.arg)}, px, py, LO[{i}], LO[{i + 1}])"
         if isinstance(expr, Op) and expr.op in ("not", "and", "or"):
             args = [self.code(a) for a in expr.args]
             if expr.op == "not":
@@ -116,6 +116,7 @@ class KernelWriter:
             f"    D = np.empty({n_states})",
             f"    dyn = np.empty({max(len(dyn_keys), 1)})",
             "    last = grid.shape[0] - 1",
+            "    px, py = LX.ctypes.data, LY.ctypes.data  # see kernel._at",
             "    for r in range(c.shape[1]):",
         ]
         inner = [f"{self.local(k)} = c[{row}, r]" for k, row in self.layout.const_row.items()]

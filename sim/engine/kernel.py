@@ -178,56 +178,6 @@ def _interp(x, xs, ys, a, b):
     return res
 
 
-@numba.njit(**_JIT)
-def _keep(s, dyn, keep_where, keep_index, ptr, entries, weights, acc, step, r, add):
-    """Put run ``r``'s kept outputs at ``step`` into ``acc``; False if one is not finite.
-
-    Each entry of the step, ``(row, first output, end)`` with its weight,
-    sets ``acc[r, row, j] = x_j`` or, with ``add``, adds ``weight * x_j``.
-    """
-    ok = True
-    for j in range(keep_where.shape[0]):
-        w = keep_where[j]
-        if w == 0:
-            ok = ok and math.isfinite(s[keep_index[j]])
-        elif w == 1:
-            ok = ok and math.isfinite(dyn[keep_index[j]])
-    for e in range(ptr[step], ptr[step + 1]):
-        row, weight = entries[e, 0], weights[e]
-        for j in range(entries[e, 1], entries[e, 2]):
-            w = keep_where[j]
-            if w == 0:
-                x = s[keep_index[j]]
-            elif w == 1:
-                x = dyn[keep_index[j]]
-            else:
-                continue  # a run constant: read from c afterwards
-            if add:
-                acc[r, row, j] += weight * x
-            else:
-                acc[r, row, j] = x
-    return ok
-
-
-@numba.njit(**_JIT)
-def _finite(s):
-    """Whether every value of ``s`` is finite (as numpy's ``isfinite(s.sum())``)."""
-    total = 0.0
-    for i in range(s.shape[0]):
-        total += s[i]
-    return math.isfinite(total)
-
-
-@numba.njit(**_JIT)
-def _step(s, D, dt):
-    """Advance ``s`` by ``D * dt``; False (and ``s`` unchanged) if ``D`` is not finite."""
-    if not _finite(D):
-        return False
-    for i in range(D.shape[0]):
-        s[i] += D[i] * dt
-    return True
-
-
 class KernelUnavailable(Exception):
     """numba could not compile this model's kernel; the numpy engine runs it instead."""
 

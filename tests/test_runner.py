@@ -198,6 +198,7 @@ def test_stem_settings_say_what_may_act_from_which_step(tiny):
 def test_scenarios_sharing_a_run_give_what_each_gives_alone(small_project):
     model = load_model(ROOT / "model" / "brain_circulation.mdl")
     names = ["baseline", "weak-yen", "jmirai-package", "border-shock", "expanded-scholarships"]
+    names += ["china-demand-fall", "competitor-caps"]
     root = small_project
     scenarios = [load_scenario(root / "scenarios" / f"{n}.yaml", model) for n in names]
     timing = output_timing(model)
@@ -263,11 +264,52 @@ def test_shipped_scenarios_share_the_past_until_their_own_settings_act():
     _, lookups, step = split(load("weak-yen"))
     assert lookups == {}
     assert grid[step] == 2023.0625  # the yen path leaves the data's after 2023
-    assert set(split(load("border-shock"))[0]) == {
-        "future border closure start",
-        "future border closure duration",
-    }
+    # set constants that act only under a switch: a closure window, an origin's ramp
+    consts, _, step = split(load("border-shock"))
+    assert consts == {}
+    assert grid[step] == 2030 - 0.0625
+    consts, _, step = split(load("china-demand-fall"))
+    assert consts == {}
+    assert grid[step] == 2026 - 0.0625
+    _, _, step = split(load("origin-screening"))  # its start moves from 2026 to 2026.25
+    assert grid[step] == 2026 - 0.0625
     assert split(load("baseline"))[2] == len(grid)
+
+
+SWITCHES = """
+closure start = 8 ~ Year [0,20] ~ assumption: test. |
+closure length = 1 ~ Year [0,5] ~ assumption: test. |
+shift start = 6 ~ Year [0,20] ~ assumption: test. |
+shift = 1 ~ Year [-2,2] ~ assumption: test. |
+closed = STEP(1, closure start) - STEP(1, closure start + closure length) ~ dmnl ~ |
+shifted = STEP(1, shift start) - STEP(1, shift start + shift) ~ dmnl ~ may be -1 early. |
+loss = 0.5 ~ dmnl [0,1] ~ assumption: test. |
+seen = 0.2 ~ dmnl [0,1] ~ assumption: test. |
+level = INTEG(2 * (1 - loss * closed) - level / 4 + seen * shifted, 1) ~ person ~ |
+echo = seen * 3 ~ dmnl ~ read outside the switch. |
+"""
+
+
+def test_constants_under_a_switch_act_from_its_earlier_start(tmp_path):
+    model = load_model(write_mdl(tmp_path / "switch.mdl", SWITCHES, final=10, step=0.125))
+    grid = grid_times(model)
+
+    def split(set_):
+        scenario = _scenario(set_=set_)
+        return stem_settings(scenario, scenario_constants(scenario), {}, model, grid)
+
+    consts, _, step = split({"loss": 0.9, "closure length": 2})
+    assert consts == {}
+    assert grid[step] == 8 - 0.125
+    _, _, step = split({"loss": 0.9, "closure start": 5})  # moved earlier: acts from then
+    assert grid[step] == 5 - 0.125
+    _, _, step = split({"closure start": 9.5})  # moved later: differs from the .mdl's 8
+    assert grid[step] == 8 - 0.125
+    # a window whose length may be negative is not zero before its start; a constant
+    # read outside its switch acts anywhere
+    assert split({"shift": 0.5})[0] == {"shift": 0.5}
+    assert split({"seen": 0.4})[0] == {"seen": 0.4}
+    assert split({"loss": 0.9, "seen": 0.4})[0] == {"loss": 0.9, "seen": 0.4}
 
 
 def test_a_run_that_turns_nan_in_a_shared_pass_is_named_by_its_scenario_and_index(tmp_path):

@@ -13,9 +13,14 @@ when every use of them in the model is multiplied by a ramp, an auxiliary ``RAMP
 whose start is a constant (each lever has its own, ``<lever> policy ramp``
 from ``<lever> policy start year``), and the ramp's own constants are used
 nowhere else: before the policy's start the lever is then multiplied by
-zero. A lookup override is left out only when every call of the lookup is
-at Time; it acts from the first step at which its values differ from the
-``.mdl``'s.
+zero. Any other constant a scenario sets is left out by the same rule over
+every *switch*: an auxiliary that is zero until a constant start, a ramp,
+``STEP(h, START)`` or a window ``STEP(h, START) - STEP(h, START + D)``
+with D never negative (a border closure, an origin's fall in demand, a
+competitor's cap). Such a constant acts from the earlier of its switch's
+start in the ``.mdl`` and in the scenario. A lookup override is left out
+only when every call of the lookup is at Time; it acts from the first step
+at which its values differ from the ``.mdl``'s.
 """
 
 import numpy as np
@@ -86,6 +91,95 @@ def time_lookups(model) -> frozenset:
     return frozenset(k for k, only_time in calls.items() if only_time)
 
 
+def switches(spec) -> dict:
+    """Key of each switch (see the module doc) to ``(its start constant, its constants)``."""
+    constants = {el.key: el for el in spec.of_kind("constant")}
+    out = {}
+    for el in spec.of_kind("auxiliary", "flow"):
+        start = _switch_start(_unclipped(el.expr), constants)
+        if start is not None:
+            out[el.key] = (start, frozenset(references(el.expr) & set(constants)))
+    return out
+
+
+def _switch_start(expr, constants: dict):
+    """Return the start constant of a RAMP, STEP or STEP window (zero before it), or None."""
+    if isinstance(expr, Call) and expr.fn in ("ramp", "step"):
+        start = expr.args[1]
+        return start.key if isinstance(start, Ref) and start.key in constants else None
+    if not (isinstance(expr, Op) and expr.op == "-"):
+        return None
+    on, off = expr.args
+    key = _switch_start(on, constants)
+    if key is None or not isinstance(off, Call) or off.fn != "step" or off.args[0] != on.args[0]:
+        return None
+    end = off.args[1]
+    if not (isinstance(end, Op) and end.op == "+" and end.args[0] == on.args[1]):
+        return None
+    length = end.args[1]
+    low = (
+        constants[length.key].limits[0]
+        if isinstance(length, Ref) and length.key in constants
+        else None
+    )
+    return key if low is not None and low >= 0 else None
+
+
+def switched_constants(model) -> dict:
+    """Return each constant used under switches only, to those switches (see the module doc)."""
+    spec = model.spec
+    by_switch = switches(spec)
+    constants = {el.key for el in spec.of_kind("constant")}
+    under: dict = {}
+    unsafe: set = set()
+    for expr, owner in _expressions(spec):
+        own = by_switch[owner][1] if owner in by_switch else frozenset()
+        for key, switch in _refs_under(expr, constants, set(by_switch)):
+            if switch is None and key not in own:
+                unsafe.add(key)
+            else:
+                under.setdefault(key, set()).add(switch or owner)
+    return {k: frozenset(v) for k, v in under.items() if k not in unsafe}
+
+
+def _refs_under(expr, keys: set, switch_keys: set):
+    """Yield ``(key, switch)`` per reference to ``keys``: the switch of its product, or None."""
+    stack = [(expr, None)]
+    while stack:
+        node, switch = stack.pop()
+        if isinstance(node, Ref):
+            if node.key in keys:
+                yield node.key, switch
+        elif isinstance(node, Op):
+            if switch is None and node.op == "*":
+                switch = next(
+                    (a.key for a in node.args if isinstance(a, Ref) and a.key in switch_keys), None
+                )
+            stack.extend((a, switch) for a in node.args)
+        elif isinstance(node, Call):
+            stack.extend((a, switch) for a in node.args)
+        elif isinstance(node, LookupCall):
+            stack.append((node.arg, switch))
+
+
+def _switched_step(constants: dict, model, grid) -> int:
+    """Return the first step at which ``constants`` (name: value) may act; 0 if not switched."""
+    switched = switched_constants(model)
+    by_switch = switches(model.spec)
+    keys = {model.spec.element(n).key: v for n, v in constants.items()}
+    if not all(k in switched for k in keys):
+        return 0
+    defaults = dict(zip(model.param_keys, model.defaults, strict=True))
+    starts = [
+        min(defaults[by_switch[w][0]], keys.get(by_switch[w][0], np.inf))
+        for k in keys
+        for w in switched[k]
+    ]
+    # STEP and RAMP switch up to half a step early on a fixed grid: one step of margin
+    dt = float(model.controls["time_step"])
+    return int(np.searchsorted(grid, min(starts) - dt))
+
+
 def stem_settings(scenario: Scenario, constants: dict, tables: dict, model, grid) -> tuple:
     """Split a scenario's settings into those that may act from the start and the rest.
 
@@ -113,6 +207,10 @@ def stem_settings(scenario: Scenario, constants: dict, tables: dict, model, grid
     else:
         policy = set()
     stem_constants = {n: v for n, v in constants.items() if n not in policy}
+    if stem_constants and all(np.ndim(v) == 0 for v in stem_constants.values()):
+        first = _switched_step(stem_constants, model, grid)
+        if first > 0:
+            step, stem_constants = min(step, first), {}
     base = {lk.key: lk for lk in model.spec.lookups}
     at_time = time_lookups(model)
     stem_tables = {}

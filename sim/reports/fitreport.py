@@ -25,12 +25,11 @@ REPORT_COLUMNS = (
 
 
 def write_csv(path: Path, header: list, rows: list) -> None:
-    """Write ``rows`` under ``header`` as CSV (floats at full precision)."""
+    """Write ``rows`` under ``header`` as CSV (floats at full precision: csv writes repr)."""
     with open(path, "w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(header)
-        for row in rows:
-            writer.writerow([repr(v) if isinstance(v, float) else v for v in row])
+        writer.writerows(rows)
 
 
 def fitted_rows(problem, fit, defaults: np.ndarray, members: np.ndarray) -> list:

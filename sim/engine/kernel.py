@@ -239,7 +239,8 @@ def accumulate(model, c, states, tables, grid, ctl, span, entries, keep, acc) ->
     ``ptr[k]:ptr[k + 1]`` of ``rows``, each ``(row, first output, end)``. With
     ``span[2]`` = 0 a step's outputs are stored there, with 1 their weighted
     values are added (and every step is checked for NaN). Returns ``bad``,
-    marking the runs that turned NaN or infinite (their values are incomplete).
+    marking the runs that turned NaN or infinite: their states and ``acc``
+    are left as they were given.
     """
     run = _compiled(model.kernel_source)
     if run is None:
@@ -270,8 +271,13 @@ def accumulate(model, c, states, tables, grid, ctl, span, entries, keep, acc) ->
         block = np.ascontiguousarray(acc[:, :, a:b].transpose(2, 0, 1))
         part = np.ascontiguousarray(states[:, a:b], dtype=float)
         run(np.ascontiguousarray(c[:, a:b], dtype=float), part, *shared, block, bad[a:b])
-        acc[:, :, a:b] = block.transpose(1, 2, 0)
-        states[:, a:b] = part
+        good = np.flatnonzero(~bad[a:b])
+        if len(good) == b - a:
+            acc[:, :, a:b] = block.transpose(1, 2, 0)
+            states[:, a:b] = part
+        else:  # a run marked bad keeps its states and sums as they were, for the replay
+            acc[:, :, a + good] = block[good].transpose(1, 2, 0)
+            states[:, a + good] = part[:, good]
     return bad
 
 

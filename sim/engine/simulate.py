@@ -844,7 +844,6 @@ def _kernel_sums(job: _Job, c, s, m, sums, sources, blocks, first: int, stop: in
     """Do :func:`_euler_sums` through the compiled kernel; NaN runs are replayed in numpy."""
     from sim.engine import kernel
 
-    start, before = s.copy(), sums.copy()
     keep = [("", where, i) for where, i in sources]
     entries = _step_entries(blocks, len(job.grid))
     try:
@@ -853,9 +852,9 @@ def _kernel_sums(job: _Job, c, s, m, sums, sources, blocks, first: int, stop: in
         )
     except kernel.KernelUnavailable:  # raised before any run: s and sums are untouched
         return _euler_sums(job, c, s, m, sums, sources, blocks, first, stop)
-    if bad.any():  # numpy names the variable, the time and the run
+    if bad.any():  # numpy names the variable, the time and the run (bad runs are as given)
         cols = np.flatnonzero(bad)
-        s1, sums1 = start[:, cols], before[..., cols]
+        s1, sums1 = s[:, cols], sums[..., cols]
         again = _replay_job(job, c, cols)
         _euler_sums(again, c[:, cols], s1, m[:, cols], sums1, sources, blocks, first, stop)
         s[:, cols], sums[..., cols] = s1, sums1

@@ -240,7 +240,7 @@ def run_scenarios(
     neighbours, nor on what it was run with.
     """
     from sim.engine.simulate import grid_times
-    from sim.studies.stem import stem_settings
+    from sim.studies.stem import rules, stem_settings
 
     grid = grid_times(model)
     # a scenario's own targets may name any variable: measure each by its default rule
@@ -251,11 +251,12 @@ def run_scenarios(
                 timing.setdefault(tgt.variable, default_rule(model, tgt.variable))
     ensembles: dict = {}
     jobs, shas = [], []
+    found = rules(model)
     for s in scenarios:
         params, n, sha = parameters(s, model, root, ensembles, vary)
         own = scenario_constants(s)
         full_tables = tables(s, model)
-        stem_consts, stem_tables, step = stem_settings(s, own, full_tables, model, grid)
+        stem_consts, stem_tables, step = stem_settings(s, own, full_tables, model, grid, found)
         shared = {k: v for k, v in params.items() if k not in own or k in stem_consts}
         stem = repr(
             (

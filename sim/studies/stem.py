@@ -23,6 +23,8 @@ only when every call of the lookup is at Time; it acts from the first step
 at which its values differ from the ``.mdl``'s.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from sim.engine.spec import Call, LookupCall, Num, Op, Ref, references
@@ -162,10 +164,29 @@ def _refs_under(expr, keys: set, switch_keys: set):
             stack.append((node.arg, switch))
 
 
-def _switched_step(constants: dict, model, grid) -> int:
+@dataclass(frozen=True)
+class Rules:
+    """What the model's equations say of when settings may act; the same for every scenario."""
+
+    ramped: frozenset  # see ramped_constants
+    at_time: frozenset  # see time_lookups
+    switched: dict  # see switched_constants
+    switches: dict  # see switches
+
+
+def rules(model) -> Rules:
+    """Read the model's :class:`Rules` (a walk over every equation: do it once a model)."""
+    return Rules(
+        ramped_constants(model),
+        time_lookups(model),
+        switched_constants(model),
+        switches(model.spec),
+    )
+
+
+def _switched_step(constants: dict, model, grid, found: Rules) -> int:
     """Return the first step at which ``constants`` (name: value) may act; 0 if not switched."""
-    switched = switched_constants(model)
-    by_switch = switches(model.spec)
+    switched, by_switch = found.switched, found.switches
     keys = {model.spec.element(n).key: v for n, v in constants.items()}
     if not all(k in switched for k in keys):
         return 0
@@ -180,7 +201,9 @@ def _switched_step(constants: dict, model, grid) -> int:
     return int(np.searchsorted(grid, min(starts) - dt))
 
 
-def stem_settings(scenario: Scenario, constants: dict, tables: dict, model, grid) -> tuple:
+def stem_settings(
+    scenario: Scenario, constants: dict, tables: dict, model, grid, found: Rules | None = None
+) -> tuple:
     """Split a scenario's settings into those that may act from the start and the rest.
 
     ``constants`` and ``tables`` are the scenario's settings (constant name to
@@ -191,12 +214,13 @@ def stem_settings(scenario: Scenario, constants: dict, tables: dict, model, grid
     values change nothing and are left out. Policies whose levers act only through
     their ramps act from a step before their start; a lookup override
     read only at Time, from the first step at which it differs from the
-    ``.mdl``.
+    ``.mdl``. ``found`` is the model's :func:`rules`, read here if not given.
     """
+    found = found or rules(model)
     grid = np.asarray(grid)
     step = len(grid)
     constants = {n: v for n, v in constants.items() if not is_default(model, n, v)}
-    ramped = ramped_constants(model)
+    ramped = found.ramped
     policy = {n for p in scenario.policies for n in (p.lever, p.start_constant, p.ramp_constant)}
     lever_keys = {model.spec.element(n).key for n in constants if n in policy}
     if scenario.policies and lever_keys <= ramped:
@@ -208,11 +232,11 @@ def stem_settings(scenario: Scenario, constants: dict, tables: dict, model, grid
         policy = set()
     stem_constants = {n: v for n, v in constants.items() if n not in policy}
     if stem_constants and all(np.ndim(v) == 0 for v in stem_constants.values()):
-        first = _switched_step(stem_constants, model, grid)
+        first = _switched_step(stem_constants, model, grid, found)
         if first > 0:
             step, stem_constants = min(step, first), {}
     base = {lk.key: lk for lk in model.spec.lookups}
-    at_time = time_lookups(model)
+    at_time = found.at_time
     stem_tables = {}
     for name, (xs, ys) in tables.items():
         lk = base[model.spec.element(name).key]

@@ -430,3 +430,32 @@ def test_rank_correlations_are_spearman_s_rho_with_ties_and_leave_out_constant_d
     for name, rho in rhos.items():
         assert rho == pytest.approx(spearmanr(draws[name], value).statistic, abs=1e-12), name
     assert rhos["against"] < -0.9
+
+
+def test_average_ranks_are_scipy_s_rankdata_to_the_bit():
+    from scipy.stats import rankdata
+
+    from sim.studies.runner import average_ranks
+
+    rng = np.random.default_rng(11)
+    for x in (rng.integers(0, 7, size=200).astype(float), rng.normal(size=50), np.ones(9)):
+        np.testing.assert_array_equal(average_ranks(x), rankdata(x))
+    assert np.isnan(average_ranks(np.array([1.0, np.nan, 2.0]))).all()
+
+
+def test_prior_draws_are_scipy_s_latin_hypercube_and_quantiles_to_the_bit(tiny):
+    from scipy.stats import norm, qmc, triang
+
+    from sim.studies.runner import latin_hypercube, sample_distributions
+
+    for d, n, seed in ((1, 1, 0), (3, 679, 20261201), (7, 40, 5)):
+        want = qmc.LatinHypercube(d=d, seed=seed).random(n)
+        np.testing.assert_array_equal(latin_hypercube(d, n, seed), want)
+    dists = (("life", "normal", (4.0, 1.5)), ("push target", "triangular", (0.5, 1.0, 4.0)))
+    unit = qmc.LatinHypercube(d=2, seed=3).random(500)
+    got = sample_distributions(dists, 500, 3, tiny)
+    want = norm.ppf(unit[:, 0], loc=4.0, scale=1.5)
+    np.testing.assert_array_equal(got["life"], np.clip(want, 1, 10))
+    want = triang.ppf(unit[:, 1], (1.0 - 0.5) / 3.5, loc=0.5, scale=3.5)
+    np.testing.assert_array_equal(got["push target"], np.clip(want, 0, 5))
+    assert got["life"].min() == 1  # some draws clipped to the range

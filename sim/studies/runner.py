@@ -194,23 +194,39 @@ def scenario_constants(scenario: Scenario) -> dict:
 
 
 def sample_distributions(dists: tuple, samples: int, seed: int, model) -> dict:
-    """Latin-hypercube draws of each constant's distribution, clipped to its .mdl range."""
-    from scipy.stats import norm, qmc, triang
+    """Latin-hypercube draws of each constant's distribution, clipped to its .mdl range.
 
-    unit = qmc.LatinHypercube(d=len(dists), seed=seed).random(samples)
+    The draws of ``scipy.stats`` (``qmc.LatinHypercube``, ``norm.ppf``,
+    ``triang.ppf``), number for number, without importing it: a second of
+    every run and comparison.
+    """
+    from scipy.special import ndtri
+
+    unit = latin_hypercube(len(dists), samples, seed)
     out = {}
     for j, (name, family, p) in enumerate(dists):
         u = unit[:, j]
         if family == "uniform":
             x = p[0] + u * (p[1] - p[0])
         elif family == "normal":
-            x = norm.ppf(u, loc=p[0], scale=p[1])
+            x = ndtri(u) * p[1] + p[0]
         else:
             c = (p[1] - p[0]) / (p[2] - p[0])
-            x = triang.ppf(u, c, loc=p[0], scale=p[2] - p[0])
+            x = np.where(u < c, np.sqrt(c * u), 1 - np.sqrt((1 - c) * (1 - u)))
+            x = x * (p[2] - p[0]) + p[0]
         lo, hi = model.spec.element(name).limits
         out[name] = np.clip(x, -np.inf if lo is None else lo, np.inf if hi is None else hi)
     return out
+
+
+def latin_hypercube(d: int, n: int, seed: int) -> np.ndarray:
+    """``scipy.stats.qmc.LatinHypercube(d=d, seed=seed).random(n)``: the same numbers."""
+    rng = np.random.default_rng(seed)
+    jitter = rng.uniform(size=(n, d))
+    perms = np.tile(np.arange(1, n + 1), (d, 1))
+    for i in range(d):
+        rng.shuffle(perms[i, :])
+    return (perms.T - jitter) / n
 
 
 def tables(scenario: Scenario, model) -> dict:
@@ -627,17 +643,29 @@ def rank_correlations(draws: dict, value: np.ndarray) -> dict:
     fraction of its cost: a comparison asks this for every target of every
     scenario.
     """
-    from scipy.stats import rankdata  # a second's import: only where there is spread
-
     names = [n for n, d in draws.items() if len(d) == len(value) and np.ptp(d) > 0]
     if not names:
         return {}
-    ranks = rankdata(np.stack([np.asarray(draws[n], dtype=float) for n in names]), axis=1)
+    ranks = np.stack([average_ranks(np.asarray(draws[n], dtype=float)) for n in names])
     ranks -= ranks.mean(axis=1, keepdims=True)
-    target = rankdata(value)
+    target = average_ranks(np.asarray(value, dtype=float))
     target -= target.mean()
     rho = (ranks @ target) / np.sqrt((ranks * ranks).sum(axis=1) * (target @ target))
     return {n: float(r) for n, r in zip(names, rho, strict=True)}
+
+
+def average_ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks from 1, ties given their mean rank; all NaN if one is (``scipy.stats.rankdata``)."""
+    if np.isnan(x).any():
+        return np.full(len(x), np.nan)
+    order = np.argsort(x, kind="mergesort")
+    ordered = x[order]
+    new = np.r_[True, ordered[1:] != ordered[:-1]]
+    starts = np.flatnonzero(new)
+    ends = np.r_[starts[1:], len(x)]
+    out = np.empty(len(x))
+    out[order] = ((starts + 1 + ends) / 2)[np.cumsum(new) - 1]
+    return out
 
 
 def _median_first_year(years, arr, tgt) -> str:

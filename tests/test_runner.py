@@ -459,3 +459,23 @@ def test_prior_draws_are_scipy_s_latin_hypercube_and_quantiles_to_the_bit(tiny):
     want = triang.ppf(unit[:, 1], (1.0 - 0.5) / 3.5, loc=0.5, scale=3.5)
     np.testing.assert_array_equal(got["push target"], np.clip(want, 0, 5))
     assert got["life"].min() == 1  # some draws clipped to the range
+
+
+def test_percentiles_and_medians_of_sorted_values_are_numpy_s_to_the_bit():
+    from sim.studies.runner import sorted_median, sorted_percentiles
+
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 3, 10, 679):
+        x = rng.lognormal(size=(4, 6, n))
+        x[0, 1] = np.round(x[0, 1])  # ties
+        x[1, 2, 0] = np.nan
+        x[2, 3, -1] = np.inf
+        x[3, 0] = -x[3, 0]
+        ordered = np.sort(x, axis=-1)
+        for q in ([5, 25, 50, 75, 95], [50], [0, 100], [2.5, 97.5]):
+            with np.errstate(invalid="ignore"):
+                want = np.percentile(x, q, axis=-1)
+            np.testing.assert_array_equal(sorted_percentiles(ordered, q), want)
+        np.testing.assert_array_equal(sorted_median(ordered), np.median(x, axis=-1))
+        one = np.sort(x[0, 0])
+        np.testing.assert_array_equal(sorted_percentiles(one, [5, 95]), np.percentile(one, [5, 95]))

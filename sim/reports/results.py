@@ -40,7 +40,7 @@ import numpy as np
 from sim.engine.files import atomic_path
 from sim.reports.fitreport import write_csv
 from sim.studies.costs import COST, COST_COLUMNS, MILLION_PER_OKU, cost_rows
-from sim.studies.runner import percentiles, target_rows
+from sim.studies.runner import percentiles, sorted_median, sorted_percentiles, target_rows
 
 TARGET_COLUMNS = (
     "scenario",
@@ -86,7 +86,7 @@ def write_results(
         )
         baseline = next((r for r in results if r.scenario.name == "baseline"), None)
         if baseline is not None and len(results) > 1:
-            base_median = np.median(_sorted_stack(baseline, list(baseline.values)), axis=2)
+            base_median = sorted_median(_sorted_stack(baseline, list(baseline.values)))
             write_csv(
                 tmp / "difference.csv",
                 ["scenario", "variable", "unit", "year", "baseline_p50", "p50"]
@@ -163,9 +163,9 @@ def _difference_rows(res, baseline, base_median) -> list:
     arr = np.stack([res.values[name] for name in names])  # (output, year, run)
     base = np.stack([baseline.values[name] for name in names])
     ok = ~(np.isnan(arr).any(axis=2) | np.isnan(base).any(axis=2))
-    b50, s50 = base_median, np.median(np.sort(arr, axis=2), axis=2)
+    b50, s50 = base_median, sorted_median(np.sort(arr, axis=2))
     if paired:
-        d05, d50, d95 = np.percentile(np.sort(arr - base, axis=2), [5, 50, 95], axis=2)
+        d05, d50, d95 = sorted_percentiles(np.sort(arr - base, axis=2), [5, 50, 95])
     else:
         d05 = d95 = np.full(b50.shape, np.nan)
         d50 = s50 - b50

@@ -386,6 +386,11 @@ def _measure_all(jobs: list, model, timing: dict, workers=None, progress=None, e
 
         map_parts(_measure_task, tasks, shared, workers, progress, deliver)
         return None
+    if not isinstance(workers, Cluster):  # forked here: chunks write into shared memory
+        rows = len(next(iter(weights.values())))
+        outs = [_shared_array((rows, len(timing), job.n)) for job in jobs]
+        map_parts(_measure_into, tasks, (shared, outs), workers, progress)
+        return [by_output(out, timing, covered) for out in outs]
     done = dict(
         zip(tasks, map_parts(_measure_task, tasks, shared, workers, progress), strict=True)
     )
@@ -397,6 +402,27 @@ def _measure_all(jobs: list, model, timing: dict, workers=None, progress=None, e
         )
         for b, job in enumerate(jobs)
     ]
+
+
+def _shared_array(shape: tuple) -> np.ndarray:
+    """Return a float array in memory that forked children share: their writes are seen here.
+
+    A chunk's sums then need not be pickled and sent back through a pipe
+    (about 100 MB a core for a comparison of 17 scenarios).
+    """
+    import mmap
+
+    count = math.prod(shape)
+    buffer = mmap.mmap(-1, max(count, 1) * 8)
+    return np.frombuffer(buffer, dtype=float, count=count).reshape(shape)
+
+
+def _measure_into(task: tuple, both: tuple) -> None:
+    """Measure the chunk ``task`` of the jobs; write each job's sums into its shared array."""
+    shared, outs = both
+    for out, sums in zip(outs, _measure_task(task, shared), strict=True):
+        if sums is not None:
+            out[..., task[0] : task[0] + sums.shape[2]] = sums
 
 
 def yearly_weights(model, timing: dict) -> tuple:
@@ -580,10 +606,46 @@ def percentiles(res: ScenarioResult, q: list) -> tuple:
     for all outputs: numpy's percentile costs about 1 ms a call whatever its size.
     """
     names = list(res.values)
-    # sorted over the runs: the same percentiles, found in half the time
     stacked = np.sort(np.stack([res.values[name] for name in names]), axis=2)
     covered = ~np.isnan(stacked).any(axis=2)
-    return names, covered, np.percentile(stacked, q, axis=2)
+    return names, covered, sorted_percentiles(stacked, q)
+
+
+def sorted_percentiles(ordered: np.ndarray, q) -> np.ndarray:
+    """``np.percentile(ordered, q, axis=-1)`` of values sorted along the last axis.
+
+    numpy's own arithmetic (its 'linear' method, NaN wherever a NaN was
+    sorted last), read off by index instead of partitioning again: the same
+    numbers, ten times faster on the tables of a comparison.
+    """
+    q = np.true_divide(np.asarray(q, dtype=float), 100)
+    n = ordered.shape[-1]
+    virtual = (n - 1) * q
+    before = np.floor(virtual)
+    after = before + 1
+    before[virtual >= n - 1] = after[virtual >= n - 1] = -1
+    before[virtual < 0] = after[virtual < 0] = 0
+    gamma = (virtual - before).reshape(q.shape + (1,) * (ordered.ndim - 1))
+    a = np.moveaxis(ordered[..., before.astype(np.intp)], -1, 0)
+    b = np.moveaxis(ordered[..., after.astype(np.intp)], -1, 0)
+    with np.errstate(invalid="ignore"):  # inf - inf: NaN, as numpy gives
+        diff = b - a
+        out = np.add(a, diff * gamma)
+        np.subtract(b, diff * (1 - gamma), out=out, where=gamma >= 0.5)
+    last = ordered[..., -1]
+    np.copyto(out, last, where=np.isnan(last))
+    return out
+
+
+def sorted_median(ordered: np.ndarray) -> np.ndarray:
+    """``np.median(ordered, axis=-1)`` of values sorted along the last axis: the same numbers."""
+    n = ordered.shape[-1]
+    k = n // 2
+    out = ordered[..., k] if n % 2 else (ordered[..., k - 1] + ordered[..., k]) / 2
+    out = np.array(out, dtype=float)
+    last = ordered[..., -1]
+    np.copyto(out, last, where=np.isnan(last))
+    return out
 
 
 def target_rows(res: ScenarioResult) -> list:

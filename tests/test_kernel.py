@@ -128,6 +128,36 @@ cutoff = 4 ~ Year [1, 8] ~ |
     assert "time 4" in messages[0]
 
 
+def test_a_run_that_turns_nan_in_the_kernel_keeps_its_states_and_sums_as_given(tmp_path):
+    """What the replay in numpy starts from: the same block of runs, views or not."""
+    from sim.engine import kernel
+    from sim.engine.simulate import grid_times
+
+    mdl = write_mdl(
+        tmp_path / "nan.mdl",
+        "level = INTEG(1 / (cutoff - Time), 3) ~ widget ~ |\ncutoff = 4 ~ Year [1, 50] ~ |",
+    )
+    model = sim.load_model(mdl)
+    grid = grid_times(model)
+    c = np.array([[20.0, 4.0, 30.0]])  # the second run divides by zero at time 4
+    states = np.full((1, 3), 3.0)  # contiguous: a block of all three is the whole array
+    acc = np.full((1, 1, 3), 7.0)
+    ptr = np.arange(len(grid) + 1)
+    rows = np.zeros((len(grid), 3), dtype=np.int64)
+    rows[:, 2] = 1
+    ctl = [*(float(model.controls[k]) for k in ("initial_time", "final_time")), 0.0, 0.0, 0.0]
+    ctl[2] = ctl[3] = float(model.controls["time_step"])
+    span = (0, len(grid), 1)
+    entries = (ptr, rows, np.full(len(grid), 0.5))
+    keep = [("", "state", 0)]
+    bad = kernel.accumulate(model, c, states, [], grid, ctl, span, entries, keep, acc)
+    assert bad.tolist() == [False, True, False]
+    assert states[0, 1] == 3.0  # as given
+    assert acc[0, 0, 1] == 7.0
+    assert (states[0, [0, 2]] > 3.0).all()  # the others went on
+    assert (acc[0, 0, [0, 2]] > 7.0).all()
+
+
 def test_the_kernel_can_be_turned_off(brain, monkeypatch):
     monkeypatch.setenv("BRAINSIM_KERNEL", "off")
     assert choose_engine(brain, "euler") == "numpy"

@@ -440,6 +440,11 @@ def test_average_ranks_are_scipy_s_rankdata_to_the_bit():
     rng = np.random.default_rng(11)
     for x in (rng.integers(0, 7, size=200).astype(float), rng.normal(size=50), np.ones(9)):
         np.testing.assert_array_equal(average_ranks(x), rankdata(x))
+    rows = rng.integers(0, 4, size=(5, 30)).astype(float)
+    rows[2, 7] = np.nan
+    want = rankdata(rows, axis=1)
+    want[2] = np.nan
+    np.testing.assert_array_equal(average_ranks(rows), want)
     assert np.isnan(average_ranks(np.array([1.0, np.nan, 2.0]))).all()
 
 
@@ -478,4 +483,6 @@ def test_percentiles_and_medians_of_sorted_values_are_numpy_s_to_the_bit():
             np.testing.assert_array_equal(sorted_percentiles(ordered, q), want)
         np.testing.assert_array_equal(sorted_median(ordered), np.median(x, axis=-1))
         one = np.sort(x[0, 0])
-        np.testing.assert_array_equal(sorted_percentiles(one, [5, 95]), np.percentile(one, [5, 95]))
+        np.testing.assert_array_equal(
+            sorted_percentiles(one, [5, 95]), np.percentile(one, [5, 95])
+        )

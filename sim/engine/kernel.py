@@ -265,12 +265,14 @@ def accumulate(model, c, states, tables, grid, ctl, span, entries, keep, acc) ->
         keep_index,
     )
     n_runs = c.shape[1]
+    by_run = np.ascontiguousarray(c.T, dtype=float)  # a block of runs is then a slice
     bad = np.zeros(n_runs, dtype=np.bool_)
     for a in range(0, n_runs, BLOCK_RUNS):
         b = min(a + BLOCK_RUNS, n_runs)
-        block = np.ascontiguousarray(acc[:, :, a:b].transpose(2, 0, 1))
-        part = np.ascontiguousarray(states[:, a:b], dtype=float)
-        run(np.ascontiguousarray(c[:, a:b], dtype=float), part, *shared, block, bad[a:b])
+        # copies (never views: a bad run's states and sums must stay as given)
+        block = np.array(acc[:, :, a:b].transpose(2, 0, 1), dtype=float, order="C")
+        part = np.array(states[:, a:b], dtype=float, order="C")
+        run(by_run[a:b], part, *shared, block, bad[a:b])
         good = np.flatnonzero(~bad[a:b])
         if len(good) == b - a:
             acc[:, :, a:b] = block.transpose(1, 2, 0)

@@ -76,15 +76,15 @@ _KEEP = [
     "            acc[r, row, j] = x",
 ]
 # Euler: s += D * dt, unless D is not finite (as numpy's isfinite(D.sum()))
+# (a bad run's states are not handed back, so they may be advanced before the check)
 _STEP = [
     "total = 0.0",
     "for i in range(D.shape[0]):",
     "    total += D[i]",
+    "    s[i] += D[i] * ctl_time_step",
     "if not math.isfinite(total):",
     "    bad[r] = True",
     "    break",
-    "for i in range(D.shape[0]):",
-    "    s[i] += D[i] * ctl_time_step",
 ]
 
 
@@ -172,7 +172,7 @@ class KernelWriter:
             "@numba.njit(SIGNATURE, cache=True, error_model='numpy', nogil=True)",
             "def run(c, states, LX, LY, LO, grid, ctl, span, ptr, entries, weights, keep_where,",
             "        keep_index, acc, bad):",
-            '    """Euler over the runs (columns of c); see sim.engine.kernel.accumulate."""',
+            '    """Euler over the runs (rows of c); see sim.engine.kernel.accumulate."""',
             "    ctl_initial_time, ctl_final_time, ctl_time_step, ctl_saveper, _step_offset = (",
             "        ctl[0], ctl[1], ctl[2], ctl[3], ctl[4])",
             "    first, stop, add = span[0], span[1], span[2] != 0",
@@ -185,7 +185,7 @@ class KernelWriter:
             "    for step in range(first, stop):",
             "        t = grid[step]",
             *(f"        TL[step, {j}] = {call}" for call, j in self.python.over_time.items()),
-            "    for r in range(c.shape[1]):",
+            "    for r in range(c.shape[0]):",
             *("        " + line for line in inner),
         ]
         lines = [
@@ -212,7 +212,7 @@ class KernelWriter:
     def _run_lines(self, run_order: list, dyn_keys: list) -> list:
         """Return the body of the loop over runs: load, Euler steps, write the states back."""
         n_states = len(self.layout.state_names)
-        inner = [f"{self.local(k)} = c[{row}, r]" for k, row in self.layout.const_row.items()]
+        inner = [f"{self.local(k)} = c[r, {row}]" for k, row in self.layout.const_row.items()]
         inner += [
             f"for i in range({n_states}):",
             "    s[i] = states[i, r]",

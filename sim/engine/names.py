@@ -7,8 +7,11 @@ that a variable can be asked for by either (``"Stock A"`` or ``stock_a``).
 import difflib
 import keyword
 import re
+from functools import lru_cache
 
 
+# a pure function of the text, asked again for every constant of every scenario and chunk
+@lru_cache(maxsize=65536)
 def vensim_key(name: str) -> str:
     """Return the canonical key of a Vensim name.
 
@@ -25,6 +28,7 @@ def vensim_key(name: str) -> str:
     return re.sub(r"[\s_]+", "_", name.lower())
 
 
+@lru_cache(maxsize=65536)
 def python_name(name: str) -> str:
     """Return a snake_case Python identifier for a Vensim name."""
     ident = re.sub(r"[^0-9a-zA-Z_]+", "_", vensim_key(name)).strip("_")

@@ -66,48 +66,62 @@ def write_results(
     Returns the target rows, for printing.
     """
     from sim.engine.files import atomic_dir
+    from sim.engine.parallel import parallel_map
 
-    targets = with_costs(results, model)
     with atomic_dir(out, force=force) as tmp:
-        _netcdf(tmp / "results.nc", results, model, outputs)
-        unit = {name: model.spec.element(name).units for name in results[0].values}
-        summary = [_with_unit(row, unit) for res in results for row in _summary_rows(res)]
+        # results.nc in a forked process while this one writes the tables: xarray's
+        # first write imports its backends (and dask's schedulers), about a second
+        targets, _ = parallel_map(
+            lambda write: write(),
+            [
+                lambda: _tables(tmp, results, model, command),
+                lambda: _netcdf(tmp / "results.nc", results, model, outputs),
+            ],
+        )
+    return targets
+
+
+def _tables(tmp: Path, results: list, model, command: list) -> list:
+    """Write every file but results.nc into ``tmp``; return the target rows."""
+    targets = with_costs(results, model)
+    unit = {name: model.spec.element(name).units for name in results[0].values}
+    summary = [_with_unit(row, unit) for res in results for row in _summary_rows(res)]
+    write_csv(
+        tmp / "summary.csv",
+        ["scenario", "variable", "unit", "year"]
+        + ["mean", "sd", "p05", "p25", "p50", "p75", "p95"],
+        summary,
+    )
+    # the 5th, 50th and 95th percentiles of the summary (numpy takes each alone)
+    write_csv(
+        tmp / "quantiles.csv",
+        ["scenario", "variable", "unit", "year", "p05", "p50", "p95"],
+        [(*row[:4], row[6], row[8], row[10]) for row in summary] + _cost_quantiles(targets),
+    )
+    baseline = next((r for r in results if r.scenario.name == "baseline"), None)
+    if baseline is not None and len(results) > 1:
+        base_median = sorted_median(_sorted_stack(baseline, list(baseline.values)))
         write_csv(
-            tmp / "summary.csv",
-            ["scenario", "variable", "unit", "year"]
-            + ["mean", "sd", "p05", "p25", "p50", "p75", "p95"],
-            summary,
+            tmp / "difference.csv",
+            ["scenario", "variable", "unit", "year", "baseline_p50", "p50"]
+            + ["difference_p50", "difference_pct", "difference_p05", "difference_p95"],
+            [
+                _with_unit(row, unit)
+                for res in results
+                if res is not baseline
+                for row in _difference_rows(res, baseline, base_median)
+            ],
         )
-        # the 5th, 50th and 95th percentiles of the summary (numpy takes each alone)
-        write_csv(
-            tmp / "quantiles.csv",
-            ["scenario", "variable", "unit", "year", "p05", "p50", "p95"],
-            [(*row[:4], row[6], row[8], row[10]) for row in summary] + _cost_quantiles(targets),
-        )
-        baseline = next((r for r in results if r.scenario.name == "baseline"), None)
-        if baseline is not None and len(results) > 1:
-            base_median = sorted_median(_sorted_stack(baseline, list(baseline.values)))
-            write_csv(
-                tmp / "difference.csv",
-                ["scenario", "variable", "unit", "year", "baseline_p50", "p50"]
-                + ["difference_p50", "difference_pct", "difference_p05", "difference_p95"],
-                [
-                    _with_unit(row, unit)
-                    for res in results
-                    if res is not baseline
-                    for row in _difference_rows(res, baseline, base_median)
-                ],
-            )
-        write_csv(
-            tmp / "targets.csv",
-            list(TARGET_COLUMNS),
-            [[row.get(c, "") for c in TARGET_COLUMNS] for row in targets],
-        )
-        (tmp / "targets.md").write_text(target_table(targets, results, model), encoding="utf-8")
-        (tmp / "manifest.json").write_text(
-            json.dumps(_manifest(results, model, command), indent=2, ensure_ascii=False) + "\n",
-            encoding="utf-8",
-        )
+    write_csv(
+        tmp / "targets.csv",
+        list(TARGET_COLUMNS),
+        [[row.get(c, "") for c in TARGET_COLUMNS] for row in targets],
+    )
+    (tmp / "targets.md").write_text(target_table(targets, results, model), encoding="utf-8")
+    (tmp / "manifest.json").write_text(
+        json.dumps(_manifest(results, model, command), indent=2, ensure_ascii=False) + "\n",
+        encoding="utf-8",
+    )
     return targets
 
 

@@ -708,7 +708,7 @@ def rank_correlations(draws: dict, value: np.ndarray) -> dict:
     names = [n for n, d in draws.items() if len(d) == len(value) and np.ptp(d) > 0]
     if not names:
         return {}
-    ranks = np.stack([average_ranks(np.asarray(draws[n], dtype=float)) for n in names])
+    ranks = average_ranks(np.stack([np.asarray(draws[n], dtype=float) for n in names]))
     ranks -= ranks.mean(axis=1, keepdims=True)
     target = average_ranks(np.asarray(value, dtype=float))
     target -= target.mean()
@@ -717,16 +717,24 @@ def rank_correlations(draws: dict, value: np.ndarray) -> dict:
 
 
 def average_ranks(x: np.ndarray) -> np.ndarray:
-    """Ranks from 1, ties given their mean rank; all NaN if one is (``scipy.stats.rankdata``)."""
-    if np.isnan(x).any():
-        return np.full(len(x), np.nan)
-    order = np.argsort(x, kind="mergesort")
-    ordered = x[order]
-    new = np.r_[True, ordered[1:] != ordered[:-1]]
-    starts = np.flatnonzero(new)
-    ends = np.r_[starts[1:], len(x)]
-    out = np.empty(len(x))
-    out[order] = ((starts + 1 + ends) / 2)[np.cumsum(new) - 1]
+    """Ranks from 1 along the last axis, ties given their mean rank (``scipy.stats.rankdata``).
+
+    A row with a NaN is all NaN, as scipy's.
+    """
+    x = np.asarray(x, dtype=float)
+    n = x.shape[-1]
+    order = np.argsort(x, axis=-1, kind="mergesort")
+    ordered = np.take_along_axis(x, order, axis=-1)
+    new = np.ones(x.shape, dtype=bool)  # where a group of equal values starts
+    new[..., 1:] = ordered[..., 1:] != ordered[..., :-1]
+    last = np.ones(x.shape, dtype=bool)
+    last[..., :-1] = new[..., 1:]
+    at = np.arange(n)
+    first = np.maximum.accumulate(np.where(new, at, 0), axis=-1)
+    end = np.flip(np.minimum.accumulate(np.flip(np.where(last, at, n), -1), axis=-1), -1)
+    out = np.empty(x.shape)
+    np.put_along_axis(out, order, (first + end + 2) / 2, axis=-1)
+    out[np.isnan(x).any(axis=-1)] = np.nan
     return out
 
 

@@ -69,20 +69,41 @@ def write_results(
     from sim.engine.parallel import parallel_map
 
     with atomic_dir(out, force=force) as tmp:
-        # results.nc in a forked process while this one writes the tables: xarray's
-        # first write imports its backends (and dask's schedulers), about a second
-        targets, _ = parallel_map(
+        # results.nc and difference.csv in forked processes while this one writes the
+        # rest: xarray's first write imports its backends (and dask's), about a second
+        targets, _, _ = parallel_map(
             lambda write: write(),
             [
                 lambda: _tables(tmp, results, model, command),
                 lambda: _netcdf(tmp / "results.nc", results, model, outputs),
+                lambda: _difference(tmp / "difference.csv", results, model),
             ],
         )
     return targets
 
 
+def _difference(path: Path, results: list, model) -> None:
+    """Write difference.csv, when the baseline is among several results."""
+    baseline = next((r for r in results if r.scenario.name == "baseline"), None)
+    if baseline is None or len(results) < 2:
+        return
+    unit = {name: model.spec.element(name).units for name in results[0].values}
+    base_median = sorted_median(_sorted_stack(baseline, list(baseline.values)))
+    write_csv(
+        path,
+        ["scenario", "variable", "unit", "year", "baseline_p50", "p50"]
+        + ["difference_p50", "difference_pct", "difference_p05", "difference_p95"],
+        [
+            _with_unit(row, unit)
+            for res in results
+            if res is not baseline
+            for row in _difference_rows(res, baseline, base_median)
+        ],
+    )
+
+
 def _tables(tmp: Path, results: list, model, command: list) -> list:
-    """Write every file but results.nc into ``tmp``; return the target rows."""
+    """Write the summaries, targets and manifest into ``tmp``; return the target rows."""
     targets = with_costs(results, model)
     unit = {name: model.spec.element(name).units for name in results[0].values}
     summary = [_with_unit(row, unit) for res in results for row in _summary_rows(res)]
@@ -98,20 +119,6 @@ def _tables(tmp: Path, results: list, model, command: list) -> list:
         ["scenario", "variable", "unit", "year", "p05", "p50", "p95"],
         [(*row[:4], row[6], row[8], row[10]) for row in summary] + _cost_quantiles(targets),
     )
-    baseline = next((r for r in results if r.scenario.name == "baseline"), None)
-    if baseline is not None and len(results) > 1:
-        base_median = sorted_median(_sorted_stack(baseline, list(baseline.values)))
-        write_csv(
-            tmp / "difference.csv",
-            ["scenario", "variable", "unit", "year", "baseline_p50", "p50"]
-            + ["difference_p50", "difference_pct", "difference_p05", "difference_p95"],
-            [
-                _with_unit(row, unit)
-                for res in results
-                if res is not baseline
-                for row in _difference_rows(res, baseline, base_median)
-            ],
-        )
     write_csv(
         tmp / "targets.csv",
         list(TARGET_COLUMNS),

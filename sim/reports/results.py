@@ -210,24 +210,19 @@ def _sorted_stack(res, names: list) -> np.ndarray:
 
 
 def _summary_rows(res) -> list:
+    """Rows ``(scenario, variable, year, mean, sd, p05, p25, p50, p75, p95)`` of covered years."""
     names, covered, q = percentiles(res, [5, 25, 50, 75, 95])
-    rows = []
-    for v, name in enumerate(names):
-        arr = res.values[name]
-        mean, sd = arr.mean(axis=1), arr.std(axis=1)
-        for y, year in enumerate(res.years):
-            if covered[v, y]:
-                rows.append(
-                    (
-                        res.scenario.name,
-                        name,
-                        int(year),
-                        float(mean[y]),
-                        float(sd[y]),
-                        *(float(x) for x in q[:, v, y]),
-                    )
-                )
-    return rows
+    stacked = np.stack([res.values[name] for name in names])  # (output, year, run)
+    columns = np.concatenate([stacked.mean(axis=2)[None], stacked.std(axis=2)[None], q]).transpose(
+        1, 2, 0
+    )
+    columns = columns.tolist()
+    years = [int(y) for y in res.years]
+    return [
+        (res.scenario.name, name, years[y], *columns[v][y])
+        for v, name in enumerate(names)
+        for y in np.flatnonzero(covered[v])
+    ]
 
 
 def _netcdf(path: Path, results: list, model, outputs: list) -> None:

@@ -382,9 +382,10 @@ def target_lines(rows: list) -> str:
 
 
 def _manifest(results: list, model, command: list) -> dict:
+    from importlib.metadata import version  # not xarray's own: a 0.4 s import
+
     import numpy
     import scipy
-    import xarray
 
     from sim.engine.simulate import package_version
 
@@ -414,7 +415,7 @@ def _manifest(results: list, model, command: list) -> dict:
             "python": platform.python_version(),
             "numpy": numpy.__version__,
             "scipy": scipy.__version__,
-            "xarray": xarray.__version__,
+            "xarray": version("xarray"),
         },
         "platform": sys.platform,
     }

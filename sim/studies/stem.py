@@ -191,8 +191,8 @@ def _switched_step(constants: dict, model, grid, found: Rules) -> int:
     if not all(k in switched for k in keys):
         return 0
     defaults = dict(zip(model.param_keys, model.defaults, strict=True))
-    starts = [
-        min(defaults[by_switch[w][0]], keys.get(by_switch[w][0], np.inf))
+    starts = [  # a start that is not a run constant: -inf, so the setting stays in the stem
+        min(defaults.get(by_switch[w][0], -np.inf), keys.get(by_switch[w][0], np.inf))
         for k in keys
         for w in switched[k]
     ]

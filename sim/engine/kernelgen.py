@@ -181,10 +181,7 @@ class KernelWriter:
             f"    dyn = np.empty({max(len(dyn_keys), 1)})",
             "    last = grid.shape[0] - 1",
             "    px, py = LX.ctypes.data, LY.ctypes.data  # see kernel._at",
-            f"    TL = np.empty((grid.shape[0], {max(len(self.python.over_time), 1)}))",
-            "    for step in range(first, stop):",
-            "        t = grid[step]",
-            *(f"        TL[step, {j}] = {call}" for call, j in self.python.over_time.items()),
+            *self._over_time_lines(),
             "    for r in range(c.shape[0]):",
             *("        " + line for line in inner),
         ]
@@ -208,6 +205,18 @@ class KernelWriter:
             *body,
         ]
         return "\n".join(lines) + "\n"
+
+    def _over_time_lines(self) -> list:
+        """Fill ``TL``: each lookup of time alone, once a step for the call (none: no lines)."""
+        calls = self.python.over_time
+        if not calls:
+            return []
+        return [
+            f"    TL = np.empty((grid.shape[0], {len(calls)}))",
+            "    for step in range(first, stop):",
+            "        t = grid[step]",
+            *(f"        TL[step, {j}] = {call}" for call, j in calls.items()),
+        ]
 
     def _run_lines(self, run_order: list, dyn_keys: list) -> list:
         """Return the body of the loop over runs: load, Euler steps, write the states back."""

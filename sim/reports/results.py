@@ -40,7 +40,13 @@ import numpy as np
 from sim.engine.files import atomic_path
 from sim.reports.fitreport import write_csv
 from sim.studies.costs import COST, COST_COLUMNS, MILLION_PER_OKU, cost_rows
-from sim.studies.runner import percentiles, sorted_median, sorted_percentiles, target_rows
+from sim.studies.runner import (
+    percentiles,
+    sorted_median,
+    sorted_percentiles,
+    sorted_stack,
+    target_rows,
+)
 
 TARGET_COLUMNS = (
     "scenario",
@@ -88,7 +94,7 @@ def _difference(path: Path, results: list, model) -> None:
     if baseline is None or len(results) < 2:
         return
     unit = {name: model.spec.element(name).units for name in results[0].values}
-    base_median = sorted_median(_sorted_stack(baseline, list(baseline.values)))
+    base_median = sorted_median(sorted_stack(baseline, list(baseline.values)))
     write_csv(
         path,
         ["scenario", "variable", "unit", "year", "baseline_p50", "p50"]
@@ -199,14 +205,6 @@ def _difference_rows(res, baseline, base_median) -> list:
         for v, name in enumerate(names)
         for y in np.flatnonzero(ok[v])
     ]
-
-
-def _sorted_stack(res, names: list) -> np.ndarray:
-    """Every output's values ``(output, year, run)``, sorted over the runs.
-
-    numpy's percentiles of sorted values are the same numbers, found in half the time.
-    """
-    return np.sort(np.stack([res.values[name] for name in names]), axis=2)
 
 
 def _summary_rows(res) -> list:

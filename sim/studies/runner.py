@@ -606,9 +606,14 @@ def percentiles(res: ScenarioResult, q: list) -> tuple:
     for all outputs: numpy's percentile costs about 1 ms a call whatever its size.
     """
     names = list(res.values)
-    stacked = np.sort(np.stack([res.values[name] for name in names]), axis=2)
+    stacked = sorted_stack(res, names)
     covered = ~np.isnan(stacked).any(axis=2)
     return names, covered, sorted_percentiles(stacked, q)
+
+
+def sorted_stack(res: ScenarioResult, names: list) -> np.ndarray:
+    """Every output's values ``(output, year, run)``, sorted over the runs (NaN last)."""
+    return np.sort(np.stack([res.values[name] for name in names]), axis=2)
 
 
 def sorted_percentiles(ordered: np.ndarray, q) -> np.ndarray:

@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_engine.py
 	$(PY) benchmarks/bench_engine.py --model benchmarks/models/bench_regions.mdl
 	$(PY) benchmarks/bench_kernel.py
+	$(PY) benchmarks/bench_floor.py
 	$(PY) benchmarks/bench_read.py
 	$(PY) benchmarks/bench_compare.py
 	$(PY) benchmarks/bench_sweep.py

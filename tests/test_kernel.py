@@ -204,3 +204,27 @@ def test_a_lookup_in_the_kernel_is_numpy_interp_to_the_bit():
         want = np.interp(x, xs[1:], ys[1:])
         assert np.array_equal(_interp(x, px, py, 1, 6), want, equal_nan=True), x
         assert _interp(x, px, py, 0, 1) == 3.0 or np.isnan(x)
+
+
+def test_the_floor_benchmark_counts_a_steps_divisions_powers_and_exps(tmp_path):
+    """What bounds the kernel's runs/s (benchmarks/bench_floor.py), on a model counted by hand."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_floor", ROOT / "benchmarks" / "bench_floor.py"
+    )
+    floor = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(floor)
+    mdl = write_mdl(
+        tmp_path / "ops.mdl",
+        """
+level = INTEG(level / lag + ZIDZ(level, half) + level ^ shape - EXP(-level), 1)
+~ widget ~ |
+half = level / 2 ~ widget ~ |
+lag = 3 ~ Year [1, 8] ~ |
+shape = 0.5 ~ Dmnl [0, 1] ~ |
+""",
+    )
+    counts = floor.operation_counts(sim.load_model(mdl).kernel_source)
+    # by a run constant: level / lag, level / 2; not: ZIDZ's level / half
+    assert counts == {"divide": 3, "divide_by_run_constant": 2, "power": 1, "exp": 1, "log": 0}

@@ -1,5 +1,6 @@
-"""Students by origin and by destination: the parts add up to the totals, and a lever
-on one origin or destination moves the others only through what they share.
+"""Students by origin and by destination, researchers by partner region: the parts add up
+to the totals, and a lever on one origin, destination or partner region moves the others
+only through what they share.
 
 Checked on the shipped model; the checks compare runs with each other, or with
 the documented ranks of Japan in the United States, so a recalibration does not
@@ -56,6 +57,16 @@ CAPS = {
     "destination intake change start year": 2026,
     "destination intake change ramp years": 1,
 }
+EUROPE_FUNDS = {
+    "partner joint research change[european partners]": 1,
+    "partner joint research change start year": 2026,
+    "partner joint research change ramp years": 4,
+}
+# each researcher flow and the variable that splits it by partner region
+BY_PARTNER = {
+    "researchers dispatched per year survey basis": "researchers dispatched by partner",
+    "foreign researchers accepted per year": "foreign researchers accepted by partner",
+}
 CHINA_FALL = {
     "origin demand change[china]": -0.5,
     "origin demand change start year": 2026,
@@ -83,6 +94,7 @@ def runs(model):
             ("nepal", NEPAL_CLOSED),
             ("china", CHINA_FALL),
             ("caps", CAPS),
+            ("europe", EUROPE_FUNDS),
         )
     }
     runs["dollar"] = sim.simulate(model, tables=_cheap_dollar(model), saveper=dt)
@@ -118,6 +130,34 @@ def test_the_origins_sum_to_each_total_at_every_step(runs, case):
         whole = _var(ds, total).values[:, 0]
         parts = _var(ds, by_destination).sum("destination").values[:, 0]
         np.testing.assert_allclose(parts, whole, rtol=1e-9, atol=1e-9, err_msg=total)
+
+
+@pytest.mark.parametrize("case", ["base", "europe"])
+def test_the_partner_regions_sum_to_each_researcher_flow_at_every_step(runs, case):
+    ds = runs[case]
+    for total, by_partner in BY_PARTNER.items():
+        whole = _var(ds, total).values[:, 0]
+        parts = _var(ds, by_partner).sum("partner").values[:, 0]
+        np.testing.assert_allclose(parts, whole, rtol=1e-9, atol=1e-9, err_msg=total)
+
+
+def test_joint_research_with_european_partners_moves_researchers_to_and_from_europe(runs):
+    """Horizon Europe association, say: flows with Europe rise; the others all move alike.
+
+    Before the lever starts nothing changes, to the bit. After it, the other partner
+    regions change only through what all flows share (the early-career pool, the
+    researchers already in Japan), so by one common ratio, and by little.
+    """
+    base, europe = runs["base"], runs["europe"]
+    before, late = base.time.values < 2026, base.time.values >= 2031
+    for flow in BY_PARTNER.values():
+        assert np.array_equal(_var(europe, flow).values[before], _var(base, flow).values[before])
+        ratio = _var(europe, flow).values[late, :, 0] / _var(base, flow).values[late, :, 0]
+        column = list(base["partner"].values).index("european partners")
+        assert np.all(ratio[:, column] > 1.15), flow
+        others = np.delete(ratio, column, axis=1)
+        np.testing.assert_allclose(others, np.broadcast_to(others[:, :1], others.shape), rtol=1e-9)
+        assert np.all(np.abs(others - 1) < 0.02), flow
 
 
 def _at(ds, name, **where):

@@ -273,6 +273,9 @@ def test_shipped_scenarios_share_the_past_until_their_own_settings_act():
     assert grid[step] == 2026 - 0.0625
     _, _, step = split(load("origin-screening"))  # its start moves from 2026 to 2026.25
     assert grid[step] == 2026 - 0.0625
+    consts, _, step = split(load("horizon-europe"))  # a partner region's ramp
+    assert consts == {}
+    assert grid[step] == 2026 - 0.0625
     assert split(load("baseline"))[2] == len(grid)
 
 

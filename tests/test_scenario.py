@@ -37,6 +37,7 @@ EXPECTED = {
     "asean-india-push",
     "competitor-caps",
     "weaker-dollar",
+    "horizon-europe",
 }
 
 

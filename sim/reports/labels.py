@@ -486,7 +486,7 @@ BUDGET_PROGRAMMES = {
     },
 }
 
-# origins of international students and destinations of Japanese students
+# origins of international students, destinations of Japanese students, researchers' partner regions
 PLACES = {
     "china": {"en": "China", "ja": "中国"},
     "vietnam": {"en": "Vietnam", "ja": "ベトナム"},
@@ -507,6 +507,11 @@ PLACES = {
     "in taiwan": {"en": "Taiwan", "ja": "台湾"},
     "in europe": {"en": "Continental Europe", "ja": "欧州大陸"},
     "elsewhere": {"en": "Elsewhere", "ja": "その他"},
+    "north american partners": {"en": "North America", "ja": "北米"},
+    "european partners": {"en": "Europe (incl. NIS)", "ja": "欧州（NIS諸国を含む）"},
+    "asian partners": {"en": "Asia", "ja": "アジア"},
+    "oceanian partners": {"en": "Oceania", "ja": "オセアニア"},
+    "other partners": {"en": "Africa, Latin America, Middle East", "ja": "アフリカ・中南米・中東"},
 }
 
 SCENARIOS = {
@@ -533,6 +538,7 @@ SCENARIOS = {
     "asean-india-push": {"en": "ASEAN and India push", "ja": "ASEAN・インド重視"},
     "competitor-caps": {"en": "Caps: Canada, Australia, UK", "ja": "加・豪・英の受入れ抑制"},
     "weaker-dollar": {"en": "Weaker dollar", "ja": "ドル安"},
+    "horizon-europe": {"en": "Horizon Europe association", "ja": "ホライズン・ヨーロッパ準参加"},
 }
 
 

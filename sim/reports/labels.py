@@ -486,7 +486,7 @@ BUDGET_PROGRAMMES = {
     },
 }
 
-# origins of international students, destinations of Japanese students, researchers' partner regions
+# origins of students, destinations of Japanese students, researchers' partner regions
 PLACES = {
     "china": {"en": "China", "ja": "中国"},
     "vietnam": {"en": "Vietnam", "ja": "ベトナム"},

@@ -323,3 +323,36 @@ def test_targets_and_outputs_name_an_origin_or_a_destination(run_cli, tmp_path):
         variables = {row["variable"] for row in csv.DictReader(fh)}
     assert "international students in japan by origin[vietnam]" in variables
     assert "japanese degree students abroad by destination[in usa]" in variables
+
+
+def test_an_origins_own_drivers_are_one_in_2000_and_held_where_no_series_was_found(runs):
+    base = runs["base"]
+    effect = _var(base, "origin driver effect")
+    np.testing.assert_array_equal(effect.sel(time=2000.0, run=0).values, 1.0)
+    for name, held in (
+        ("origin income index", ["taiwan", "other asia", "rest of world"]),
+        ("origin currency index", ["myanmar", "other asia", "rest of world"]),
+    ):
+        np.testing.assert_array_equal(_var(base, name).sel(origin=held).values, 1.0)
+
+
+def test_a_weaker_currency_of_one_origin_lowers_only_its_weight(model, runs):
+    """Vietnam's dong at half its 2023 dollar value by 2030: its weight, and no other, falls."""
+    name = "origin currency per usd[vietnam]"
+    table = next(lk for lk in model.spec.lookups if lk.key == "origin_currency_per_usd[vietnam]")
+    xs = [x for x in table.xs if x <= 2023] + [2030.0]
+    ys = [y for x, y in zip(table.xs, table.ys, strict=True) if x <= 2023] + [2 * table.ys[-1]]
+    weaker = sim.simulate(model, tables={name: (xs, ys)}, saveper=model.controls["time_step"])
+    base = runs["base"]
+    weight = "degree route origin weight now"
+    ratio = _var(weaker, weight).sel(time=2033.0, run=0) / _var(base, weight).sel(
+        time=2033.0, run=0
+    )
+    elasticity = model.defaults[model.param_keys.index("origin_currency_elasticity")]
+    assert elasticity < 0
+    assert float(ratio.sel(origin="vietnam")) == pytest.approx(2.0**elasticity, rel=1e-12)
+    assert np.all(ratio.drop_sel(origin="vietnam").values == 1.0)
+    mix = "degree route origin mix"
+    assert float(_var(weaker, mix).sel(time=2033.0, run=0, origin="vietnam")) < float(
+        _var(base, mix).sel(time=2033.0, run=0, origin="vietnam")
+    )

@@ -62,6 +62,13 @@ EUROPE_FUNDS = {
     "partner joint research change start year": 2026,
     "partner joint research change ramp years": 4,
 }
+BY_DESTINATION = {
+    "japanese degree students abroad": "japanese degree students abroad by destination",
+    "long term departures": "long term departures by destination",
+    "university short and mid term participants per year": (
+        "university short and mid term participants by destination"
+    ),
+}
 # each researcher flow and the variable that splits it by partner region
 BY_PARTNER = {
     "researchers dispatched per year survey basis": "researchers dispatched by partner",
@@ -113,32 +120,23 @@ def _cheap_dollar(model):
 @pytest.mark.parametrize("case", ["base", "nepal", "china", "caps"])
 def test_the_origins_sum_to_each_total_at_every_step(runs, case):
     ds = runs[case]
-    for total, by_origin in BY_ORIGIN.items():
-        whole = _var(ds, total).values[:, 0]
-        parts = _var(ds, by_origin).sum("origin").values[:, 0]
-        np.testing.assert_allclose(parts, whole, rtol=1e-9, atol=1e-9, err_msg=total)
+    _assert_parts_sum(ds, BY_ORIGIN, "origin")
     shares = _var(ds, "origin share of international students").sum("origin").values[:, 0]
     np.testing.assert_allclose(shares, 1.0, rtol=1e-12)
-    for total, by_destination in (
-        ("japanese degree students abroad", "japanese degree students abroad by destination"),
-        ("long term departures", "long term departures by destination"),
-        (
-            "university short and mid term participants per year",
-            "university short and mid term participants by destination",
-        ),
-    ):
-        whole = _var(ds, total).values[:, 0]
-        parts = _var(ds, by_destination).sum("destination").values[:, 0]
-        np.testing.assert_allclose(parts, whole, rtol=1e-9, atol=1e-9, err_msg=total)
+    _assert_parts_sum(ds, BY_DESTINATION, "destination")
 
 
 @pytest.mark.parametrize("case", ["base", "europe"])
 def test_the_partner_regions_sum_to_each_researcher_flow_at_every_step(runs, case):
-    ds = runs[case]
-    for total, by_partner in BY_PARTNER.items():
+    _assert_parts_sum(runs[case], BY_PARTNER, "partner")
+
+
+def _assert_parts_sum(ds, pairs: dict, dim: str):
+    """Each total equals the sum of its parts over ``dim`` at every step, to 1e-9."""
+    for total, parts in pairs.items():
         whole = _var(ds, total).values[:, 0]
-        parts = _var(ds, by_partner).sum("partner").values[:, 0]
-        np.testing.assert_allclose(parts, whole, rtol=1e-9, atol=1e-9, err_msg=total)
+        summed = _var(ds, parts).sum(dim).values[:, 0]
+        np.testing.assert_allclose(summed, whole, rtol=1e-9, atol=1e-9, err_msg=total)
 
 
 def test_joint_research_with_european_partners_moves_researchers_to_and_from_europe(runs):

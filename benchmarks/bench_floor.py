@@ -123,15 +123,10 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=os.cpu_count())
     args = parser.parse_args()
     import sim
+    from sim.engine.simulate import grid_times
 
     model = sim.load_model(MODEL)
-    steps = (
-        round(
-            (model.controls["final_time"] - model.controls["initial_time"])
-            / model.controls["time_step"]
-        )
-        + 1
-    )
+    steps = len(grid_times(model))
     counts = operation_counts(model.kernel_source)
     ns = element_ns()
     as_written = sum(counts[k] * ns[k] for k in ("divide", "power", "exp", "log"))

@@ -5,7 +5,9 @@ again on another worker and the study's result does not change.
 """
 
 import os
+import signal
 import sys
+import time
 from pathlib import Path
 
 import cloudpickle
@@ -287,3 +289,35 @@ def test_a_portfolio_search_on_a_cluster_finds_the_same_split(cluster, tmp_path)
     ]
     assert found[0].budgets_oku == found[1].budgets_oku
     assert found[0].probabilities == found[1].probabilities
+
+
+def _plus(part, shared):
+    return part + shared["add"]
+
+
+class _LosingCluster(Cluster):
+    """A cluster whose first copy of the shared data is on one worker only, which then dies."""
+
+    scattered: int = 0
+
+    def scatter(self, value):
+        self.scattered += 1
+        if self.scattered > 1:
+            return super().scatter(value)
+        holder = sorted(self.client.scheduler_info(n_workers=-1)["workers"])[0]
+        future = self.client.scatter(value, workers=[holder], broadcast=False, hash=False)
+        pid = self.client.run(os.getpid, workers=[holder])[holder]
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while holder in self.client.scheduler_info(n_workers=-1)["workers"]:
+            assert time.monotonic() < deadline, "the scheduler saw the worker die"
+            time.sleep(0.05)
+        return future
+
+
+def test_shared_data_lost_with_its_worker_is_sent_again_and_every_part_still_runs():
+    with connect("local:2") as cluster:
+        losing = _LosingCluster(cluster.client)
+        got = losing.map(_plus, list(range(10)), {"add": 100})
+    assert losing.scattered == 2, "the shared data was sent a second time"
+    assert got == [100 + k for k in range(10)]

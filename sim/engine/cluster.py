@@ -7,8 +7,9 @@ scheduler, and ``local:N`` starts a cluster of N worker processes here.
 What every chunk needs (the compiled model, the parameter sets, the stems'
 settings) is sent once to each worker, not once per chunk; a chunk sends back
 only its yearly measures. A worker that dies has its chunks run again
-elsewhere by Dask's scheduler, and since a run's numbers depend on nothing
-but its own parameters, the study's result is the same to the bit.
+elsewhere by Dask's scheduler (and the shared data sent again, if the dead
+worker held its last copy), and since a run's numbers depend on nothing but
+its own parameters, the study's result is the same to the bit.
 """
 
 import itertools
@@ -26,6 +27,8 @@ ENV = "BRAINSIM_CLUSTER"
 CHUNKS_PER_WORKER = 1
 # parts submitted per worker at a time: enough that a worker never waits for the next
 IN_FLIGHT = 4
+# times one map sends its shared data again after a dead worker took the last copy
+RESENDS = 3
 
 
 @dataclass
@@ -33,6 +36,10 @@ class Cluster:
     """A connected Dask client; :meth:`map` runs a function over parts on its workers."""
 
     client: object
+
+    def scatter(self, value):
+        """Return a future of ``value``, copied to every worker now."""
+        return self.client.scatter(value, broadcast=True, hash=False)
 
     @property
     def n_workers(self) -> int:
@@ -53,27 +60,38 @@ class Cluster:
         next as one finishes: the scheduler would otherwise run a large study's
         parts in no particular order, and a writer that gathers them into
         blocks (:mod:`sim.studies.store`) would hold many unfinished blocks.
+
+        Dask recomputes a lost result but cannot recompute scattered data, and
+        its memory manager drops the broadcast copies of ``shared`` that no
+        waiting part needs; so a dead worker may take the last copy with it, and
+        the parts that needed it come back cancelled. ``shared`` is then sent
+        again and those parts resubmitted, at most :data:`RESENDS` times.
         """
         from distributed import as_completed
 
-        shared_future = self.client.scatter(shared, broadcast=True, hash=False)
+        sent = _Shared(self, shared)
         queue = iter(enumerate(parts))
         where: dict = {}
         running = as_completed()
 
         def submit(k, part):
             future = self.client.submit(
-                _call, part, fn=func, shared=shared_future, pure=False, retries=2
+                _call, part, fn=func, shared=sent.future, pure=False, retries=2
             )
-            where[future.key] = (k, future)
+            where[future.key] = (k, future, sent.future)
             running.add(future)
 
         for k, part in itertools.islice(queue, IN_FLIGHT * self.n_workers):
             submit(k, part)
         out: list = [None] * len(parts)
+        done = 0
         try:
-            for done, future in enumerate(running, start=1):
-                k, _ = where.pop(future.key)
+            for future in running:
+                k, _, used = where.pop(future.key)
+                if future.cancelled():  # we cancel nothing mid-map: the cluster lost `used`
+                    sent.resend(used)
+                    submit(k, parts[k])
+                    continue
                 result = future.result()
                 future.release()
                 nxt = next(queue, None)
@@ -84,11 +102,37 @@ class Cluster:
                 else:
                     each(parts[k], result)
                 del result
+                done += 1
                 if progress is not None:
                     progress(done, len(parts))
             return out
         finally:
-            self.client.cancel([f for _, f in where.values()] + [shared_future])
+            self.client.cancel([f for _, f, _ in where.values()] + [sent.future])
+
+
+@dataclass
+class _Shared:
+    """What every part of one :meth:`Cluster.map` needs, as scattered to the workers."""
+
+    cluster: Cluster
+    value: object
+    future: object = None
+    resends: int = 0
+
+    def __post_init__(self):
+        self.future = self.cluster.scatter(self.value)
+
+    def resend(self, lost) -> None:
+        """Scatter the value again if ``lost`` is still the current copy."""
+        if lost is not self.future:  # a part that was already in flight with the old copy
+            return
+        if self.resends == RESENDS:
+            raise BrainsimError(
+                f"the cluster lost the study's shared data {RESENDS + 1} times (workers "
+                "died); check the workers' logs and memory limits, then run again"
+            )
+        self.resends += 1
+        self.future = self.cluster.scatter(self.value)
 
 
 def map_parts(func, parts: list, shared, workers=None, progress=None, each=None) -> list:

@@ -115,6 +115,21 @@ def test_parameters_by_element_name_and_by_a_mapping_of_elements():
         sim.simulate(model, {"birth rate[north]": 2})
 
 
+def test_one_value_for_an_array_s_name_goes_to_every_element_as_pysd_takes_it():
+    model = sim.load_model(MODELS / "subscript_basics.mdl")
+    regions = ("north", "south", "east", "west")
+    one = sim.simulate(model, {"birth rate": [0.01, 0.06]})
+    each = sim.simulate(model, {"birth rate": {r: [0.01, 0.06] for r in regions}})
+    assert np.array_equal(one["population"].values, each["population"].values)
+    base = sim.simulate(model)
+    for r in regions:  # every element moved, and by the same rate
+        assert not np.array_equal(
+            _at(one, "population", region=r), _at(base, "population", region=r)
+        )
+    with pytest.raises(ParameterError, match=r"outside its range"):
+        sim.simulate(model, {"birth rate": 2})
+
+
 def test_set_constants_writes_one_cell_of_an_array(tmp_path):
     mdl = tmp_path / "basics.mdl"
     mdl.write_text((MODELS / "subscript_basics.mdl").read_text())
@@ -417,6 +432,20 @@ def test_the_diagram_draws_each_array_once(tmp_path):
     labels = {t.get_text() for t in ax.texts}
     assert "students[region]" in labels
     assert "entry[region]" in labels
+
+
+def test_a_scenario_sets_every_element_of_an_array_with_one_value(project):
+    from sim.studies.scenario import ScenarioError, load_scenario
+
+    model = sim.load_model(project / "tiny.mdl")
+    path = project / "case.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("growth rate: {south: 0.6}", "growth rate: 0.6"), "utf-8")
+    got = load_scenario(path, model).set
+    assert got["growth rate[north]"] == got["growth rate[south]"] == 0.6
+    path.write_text(text.replace("growth rate: {south: 0.6}", "growth rate: 3"), "utf-8")
+    with pytest.raises(ScenarioError, match=r"case.yaml:\d+: set.growth rate: 3 is outside"):
+        load_scenario(path, model)
 
 
 def test_the_scenario_schema_accepts_a_subscripted_constant_by_element(project):

@@ -322,12 +322,15 @@ def by_element(spec, params: dict) -> dict:
 
     ``{"birth rate": {"north": 0.02, "south": 0.03}}`` becomes
     ``{"birth rate[north]": 0.02, "birth rate[south]": 0.03}``; a key of a
-    two-dimensional array lists both subscripts, ``"north,c1"``.
+    two-dimensional array lists both subscripts, ``"north,c1"``. One value
+    (or one per run) for the array's name goes to every element, as PySD
+    takes it.
     """
     out = {}
     for name, value in params.items():
         if not isinstance(value, dict):
-            out[name] = value
+            members = spec.array(name) if isinstance(name, str) else {}
+            out.update({el.name: value for el in members.values()} or {name: value})
             continue
         members = spec.array(name)
         if not members:

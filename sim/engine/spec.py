@@ -181,10 +181,16 @@ class ModelSpec:
         Empty when ``name`` is not subscripted. Any spelling of the elements is a key
         (their keys, as ``vensim_key`` makes them).
         """
-        base = vensim_key(name)
-        return {
-            el.key.partition("[")[2].rstrip("]"): el for el in self.elements if el.base == base
-        }
+        return dict(self._arrays.get(vensim_key(name), {}))
+
+    @functools.cached_property
+    def _arrays(self) -> dict:
+        """``base key -> {subscripts: element}``, in file order: asked once per name set."""
+        out: dict = {}
+        for el in self.elements:
+            if el.base:
+                out.setdefault(el.base, {})[el.key.partition("[")[2].rstrip("]")] = el
+        return out
 
     def of_kind(self, *kinds: str) -> tuple:
         """Return the elements whose kind is one of ``kinds``, in file order."""

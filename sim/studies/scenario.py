@@ -387,10 +387,12 @@ def _mapping(doc: _Doc, key: str, value) -> dict:
 def _set(doc: _Doc, value, model) -> dict:
     out = {}
     for name, v in _mapping(doc, "set", value).items():
-        if isinstance(v, dict) and model.spec.array(name):
-            # a subscripted constant by element: {north: 0.02, south: 0.03}
-            members = model.spec.array(name)
-            for sub, x in v.items():
+        members = model.spec.array(name) if isinstance(name, str) else {}
+        if members:
+            # a subscripted constant by element, {north: 0.02, south: 0.03}, or one value
+            # for every element, as PySD takes it
+            by_sub = v if isinstance(v, dict) else dict.fromkeys(members, v)
+            for sub, x in by_sub.items():
                 key = vensim_key(f"x[{sub}]").partition("[")[2].rstrip("]")
                 if key not in members:
                     raise doc.error(
@@ -399,11 +401,10 @@ def _set(doc: _Doc, value, model) -> dict:
                         + ", ".join(f"[{m}]" for m in members),
                     )
                 el = members[key]
+                at = ("set", name, sub) if isinstance(v, dict) else ("set", name)
                 if el.kind != "constant":
-                    raise doc.error(("set", name, sub), f"'{el.name}' is not a constant")
-                out[el.name] = _in_range(
-                    doc, ("set", name, sub), el, _number(doc, ("set", name, sub), x)
-                )
+                    raise doc.error(at, f"'{el.name}' is not a constant")
+                out[el.name] = _in_range(doc, at, el, _number(doc, at, x))
             continue
         el = _element(doc, ("set", name), model, name, ("constant",), "constant")
         out[el.name] = _in_range(doc, ("set", name), el, _number(doc, ("set", name), v))
@@ -876,8 +877,8 @@ def _schema() -> dict:
                 "additionalProperties": {
                     "oneOf": [number, {"type": "object", "additionalProperties": number}]
                 },
-                "description": "constants, by .mdl name; a subscripted constant also by "
-                "element: name: {north: 0.2, south: 0.3}",
+                "description": "constants, by .mdl name; a subscripted constant by "
+                "element, name: {north: 0.2, south: 0.3}, or one value for every element",
             },
             "policies": {"type": "array", "items": _policy_schema(number)},
             "budgets": {"type": "array", "items": _budget_schema(number)},

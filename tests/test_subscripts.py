@@ -446,6 +446,10 @@ def test_a_scenario_sets_every_element_of_an_array_with_one_value(project):
     path.write_text(text.replace("growth rate: {south: 0.6}", "growth rate: 3"), "utf-8")
     with pytest.raises(ScenarioError, match=r"case.yaml:\d+: set.growth rate: 3 is outside"):
         load_scenario(path, model)
+    # a draw is of one element: the array's name alone says which to name
+    path.write_text(text.replace("growth rate[north]: {uniform", "growth rate: {uniform"), "utf-8")
+    with pytest.raises(ScenarioError, match=r"subscripted; .* e.g. 'growth rate\[north\]'$"):
+        load_scenario(path, model)
 
 
 def test_the_scenario_schema_accepts_a_subscripted_constant_by_element(project):

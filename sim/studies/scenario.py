@@ -370,6 +370,12 @@ def _element(doc: _Doc, keypath: tuple, model, name, kinds: tuple, what: str):
         el = model.spec.element(name)
     except KeyError:
         el = None
+    members = model.spec.array(name) if el is None else {}
+    if members:  # here each element is its own: a draw or a target is of one element
+        first = next(iter(members.values())).name
+        raise doc.error(
+            keypath, f"'{name}' is subscripted; name one element at a time, e.g. '{first}'"
+        )
     if el is None or el.kind not in kinds:
         candidates = [e.name for e in model.spec.elements if e.kind in kinds]
         raise doc.error(keypath, f"unknown {what} '{name}'; {_suggest(name, candidates)}")

@@ -1,7 +1,7 @@
 """Briefing figures: each drawn from a small stored Dataset, in both languages, checked.
 
 ``tests/data/brief/small.nc`` is a subset of what ``brainsim brief`` computes
-(4 scenarios, 10 parameters; see its ``note`` attribute). Warnings are errors
+(5 scenarios, 10 parameters; see its ``note`` attribute). Warnings are errors
 in this suite, so a glyph missing from the Japanese font fails the test.
 """
 
@@ -191,6 +191,48 @@ def test_goal_and_researchers(ds, lang):
     # scenarios, two observed bases and the FY2000 level
     assert len(ax.lines) == ds.sizes["scenario"] + 3
     assert _pixels(fig) > 0.03
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_partners_figure_splits_both_flows_by_region_and_draws_europe_by_scenario(ds, lang):
+    fig = figures.partners(ds, lang, footer(ds, lang, figures.SCENARIO_OF["partners"]))
+    dispatched, accepted, europe = fig.axes
+    regions = [str(p).split("[", 1)[1].rstrip("]") for p in ds["part"].values if "partner" in p]
+    assert len(regions) == 10  # five regions in each of the two flows
+    totals = (
+        ds["extra_quantile"].sel(extra="researchers dispatched per year survey basis"),
+        ds["quantile"].sel(output="foreign researchers accepted per year"),
+    )
+    for ax, total in zip((dispatched, accepted), totals, strict=True):
+        legend = {t.get_text() for t in ax.get_legend().get_texts()}
+        assert {name(r, lang) for r in regions} <= legend
+        # the regions stack up to the baseline's median total
+        top = ax.collections[len(set(regions)) - 1].get_paths()[0].vertices[:, 1]
+        median = total.sel(scenario="baseline", q="p50").values
+        np.testing.assert_allclose(np.nanmax(top), np.nanmax(median), rtol=1e-9)
+    years = ds["year"].values
+    for scen in ("baseline", "horizon-europe"):
+        assert name(scen, lang) in {t.get_text() for t in europe.get_legend().get_texts()}
+    medians = {
+        (scen, flow): ds["extra_quantile"]
+        .sel(scenario=scen, extra=f"{flow} by partner[european partners]", q="p50")
+        .values
+        for scen in ("baseline", "horizon-europe")
+        for flow in ("researchers dispatched", "foreign researchers accepted")
+    }
+    drawn = [line.get_ydata() for line in europe.lines if len(line.get_xdata()) == len(years)]
+    for values in medians.values():
+        assert any(np.array_equal(values, y, equal_nan=True) for y in drawn)
+    later = years >= 2030
+    for flow in ("researchers dispatched", "foreign researchers accepted"):
+        gain = medians[("horizon-europe", flow)][later] / medians[("baseline", flow)][later]
+        gain = gain[np.isfinite(gain)]  # the last years are past the run's final time
+        assert gain.size > 5
+        assert np.all(gain > 1.1), flow  # both flows move with Europe
+    assert not _leftover(
+        {t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text"))}, lang
+    )
+    assert _pixels(fig) > 0.05
 
 
 def test_cost_chart_data_has_every_programme_with_a_yen_figure_or_a_reason(ds):

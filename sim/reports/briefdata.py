@@ -58,13 +58,18 @@ STEPS = 7
 PARTS = {
     "international students in japan by origin": "may1",
     "japanese degree students abroad by destination": "mid_year",
+    "researchers dispatched by partner": "fiscal_mean",
+    "foreign researchers accepted by partner": "fiscal_mean",
 }
-# further outputs the origin and destination figures show with their bands
+# further outputs the origin, destination and partner figures show with their bands
 EXTRAS = {
     "japanese degree students abroad": "mid_year",
     "japanese students in the us": "mid_year",
     "japan rank among origins in the us": "mid_year",
     "largest origin share": "may1",
+    "researchers dispatched per year survey basis": "fiscal_mean",
+    "researchers dispatched by partner[european partners]": "fiscal_mean",
+    "foreign researchers accepted by partner[european partners]": "fiscal_mean",
 }
 # the series the composition figures compare with: JASSO's counts by origin, on the
 # basis that includes language institutes, and Open Doors' count of Japanese in the US

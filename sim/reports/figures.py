@@ -28,6 +28,7 @@ FIGURES = (
     "researchers",
     "origins",
     "destinations",
+    "partners",
     "diagram",
 )
 # the outputs the targets apply to, in the order the targets are listed
@@ -46,6 +47,7 @@ SCENARIO_OF = {
     "researchers": None,
     "origins": ("baseline", "china-demand-fall", "origin-screening", "asean-india-push"),
     "destinations": ("baseline", "competitor-caps", "weaker-dollar", "strong-yen"),
+    "partners": ("baseline", "horizon-europe", "joint-research-funds"),
     "diagram": "baseline",
 }
 HIGHLIGHT = ("baseline", "jmirai-package")
@@ -959,8 +961,76 @@ def destinations(ds, lang: str, footer: str):
     return fig
 
 
-def _stack(ax, ds, array: str, total, lang: str) -> None:
+def partners(ds, lang: str, footer: str):
+    """9. Researchers dispatched and accepted for 30+ days by partner region, and with Europe."""
+    plt = _setup()
+    fig, (axd, axa, axe) = plt.subplots(1, 3, figsize=(13, 4.8), width_ratios=(1, 1, 1))
+    series, years, values = (ds[k].values for k in ("obs_series", "obs_year", "obs_value"))
+    for ax, array, total, observed in (
+        (
+            axd,
+            "researchers dispatched by partner",
+            ds["extra_quantile"].sel(extra="researchers dispatched per year survey basis"),
+            f"{DISPATCH_SERIES} [researchers dispatched per year survey basis]",
+        ),
+        (
+            axa,
+            "foreign researchers accepted by partner",
+            ds["quantile"].sel(output="foreign researchers accepted per year"),
+            "researchers_inbound_midlong",
+        ),
+    ):
+        _stack(ax, ds, array, total, lang, "dispatched_stack" if ax is axd else "accepted_stack")
+        idx = np.flatnonzero(series == observed)
+        ax.plot(years[idx], values[idx], "s", color="black", ms=3, mfc="white")
+        ax.plot([], [], "s", color="black", ms=3, mfc="white", label=label("total_observed", lang))
+        ax.set_title(_wrapped(ax.get_title(), lang), fontsize=8)
+        ax.set_ylabel(label("persons_per_year", lang))
+        _thousands(ax)
+        ax.legend(fontsize=5.5, frameon=False, loc="upper left", ncol=2)
+    fig.text(0.01, 0.03, label("partner_shares", lang), fontsize=6, color="0.2", va="bottom")
+    _europe(axe, ds, lang)
+    fig.suptitle(label("fig_partners", lang), fontsize=10)
+    _footer(fig, footer)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
+
+
+def _europe(ax, ds, lang: str) -> None:
+    """Flows with Europe: each partner scenario's median, and the baseline's band."""
+    years = ds["year"].values
+    shown = [s for s in SCENARIO_OF["partners"] if s in ds["scenario"].values]
+    flows = (
+        ("researchers dispatched by partner[european partners]", "-", "to_europe"),
+        ("foreign researchers accepted by partner[european partners]", "--", "from_europe"),
+    )
+    for k, scen in enumerate(shown):
+        color = "0.2" if k == 0 else f"C{k + 4}"  # C0-C4 are the regions of the stacks
+        for extra, ls, _ in flows:
+            q = ds["extra_quantile"].sel(scenario=scen, extra=extra).values
+            if k == 0:
+                ax.fill_between(years, q[:, 0], q[:, 2], color=color, alpha=0.12, lw=0)
+            # the baseline on top: before their start the policy lines lie on it
+            ax.plot(years, q[:, 1], ls=ls, lw=1.3 if k == 0 else 0.9, color=color, zorder=3 - k)
+        ax.plot([], [], lw=1.3, color=color, label=name(scen, lang))
+    for _, ls, what in flows:
+        ax.plot([], [], ls=ls, lw=0.9, color="0.5", label=label(what, lang))
+    ax.set_xlim(years[0], years[-1])
+    ax.set_title(label("europe_by_scenario", lang), fontsize=8)
+    ax.set_ylabel(label("persons_per_year", lang))
+    _thousands(ax)
+    ax.legend(fontsize=5.5, frameon=False, loc="upper left")
+
+
+def _wrapped(text: str, lang: str) -> str:
+    """``text`` in lines that fit the width of one of three panels."""
+    return "\n".join(wrap(text, 50 if lang == "en" else 28, lang))
+
+
+def _stack(ax, ds, array: str, total, lang: str, title: str = "") -> None:
     """Draw the baseline's median total split by ``array``'s elements, and its 5-95% band.
+
+    ``title``: the label of the panel's title (default: the array's elements' ``_stack``).
 
     Each element's median, scaled so that the elements add up to the median
     total: the medians of the parts of a skewed ensemble do not add up to the
@@ -978,7 +1048,8 @@ def _stack(ax, ds, array: str, total, lang: str) -> None:
     for col in (0, 2):
         ax.plot(years, band[:, col], ls="--", lw=0.8, color="0.2")
     ax.plot([], [], ls="--", lw=0.8, color="0.2", label=label("total_band", lang))
-    ax.set_title(label(f"{array.split(' by ')[-1]}s_stack", lang, scenario=name("baseline", lang)))
+    title = title or f"{array.split(' by ')[-1]}s_stack"
+    ax.set_title(label(title, lang, scenario=name("baseline", lang)))
     ax.set_xlim(years[0], years[-1])
 
 
@@ -996,7 +1067,7 @@ def _scenario_bands(ax, ds, extra: str, wanted: tuple, lang: str) -> None:
 
 
 def diagram(spec, lang: str, footer: str):
-    """9. The model's stock-and-flow diagram, as :mod:`sim.reports.diagram` draws it."""
+    """10. The model's stock-and-flow diagram, as :mod:`sim.reports.diagram` draws it."""
     _setup()
     from sim.reports.diagram import stock_flow_diagram
 

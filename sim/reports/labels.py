@@ -323,6 +323,29 @@ LABELS = {
         "of international students in the United States",
         "ja": "留学先別の日本人留学者数と米国における日本の出身国順位",
     },
+    "fig_partners": {
+        "en": "Researchers dispatched and accepted for over 30 days, by partner region",
+        "ja": "30日を超える研究者の派遣・受入れ（相手地域別）",
+    },
+    "dispatched_stack": {
+        "en": "{scenario}: dispatched (postdocs counted), split by region",
+        "ja": "{scenario}：派遣（ポスドク等を含む）の地域別内訳",
+    },
+    "accepted_stack": {
+        "en": "{scenario}: accepted, split by region",
+        "ja": "{scenario}：受入れの地域別内訳",
+    },
+    "partner_shares": {
+        "en": "Regional shares: FY2024 (MEXT), assumed in every year; they move only "
+        "with joint research with a region",
+        "ja": "地域別の構成比：2024年度（文部科学省）を全年に仮定。地域別の共同研究でのみ変化",
+    },
+    "europe_by_scenario": {
+        "en": "With Europe (incl. NIS), by scenario\n(median; band: baseline 5–95%)",
+        "ja": "欧州（NIS諸国を含む）との往来、シナリオ別\n（中央値、帯：ベースラインの5〜95%）",
+    },
+    "to_europe": {"en": "Dispatched to Europe", "ja": "欧州への派遣"},
+    "from_europe": {"en": "Accepted from Europe", "ja": "欧州からの受入れ"},
     "destinations_stack": {
         "en": "{scenario}: long-term and degree students abroad, the median total split "
         "by each destination's median",

@@ -4,7 +4,7 @@ Run after the model or the scenarios change, from the project folder::
 
     .venv/bin/python tests/data/brief/subset.py figures/briefing/brief_data.nc
 
-It keeps four scenarios and ten parameters (the five levers and five
+It keeps five scenarios and ten parameters (the five levers and five
 calibrated parameters with the largest one-at-a-time swing on any output),
 enough for every figure to draw, and writes ``tests/data/brief/small.nc``.
 """
@@ -15,17 +15,17 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-SCENARIOS = ["baseline", "weak-yen", "strong-yen", "jmirai-package"]
+SCENARIOS = ["baseline", "weak-yen", "strong-yen", "jmirai-package", "horizon-europe"]
 
 
 def subset(full: xr.Dataset) -> xr.Dataset:
-    """Return the small Dataset: four scenarios, the ten parameters that swing most."""
+    """Return the small Dataset: five scenarios, the ten parameters that swing most."""
     swing = np.abs(full["oat_swing"]).max("output").to_series().sort_values(ascending=False)
     levers = [p for p in swing.index if p.endswith(" target")][:5]
     others = [p for p in swing.index if not p.endswith(" target")][:5]
     small = full.sel(scenario=SCENARIOS, parameter=levers + others)
     small.attrs["note"] = (
-        "tests/data/brief: a subset of brainsim brief data (4 scenarios, 10 parameters) "
+        "tests/data/brief: a subset of brainsim brief data (5 scenarios, 10 parameters) "
         "for figure tests; made by tests/data/brief/subset.py"
     )
     return small

@@ -964,7 +964,7 @@ def destinations(ds, lang: str, footer: str):
 def partners(ds, lang: str, footer: str):
     """9. Researchers dispatched and accepted for 30+ days by partner region, and with Europe."""
     plt = _setup()
-    fig, (axd, axa, axe) = plt.subplots(1, 3, figsize=(13, 4.8), width_ratios=(1, 1, 1))
+    fig, (axd, axa, axe) = plt.subplots(1, 3, figsize=(13, 4.8))
     series, years, values = (ds[k].values for k in ("obs_series", "obs_year", "obs_value"))
     for ax, array, total, observed in (
         (

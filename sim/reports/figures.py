@@ -181,7 +181,7 @@ def targets(ds, lang: str, footer: str):
             highlight = scen in HIGHLIGHT
             if highlight:
                 ax.fill_between(
-                    years[keep], q[:, 0], q[:, 2], color=COLORS[scen], alpha=0.15, lw=0
+                    years[keep], q[:, 0], q[:, 2], color=COLORS[scen], alpha=0.15, lw=0, zorder=1
                 )
             ax.plot(
                 years[keep],
@@ -190,6 +190,7 @@ def targets(ds, lang: str, footer: str):
                 color=COLORS.get(scen),
                 alpha=1 if highlight else 0.6,
                 label=name(str(scen), lang),
+                zorder=_zorder(scen),
             )
         for t in TARGETS:
             if t.variable == out:
@@ -216,6 +217,16 @@ def targets(ds, lang: str, footer: str):
     _footer(fig, footer)
     fig.tight_layout(rect=(0, 0.02, 1, 0.98))
     return fig
+
+
+def _zorder(scenario: str) -> float:
+    """Return the drawing order of a scenario's median line: bands 1, other lines 2, then up.
+
+    The highlighted scenarios' lines go over the others and the baseline's on top: before
+    a policy starts every scenario's line lies on the baseline's, which is then the line
+    to see, in the colour its legend gives.
+    """
+    return 2 + (len(HIGHLIGHT) - HIGHLIGHT.index(scenario) if scenario in HIGHLIGHT else 0)
 
 
 def probability(ds, lang: str, footer: str):
@@ -847,7 +858,8 @@ def researchers(ds, lang: str, footer: str):
         q = ds["quantile"].sel(scenario=scen, output=out).values
         highlight = scen in HIGHLIGHT
         if highlight:
-            ax.fill_between(years, q[:, 0], q[:, 2], color=COLORS[scen], alpha=0.15, lw=0)
+            band = {"color": COLORS[scen], "alpha": 0.15, "lw": 0, "zorder": 1}
+            ax.fill_between(years, q[:, 0], q[:, 2], **band)
         ax.plot(
             years,
             q[:, 1],
@@ -855,6 +867,7 @@ def researchers(ds, lang: str, footer: str):
             color=COLORS.get(scen),
             alpha=1 if highlight else 0.5,
             label=name(str(scen), lang),
+            zorder=_zorder(scen),
         )
     series = ds["obs_series"].values
     for key, marker in (("per year]", "o"), ("survey basis]", "s")):
@@ -1062,7 +1075,15 @@ def _scenario_bands(ax, ds, extra: str, wanted: tuple, lang: str) -> None:
         color = "0.2" if k == 0 else f"C{k}"
         if k == 0:
             ax.fill_between(years, q[:, 0], q[:, 2], color=color, alpha=0.15, lw=0)
-        ax.plot(years, q[:, 1], lw=1.4 if k == 0 else 0.9, color=color, label=name(scen, lang))
+        # the baseline over the others, whose lines lie on it before their policies start
+        ax.plot(
+            years,
+            q[:, 1],
+            lw=1.4 if k == 0 else 0.9,
+            color=color,
+            label=name(scen, lang),
+            zorder=3 if k == 0 else 2,
+        )
     ax.set_xlim(years[0], years[-1])
 
 

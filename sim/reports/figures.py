@@ -1028,7 +1028,8 @@ def _europe(ax, ds, lang: str) -> None:
         ax.plot([], [], lw=1.3, color=color, label=name(scen, lang))
     for _, ls, what in flows:
         ax.plot([], [], ls=ls, lw=0.9, color="0.5", label=label(what, lang))
-    ax.set_xlim(years[0], years[-1])
+    base = ds["extra_quantile"].sel(scenario=shown[0], extra=flows[0][0]).values[:, 1]
+    ax.set_xlim(*_span(years, base))
     ax.set_title(label("europe_by_scenario", lang), fontsize=8)
     ax.set_ylabel(label("persons_per_year", lang))
     _thousands(ax)
@@ -1063,7 +1064,13 @@ def _stack(ax, ds, array: str, total, lang: str, title: str = "") -> None:
     ax.plot([], [], ls="--", lw=0.8, color="0.2", label=label("total_band", lang))
     title = title or f"{array.split(' by ')[-1]}s_stack"
     ax.set_title(label(title, lang, scenario=name("baseline", lang)))
-    ax.set_xlim(years[0], years[-1])
+    ax.set_xlim(*_span(years, band[:, 1]))
+
+
+def _span(years: np.ndarray, values: np.ndarray) -> tuple:
+    """Return the first and last year with a value (fiscal-year means end before the run)."""
+    have = years[np.isfinite(values)]
+    return (have[0], have[-1]) if have.size else (years[0], years[-1])
 
 
 def _scenario_bands(ax, ds, extra: str, wanted: tuple, lang: str) -> None:
@@ -1084,7 +1091,8 @@ def _scenario_bands(ax, ds, extra: str, wanted: tuple, lang: str) -> None:
             label=name(scen, lang),
             zorder=3 if k == 0 else 2,
         )
-    ax.set_xlim(years[0], years[-1])
+    base = ds["extra_quantile"].sel(scenario=shown[0], extra=extra).values[:, 1]
+    ax.set_xlim(*_span(years, base))
 
 
 def diagram(spec, lang: str, footer: str):

@@ -321,3 +321,21 @@ def test_shared_data_lost_with_its_worker_is_sent_again_and_every_part_still_run
         got = losing.map(_plus, list(range(10)), {"add": 100})
     assert losing.scattered == 2, "the shared data was sent a second time"
     assert got == [100 + k for k in range(10)]
+
+
+def _always_dies(part, shared):
+    os._exit(1)
+
+
+def test_a_chunk_that_kills_every_worker_it_runs_on_is_one_line():
+    import dask
+
+    from sim.engine.errors import BrainsimError
+
+    # the memory manager off, so that the shared data outlives the deaths and Dask itself
+    # gives up on the chunk (KilledWorker) rather than the data being lost first
+    amm_off = {"distributed.scheduler.active-memory-manager.start": False}
+    dies = pytest.raises(BrainsimError, match=r"killed every cluster worker")
+    with dask.config.set(amm_off), connect("local:4") as cluster, dies as err:
+        cluster.map(_always_dies, [0], (1,))
+    assert "\n" not in str(err.value)

@@ -67,7 +67,7 @@ class Cluster:
         the parts that needed it come back cancelled. ``shared`` is then sent
         again and those parts resubmitted, at most :data:`RESENDS` times.
         """
-        from distributed import as_completed
+        from distributed import KilledWorker, as_completed
 
         sent = _Shared(self, shared)
         queue = iter(enumerate(parts))
@@ -92,7 +92,14 @@ class Cluster:
                     sent.resend(used)
                     submit(k, parts[k])
                     continue
-                result = future.result()
+                try:
+                    result = future.result()
+                except KilledWorker:  # Dask's own message is a traceback's worth
+                    raise BrainsimError(
+                        "a chunk of the study killed every cluster worker that ran it, "
+                        "usually by running out of memory; give the workers more memory, "
+                        "or fewer runs at a time, and run again"
+                    ) from None
                 future.release()
                 nxt = next(queue, None)
                 if nxt is not None:

@@ -1011,25 +1011,15 @@ def partners(ds, lang: str, footer: str):
 
 def _europe(ax, ds, lang: str) -> None:
     """Flows with Europe: each partner scenario's median, and the baseline's band."""
-    years = ds["year"].values
-    shown = [s for s in SCENARIO_OF["partners"] if s in ds["scenario"].values]
     flows = (
         ("researchers dispatched by partner[european partners]", "-", "to_europe"),
         ("foreign researchers accepted by partner[european partners]", "--", "from_europe"),
     )
-    for k, scen in enumerate(shown):
-        color = "0.2" if k == 0 else f"C{k + 4}"  # C0-C4 are the regions of the stacks
-        for extra, ls, _ in flows:
-            q = ds["extra_quantile"].sel(scenario=scen, extra=extra).values
-            if k == 0:
-                ax.fill_between(years, q[:, 0], q[:, 2], color=color, alpha=0.12, lw=0)
-            # the baseline on top: before their start the policy lines lie on it
-            ax.plot(years, q[:, 1], ls=ls, lw=1.3 if k == 0 else 0.9, color=color, zorder=3 - k)
-        ax.plot([], [], lw=1.3, color=color, label=name(scen, lang))
+    extras = [(extra, ls) for extra, ls, _ in flows]
+    # C0-C4 are the regions of the stacks beside it
+    _scenario_bands(ax, ds, extras, SCENARIO_OF["partners"], lang, first_color=4)
     for _, ls, what in flows:
         ax.plot([], [], ls=ls, lw=0.9, color="0.5", label=label(what, lang))
-    base = ds["extra_quantile"].sel(scenario=shown[0], extra=flows[0][0]).values[:, 1]
-    ax.set_xlim(*_span(years, base))
     ax.set_title(label("europe_by_scenario", lang), fontsize=8)
     ax.set_ylabel(label("persons_per_year", lang))
     _thousands(ax)
@@ -1073,25 +1063,32 @@ def _span(years: np.ndarray, values: np.ndarray) -> tuple:
     return (have[0], have[-1]) if have.size else (years[0], years[-1])
 
 
-def _scenario_bands(ax, ds, extra: str, wanted: tuple, lang: str) -> None:
-    """Each wanted scenario's median of ``extra`` (the first with its 5-95% band)."""
+def _scenario_bands(ax, ds, extras, wanted: tuple, lang: str, first_color: int = 0) -> None:
+    """Each wanted scenario's median of ``extras`` (the first scenario with its 5-95% band).
+
+    ``extras``: one output, or ``(output, line style)`` pairs drawn in each scenario's
+    colour (the legend names the scenario once, on the first).
+    """
     years = ds["year"].values
     shown = [s for s in wanted if s in ds["scenario"].values]
+    extras = ((extras, "-"),) if isinstance(extras, str) else extras
     for k, scen in enumerate(shown):
-        q = ds["extra_quantile"].sel(scenario=scen, extra=extra).values
-        color = "0.2" if k == 0 else f"C{k}"
-        if k == 0:
-            ax.fill_between(years, q[:, 0], q[:, 2], color=color, alpha=0.15, lw=0)
-        # the baseline over the others, whose lines lie on it before their policies start
-        ax.plot(
-            years,
-            q[:, 1],
-            lw=1.4 if k == 0 else 0.9,
-            color=color,
-            label=name(scen, lang),
-            zorder=3 if k == 0 else 2,
-        )
-    base = ds["extra_quantile"].sel(scenario=shown[0], extra=extra).values[:, 1]
+        color = "0.2" if k == 0 else f"C{k + first_color}"
+        for j, (extra, ls) in enumerate(extras):
+            q = ds["extra_quantile"].sel(scenario=scen, extra=extra).values
+            if k == 0:
+                ax.fill_between(years, q[:, 0], q[:, 2], color=color, alpha=0.15, lw=0)
+            # the baseline over the others, whose lines lie on it before their policies start
+            ax.plot(
+                years,
+                q[:, 1],
+                ls=ls,
+                lw=1.4 if k == 0 else 0.9,
+                color=color,
+                label=name(scen, lang) if j == 0 else None,
+                zorder=3 if k == 0 else 2,
+            )
+    base = ds["extra_quantile"].sel(scenario=shown[0], extra=extras[0][0]).values[:, 1]
     ax.set_xlim(*_span(years, base))
 
 
